@@ -1,0 +1,161 @@
+"""The `ganforge` command: parse → typed config → build → run. User errors print one clear message, no traceback."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import GanforgeError
+
+
+def _train(args) -> None:
+    from .api import read_run
+    from .config import apply_overrides, config_from_dict, load_config
+    from .train import train
+
+    overrides = list(args.overrides)
+    for flag, key in ((args.data, "data.path"), (args.steps, "train.steps"), (args.time_budget, "train.time_budget"),
+                      (args.seed, "train.seed")):
+        if flag is not None:
+            overrides.append(f"{key}={flag}")
+    if args.resume:
+        if args.config:
+            raise GanforgeError("give either a CONFIG or --resume RUN_DIR, not both (a resumed run keeps its config)")
+        cfg, _ = read_run(args.resume)
+        cfg = config_from_dict(apply_overrides(cfg.model_dump(mode="json"), overrides), source=f"{args.resume}/config.yaml")
+    else:
+        cfg = load_config(args.config, overrides)
+    run = train(cfg, out=args.out, resume=args.resume)
+    latest = sorted((run.dir / "samples").glob("step_*.png"))[-1]
+    why = "time budget reached" if run.stopped_by == "time_budget" else "all steps done"
+    print(f"trained {cfg.family} on {cfg.data.name} to step {run.step} ({why})")
+    print(f"run directory: {run.dir}")
+    print(f"samples:       {latest}")
+
+
+def _sample(args) -> None:
+    from .api import load
+    from .train.images import to_uint8
+
+    gen = load(args.run_dir)
+    x = gen.sample(args.num, seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if gen.kind == "image":
+        np.savez_compressed(out, images=to_uint8(x))
+    else:
+        np.savez_compressed(out, points=x.numpy().astype(np.float32))
+    print(f"wrote {args.num} {'images' if gen.kind == 'image' else 'points'} of shape {tuple(gen.shape)} "
+          f"from step {gen.step} to {out}")
+
+
+def _info(args) -> None:
+    from .api import read_run
+    from .train.checkpoint import latest_checkpoint, load_state
+    from .train.logger import read_metrics
+
+    cfg, info = read_run(args.run_dir)
+    ckpt = latest_checkpoint(args.run_dir)
+    state = load_state(ckpt)
+    metrics = read_metrics(Path(args.run_dir))
+    summary = {
+        "family": cfg.family,
+        "networks": {n: c.arch for n, c in cfg.nets.items()},
+        "objective": cfg.objective,
+        "dataset": info["dataset"], "examples": info["num_examples"], "shape": info["shape"],
+        "step": int(state["step"]), "of_steps": cfg.train.steps, "train_seconds": round(float(state["elapsed"]), 1),
+        "checkpoint": str(ckpt),
+        "last_metrics": metrics[-1] if metrics else None,
+        "ganforge": info["ganforge"], "torch": info["torch"],
+    }
+    if args.json:
+        print(json.dumps(summary))
+        return
+    for k, v in summary.items():
+        if k == "last_metrics" and v:
+            v = ", ".join(f"{mk}={mv:.4g}" if isinstance(mv, float) else f"{mk}={mv}" for mk, mv in v.items())
+        print(f"{k:>14}: {v}")
+
+
+def _list(args) -> None:
+    from .families import available_families
+    from .nets import available_nets
+
+    print("families:")
+    for name, doc in available_families().items():
+        print(f"  {name:<12} {doc}")
+    print("networks:  " + ", ".join(available_nets()))
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    if configs.is_dir():
+        print("configs:   " + ", ".join(sorted(p.name for p in configs.glob("*.yaml"))))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ganforge", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model (default: DCGAN on Fashion-MNIST)")
+    t.add_argument("items", nargs="*", metavar="CONFIG | key=value",
+                   help="a YAML config (default configs/dcgan-fashion.yaml) and key=value overrides with dotted "
+                        "keys, e.g. optim.D.lr=1e-4")
+    t.add_argument("--data", help="data file or folder (default: the dataset's lookup order)")
+    t.add_argument("--out", help="run directory (default runs/<family>-<data>-<time>)")
+    t.add_argument("--steps", type=int, help="total generator steps")
+    t.add_argument("--time-budget", type=float, help="stop cleanly after this many seconds of training")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue this run to --steps")
+    t.set_defaults(run=_train)
+
+    s = sub.add_parser("sample", help="write samples of a trained run to an .npz")
+    s.add_argument("run_dir")
+    s.add_argument("--num", type=int, default=64)
+    s.add_argument("--out", required=True, help="FILE.npz: 'images' uint8 (N, H, W, C) or 'points' float32 (N, D)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(run=_sample)
+
+    i = sub.add_parser("info", help="what a run trained, on what, how far, with which results")
+    i.add_argument("run_dir")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(run=_info)
+
+    ls = sub.add_parser("list", help="families, networks and configs that exist")
+    ls.set_defaults(run=_list)
+    return p
+
+
+def _split_items(args, extra: list[str], parser: argparse.ArgumentParser) -> None:
+    """`train` takes one CONFIG and any number of key=value overrides, anywhere on the line."""
+    unknown = [a for a in extra if a.startswith("-")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    items = list(getattr(args, "items", [])) + extra
+    configs = [a for a in items if "=" not in a]
+    if len(configs) > 1:
+        parser.error(f"one CONFIG at most, got {configs}")
+    args.config = configs[0] if configs else None
+    args.overrides = [a for a in items if "=" in a]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "train":
+        _split_items(args, extra, parser)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        args.run(args)
+    except GanforgeError as e:
+        print(f"ganforge: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganforge: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

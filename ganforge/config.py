@@ -1,0 +1,163 @@
+"""Typed run configuration: YAML file + dotted `key=value` overrides, validated by pydantic.
+
+Unknown keys and wrongly typed values are errors that name the key and suggest close matches,
+never silent corrections.
+"""
+from __future__ import annotations
+
+import difflib
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import GanforgeError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "dcgan-fashion.yaml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Strict):
+    name: str = "fashion-mnist"
+    path: str | None = None  # explicit data file/folder; otherwise the lookup order of ganforge.data
+    image_size: int | None = None  # resize images to this; None keeps the dataset's own size
+    channels: int | None = None
+    num_samples: int | None = None  # size of synthetic (2-D mixture) datasets
+
+
+class NetConfig(Strict):
+    """One network: an architecture name from ganforge.nets and its keyword arguments."""
+
+    arch: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class OptimConfig(Strict):
+    name: Literal["adam", "rmsprop", "sgd"] = "adam"
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    momentum: float = 0.0  # sgd / rmsprop only
+    weight_decay: float = 0.0
+
+
+class TrainConfig(Strict):
+    steps: int = 5000  # generator steps (one "step" = one pass over all phases)
+    batch_size: int = 64
+    seed: int = 0
+    time_budget: float | None = None  # seconds of training before a clean stop
+    bf16: bool = False  # autocast the forward passes to bfloat16 (CPU and CUDA)
+    ema: float | None = None  # decay of an exponential moving average of G's weights, e.g. 0.999
+    device: str = "auto"
+    threads: int | None = None  # torch CPU threads; None keeps torch's default
+
+
+class LogConfig(Strict):
+    every: int = 50  # steps between metrics lines / progress-bar updates
+    sample_every: int = 500  # steps between fixed-z sample grids
+    grid: int = 64  # images in a grid
+    tensorboard: bool = True
+    progress: bool = True
+
+
+class CheckpointConfig(Strict):
+    every: int = 1000
+    keep: int = 3
+
+
+class RunConfig(Strict):
+    family: str = "gan"
+    latent_dim: int = 100
+    latent: Literal["normal", "uniform"] = "normal"
+    data: DataConfig = Field(default_factory=DataConfig)
+    nets: dict[str, NetConfig]
+    optim: dict[str, OptimConfig] = Field(default_factory=dict)  # per network; missing → OptimConfig()
+    objective: dict[str, Any] = Field(default_factory=dict)  # family-specific options, validated by the family
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+
+    def optim_for(self, net: str) -> OptimConfig:
+        return self.optim.get(net, OptimConfig())
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    lines = [f"invalid config ({source}):"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  unknown key '{key}'" + _suggest(e["loc"]))
+        else:
+            lines.append(f"  {key}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _suggest(loc: tuple) -> str:
+    """Close matches for an unknown key, looked up among the fields of the model that holds it."""
+    model: Any = RunConfig
+    parts = list(loc[:-1])
+    while parts:
+        field = getattr(model, "model_fields", {}).get(parts.pop(0))
+        if field is None:
+            return ""
+        ann = field.annotation
+        if typing.get_origin(ann) is dict:  # e.g. optim: dict[str, OptimConfig]: skip the network name
+            ann = typing.get_args(ann)[1]
+            if parts:
+                parts.pop(0)
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return ""
+        model = ann
+    names = list(getattr(model, "model_fields", {}))
+    close = difflib.get_close_matches(str(loc[-1]), names, n=3)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else f"; known keys: {', '.join(names)}"
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value, read as YAML so `1e-4`, `true`, `[0.5, 0.9]` and `null` mean what they look like."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    for item in overrides:
+        if "=" not in item:
+            raise GanforgeError(f"override '{item}' is not of the form key=value")
+        key, _, value = item.partition("=")
+        node = raw
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise GanforgeError(f"override '{key}': '{part}' is a value, not a section")
+            node = child
+        node[parts[-1]] = parse_value(value)
+    return raw
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    if not path.is_file():
+        raise GanforgeError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise GanforgeError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise GanforgeError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    return config_from_dict(apply_overrides(raw, overrides or []), source=str(path))
+
+
+def config_from_dict(raw: dict, source: str = "dict") -> RunConfig:
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as e:
+        raise GanforgeError(_describe(e, source)) from None

@@ -1,0 +1,172 @@
+"""Find (or fetch) the idx files of MNIST / Fashion-MNIST."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ganforge.errors import GanforgeError
+
+SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
+
+FILES: dict[str, tuple[str, str]] = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where to download a dataset from, and what its .gz files must hash to."""
+
+    base_url: str
+    md5: dict[str, str] = field(default_factory=dict)
+
+
+SOURCES: dict[str, Source] = {
+    "fashion-mnist": Source(
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        {
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+    ),
+    "mnist": Source(
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        {
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+    ),
+}
+
+Downloader = Callable[[str, Path], None]
+
+
+def urllib_download(url: str, dest: Path) -> None:
+    """Copy `url` to `dest` with urllib (http, https and file:// all work)."""
+    with urllib.request.urlopen(url, timeout=60) as r, open(dest, "wb") as f:
+        while chunk := r.read(1 << 20):
+            f.write(chunk)
+
+
+def cache_dir(dataset: str) -> Path:
+    return Path.home() / ".cache" / "ganforge" / dataset
+
+
+def _find_in(d: Path, split: str) -> tuple[Path, Path] | None:
+    """Both files of `split` in `d`, preferring .gz; None unless both exist."""
+    found = []
+    for stem in FILES[split]:
+        hit = next((d / (stem + ext) for ext in (".gz", "") if (d / (stem + ext)).is_file()), None)
+        if hit is None:
+            return None
+        found.append(hit)
+    return found[0], found[1]
+
+
+def candidate_dirs(dataset: str, path: str | os.PathLike | None = None) -> list[Path]:
+    """Directories searched, in order: explicit path, $GANFORGE_DATA(/<dataset>), system package, cache."""
+    dirs: list[Path] = []
+    if path is not None:
+        dirs += [Path(path), Path(path) / dataset]
+    env = os.environ.get("GANFORGE_DATA")
+    if env:
+        dirs += [Path(env), Path(env) / dataset]
+    if dataset == "fashion-mnist":
+        dirs.append(Path(SYSTEM_DIR))
+    dirs.append(cache_dir(dataset))
+    return dirs
+
+
+def _md5(p: Path) -> str:
+    h = hashlib.md5()
+    with open(p, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download(
+    dataset: str,
+    split: str,
+    dest: Path,
+    source: Source | None = None,
+    downloader: Downloader = urllib_download,
+) -> tuple[Path, Path]:
+    """Fetch the two .gz files of `split` into `dest`, checking md5; write via temp file + rename so
+    an interrupted download never leaves a plausible-looking partial file."""
+    src = source or SOURCES[dataset]
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GanforgeError(f"cannot create download directory {dest}: {e.strerror or e}") from None
+    out = []
+    for stem in FILES[split]:
+        name = stem + ".gz"
+        final = dest / name
+        url = src.base_url.rstrip("/") + "/" + name
+        fd, tmp_name = tempfile.mkstemp(prefix=name + ".", suffix=".part", dir=dest)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            try:
+                downloader(url, tmp)
+            except OSError as e:  # URLError is an OSError
+                raise GanforgeError(f"download of {url} failed: {e}") from None
+            want = src.md5.get(name)
+            if want is not None:
+                got = _md5(tmp)
+                if got != want:
+                    raise GanforgeError(f"{url}: md5 mismatch for {name}: got {got}, expected {want}; file discarded")
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        out.append(final)
+    return out[0], out[1]
+
+
+def find_files(
+    dataset: str,
+    split: str = "train",
+    path: str | os.PathLike | None = None,
+    *,
+    source: Source | None = None,
+    downloader: Downloader | None = urllib_download,
+) -> tuple[Path, Path]:
+    """(images, labels) paths for `dataset`/`split`, downloading into the cache if found nowhere.
+    downloader=None disables downloading."""
+    if dataset not in SOURCES:
+        raise GanforgeError(f"unknown idx dataset {dataset!r}; known: {', '.join(SOURCES)}")
+    if split not in FILES:
+        raise GanforgeError(f"unknown split {split!r} for {dataset}; use one of: {', '.join(FILES)}")
+    if path is not None and not Path(path).is_dir():
+        raise GanforgeError(f"--data {path}: not a directory")
+    dirs = candidate_dirs(dataset, path)
+    for d in dirs:
+        hit = _find_in(d, split)
+        if hit:
+            return hit
+    looked = "\n  ".join(str(d) for d in dirs)
+    wanted = " and ".join(f"{s}[.gz]" for s in FILES[split])
+    howto = (
+        "To get the data: `apt-get install dataset-fashion-mnist` (Fashion-MNIST), "
+        "or pass --data DIR holding the idx files, or set GANFORGE_DATA=DIR."
+    )
+    if downloader is None:
+        raise GanforgeError(f"{dataset} {split} files {wanted} not found; looked in:\n  {looked}\n{howto}")
+    try:
+        return download(dataset, split, cache_dir(dataset), source, downloader)
+    except GanforgeError as e:
+        raise GanforgeError(
+            f"{dataset} {split} files {wanted} not found; looked in:\n  {looked}\n"
+            f"and the download failed: {e}\n{howto}"
+        ) from None

@@ -1,0 +1,119 @@
+"""What every family shares: building its networks from the config, latent sampling, phases, monitors."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
+from torch import nn
+
+from ..config import RunConfig
+from ..errors import GanforgeError
+from ..nets import build_net
+
+_FAMILIES: dict[str, type["Family"]] = {}
+
+
+def register_family(name: str):
+    def add(cls):
+        if "phases" not in vars(cls) and not any("phases" in vars(b) for b in cls.__mro__[1:-1] if b is not Family):
+            raise TypeError(f"family {cls.__name__} must define phases()")
+        cls.name = name
+        _FAMILIES[name] = cls
+        return cls
+
+    return add
+
+
+def get_family(name: str) -> type["Family"]:
+    if name not in _FAMILIES:
+        close = difflib.get_close_matches(name, list(_FAMILIES), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise GanforgeError(f"unknown family '{name}'{hint} (known: {', '.join(sorted(_FAMILIES))})")
+    return _FAMILIES[name]
+
+
+def available_families() -> dict[str, str]:
+    return {name: (cls.__doc__ or "").strip().splitlines()[0] for name, cls in sorted(_FAMILIES.items())}
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One optimisation step of some networks: `repeat` times per training step, each with a fresh batch."""
+
+    name: str  # the Family method that returns this phase's losses
+    updates: tuple[str, ...]  # networks whose optimisers step after it
+    repeat: int = 1
+    data: bool = True  # whether it needs a real batch (a generator step does not)
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor | None  # real examples, or None for phases that need no data
+    labels: torch.Tensor | None
+    size: int
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Family(nn.Module):
+    """Base class. Subclasses set `networks` ({name: "generator" | "discriminator" | ...}), an `Options` model
+    for `config.objective`, and `phases()`; each phase method takes a Batch and returns {loss name: scalar}."""
+
+    name: ClassVar[str] = ""
+    networks: ClassVar[dict[str, str]] = {}
+    generator: ClassVar[str] = "G"  # the network that `sample` and EMA use
+    Options: ClassVar[type[Options]] = Options
+
+    def __init__(self, cfg: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0):
+        super().__init__()
+        self.cfg = cfg
+        self.data_shape = tuple(data_shape)
+        self.num_classes = num_classes
+        try:
+            self.opts = self.Options.model_validate(cfg.objective)
+        except ValidationError as e:
+            bad = "; ".join(f"objective.{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+            raise GanforgeError(f"family '{self.name}': {bad}") from None
+        missing = set(self.networks) - set(cfg.nets)
+        if missing:
+            raise GanforgeError(f"family '{self.name}' needs networks {sorted(self.networks)}; "
+                                f"config 'nets' lacks {sorted(missing)}")
+        extra = set(cfg.nets) - set(self.networks)
+        if extra:
+            raise GanforgeError(f"family '{self.name}' has no network(s) {sorted(extra)} (it uses {sorted(self.networks)})")
+        self.nets = nn.ModuleDict({n: self.build(n, role) for n, role in self.networks.items()})
+        self._monitors: dict[str, torch.Tensor] = {}
+
+    # -- construction -----------------------------------------------------------------------------------------
+    def build(self, name: str, role: str) -> nn.Module:
+        """Networks get the shapes they need from the data; everything else comes from `nets.<name>.args`."""
+        net_cfg = self.cfg.nets[name]
+        shape_args = {
+            "generator": {"latent_dim": self.cfg.latent_dim, "out_shape": self.data_shape},
+            "discriminator": {"in_shape": self.data_shape},
+        }[role]
+        return build_net(net_cfg.arch, **shape_args, **net_cfg.args)
+
+    # -- what the loop calls ----------------------------------------------------------------------------------
+    def after_update(self, phase: Phase) -> None:
+        """Hook after a phase's optimiser step (e.g. weight clipping)."""
+
+    def z(self, n: int) -> torch.Tensor:
+        device = next(self.parameters()).device
+        if self.cfg.latent == "uniform":
+            return torch.rand(n, self.cfg.latent_dim, device=device) * 2 - 1
+        return torch.randn(n, self.cfg.latent_dim, device=device)
+
+    # -- monitors: detached values shown in the progress bar and metrics.jsonl --------------------------------
+    def monitor(self, **values: torch.Tensor) -> None:
+        for k, v in values.items():
+            self._monitors[k] = v.detach()
+
+    def pop_monitors(self) -> dict[str, torch.Tensor]:
+        out, self._monitors = self._monitors, {}
+        return out

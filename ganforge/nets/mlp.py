@@ -1,0 +1,82 @@
+"""Fully connected networks of Goodfellow et al. 2014: an MLP generator and a maxout discriminator with dropout."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from . import register_net
+
+_OUTPUT = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity}
+
+
+@register_net("mlp_generator")
+class MLPGenerator(nn.Module):
+    """z → ReLU hidden layers → an example of `out_shape`; output activation tanh for images in [-1, 1]."""
+
+    def __init__(self, latent_dim: int, out_shape: tuple[int, ...], hidden: tuple[int, ...] = (256, 256),
+                 output: str = "tanh", batch_norm: bool = False):
+        super().__init__()
+        if output not in _OUTPUT:
+            raise ValueError(f"output must be one of {sorted(_OUTPUT)}, got {output!r}")
+        self.out_shape = tuple(out_shape)
+        layers: list[nn.Module] = []
+        width = latent_dim
+        for h in hidden:
+            layers += [nn.Linear(width, h)] + ([nn.BatchNorm1d(h)] if batch_norm else []) + [nn.ReLU()]
+            width = h
+        layers += [nn.Linear(width, math.prod(self.out_shape)), _OUTPUT[output]()]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(z).view(len(z), *self.out_shape)
+
+
+class Maxout(nn.Module):
+    """max over `pieces` linear maps (Goodfellow et al. 2013)."""
+
+    def __init__(self, d_in: int, d_out: int, pieces: int):
+        super().__init__()
+        self.pieces = pieces
+        self.linear = nn.Linear(d_in, d_out * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).view(len(x), -1, self.pieces).amax(dim=-1)
+
+
+@register_net("maxout_discriminator")
+class MaxoutDiscriminator(nn.Module):
+    """Maxout hidden layers with dropout, as in the original GAN's discriminator; returns logits (N,)."""
+
+    def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...] = (240, 240), pieces: int = 5,
+                 dropout: float = 0.5, input_dropout: float = 0.2):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten(), nn.Dropout(input_dropout)]
+        width = math.prod(in_shape)
+        for h in hidden:
+            layers += [Maxout(width, h, pieces), nn.Dropout(dropout)]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).squeeze(1)
+
+
+@register_net("mlp_discriminator")
+class MLPDiscriminator(nn.Module):
+    """LeakyReLU MLP discriminator; returns logits (N,). The usual choice for 2-D toy data."""
+
+    def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...] = (256, 256), slope: float = 0.2):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = math.prod(in_shape)
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.LeakyReLU(slope)]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).squeeze(1)

@@ -1,0 +1,215 @@
+"""The one training loop. Every family runs through it: it knows phases, networks and optimisers, not losses.
+
+Reads top to bottom: set up → (resume) → for each step: run the family's phases, update EMA, log,
+write grids and checkpoints → final checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from torch import nn
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..config import OptimConfig, RunConfig
+from ..data import load_dataset
+from ..data.base import Dataset
+from ..errors import GanforgeError
+from ..families import Batch, Family, get_family
+from . import checkpoint, images
+from .ema import EMA
+from .logger import MetricsLog
+from .sampler import BatchSampler
+
+RUN_INFO = "run.json"
+
+
+@dataclass
+class Run:
+    dir: Path
+    step: int
+    family: Family
+    ema: EMA | None
+    stopped_by: str  # "steps" or "time_budget"
+    last_metrics: dict
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def build_data(cfg: RunConfig) -> Dataset:
+    d = cfg.data
+    return load_dataset(d.name, path=d.path, split="train", image_size=d.image_size, channels=d.channels,
+                        num_samples=d.num_samples, seed=cfg.train.seed)
+
+
+def fixed_latents(cfg: RunConfig, n: int) -> torch.Tensor:
+    """The z of every sample grid, from its own generator so grids never disturb the training RNG."""
+    g = torch.Generator().manual_seed(cfg.train.seed + 10_007)
+    if cfg.latent == "uniform":
+        return torch.rand(n, cfg.latent_dim, generator=g) * 2 - 1
+    return torch.randn(n, cfg.latent_dim, generator=g)
+
+
+def _grad_norm(net: nn.Module) -> float:
+    norms = [p.grad.detach().float().norm() for p in net.parameters() if p.grad is not None]
+    return float(torch.stack(norms).norm()) if norms else 0.0
+
+
+def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | None = None) -> Run:
+    # ---- set-up -----------------------------------------------------------------------------------------------
+    if resume is not None:
+        run_dir = Path(resume)
+        if not (run_dir / "config.yaml").is_file():
+            raise GanforgeError(f"--resume {run_dir}: not a run directory (no config.yaml)")
+    else:
+        run_dir = Path(out) if out is not None else Path("runs") / f"{cfg.family}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if (run_dir / "checkpoints").exists():
+            raise GanforgeError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "samples").mkdir(exist_ok=True)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    device = pick_device(cfg.train.device)
+    torch.manual_seed(cfg.train.seed)
+
+    data = build_data(cfg)
+    num_classes = int(data.labels.max()) + 1 if data.labels is not None else 0
+    family = get_family(cfg.family)(cfg, data.shape, num_classes).to(device)
+    phases = family.phases()
+    trained = sorted({n for p in phases for n in p.updates})
+    optimizers = {n: make_optimizer(family.nets[n].parameters(), cfg.optim_for(n)) for n in trained}
+    ema = EMA(family.nets[family.generator], cfg.train.ema).to(device) if cfg.train.ema else None
+    sampler = BatchSampler(data, cfg.train.batch_size, cfg.train.seed, device)
+    modules = dict(family.nets.items()) | ({"G_ema": ema.net} if ema else {})
+
+    step, elapsed = 0, 0.0
+    if resume is not None:
+        ckpt = checkpoint.latest_checkpoint(run_dir)
+        checkpoint.load_weights(ckpt, modules)
+        state = checkpoint.load_state(ckpt)
+        for n, opt in optimizers.items():
+            opt.load_state_dict(state["optimizers"][n])
+        sampler.load_state_dict(state["sampler"])
+        torch.set_rng_state(state["rng"])
+        if device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"])
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    (run_dir / RUN_INFO).write_text(json.dumps({
+        "family": cfg.family, "dataset": data.name, "kind": data.kind, "shape": list(data.shape),
+        "num_classes": num_classes, "num_examples": len(data), "ganforge": __version__, "torch": torch.__version__,
+    }, indent=1))
+
+    # image runs show a grid of `log.grid` samples; 2-D runs a scatter of 2,000 over the data
+    fixed_z = fixed_latents(cfg, cfg.log.grid if data.kind == "image" else 2000).to(device)
+    reference = data.x[:2000].numpy() if data.kind == "vector" else None
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.train.bf16 else nullcontext())
+    log = MetricsLog(run_dir, cfg.log.tensorboard)
+    bar = tqdm(total=cfg.train.steps, initial=step, disable=not cfg.log.progress, dynamic_ncols=True,
+               mininterval=0.5 if sys.stderr.isatty() else 10.0, desc=cfg.family)
+
+    def write_grid(at: int) -> None:
+        net = ema.net if ema else family.nets[family.generator]
+        was_training = net.training
+        net.eval()
+        with torch.no_grad():
+            x = net(fixed_z).float().cpu()
+        net.train(was_training)
+        path = run_dir / "samples" / f"step_{at:08d}.png"
+        if data.kind == "image":
+            images.save_grid(x, path, scale=max(1, 96 // data.shape[-1]))
+        else:
+            images.save_png(images.scatter(x.numpy(), reference), path)
+
+    def save(at: int) -> None:
+        state = {"step": at, "elapsed": elapsed, "rng": torch.get_rng_state(), "sampler": sampler.state_dict(),
+                 "optimizers": {n: o.state_dict() for n, o in optimizers.items()}}
+        if device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state()
+        checkpoint.save_checkpoint(run_dir, at, modules, state, cfg.checkpoint.keep)
+
+    # ---- the loop ---------------------------------------------------------------------------------------------
+    stopped_by, last = "steps", {}
+    window_start, window_steps = time.perf_counter(), 0
+    budget = cfg.train.time_budget
+    try:
+        while step < cfg.train.steps:
+            if budget is not None and elapsed >= budget:
+                stopped_by = "time_budget"
+                break
+            t0 = time.perf_counter()
+            logging_now = (step + 1) % cfg.log.every == 0 or step + 1 == cfg.train.steps
+            losses, grad_norms = {}, {}
+            for phase in phases:
+                for net_name, net in family.nets.items():  # no weight gradients for networks this phase leaves alone
+                    net.requires_grad_(net_name in phase.updates)
+                for _ in range(phase.repeat):
+                    if phase.data:
+                        x, labels = sampler.next()
+                        batch = Batch(x, labels, len(x))
+                    else:
+                        batch = Batch(None, None, cfg.train.batch_size)
+                    with autocast:
+                        terms = getattr(family, phase.name)(batch)
+                    total = sum(terms.values())
+                    for n in phase.updates:
+                        optimizers[n].zero_grad(set_to_none=True)
+                    total.backward()
+                    if logging_now:
+                        grad_norms.update({f"grad_norm/{n}": _grad_norm(family.nets[n]) for n in phase.updates})
+                    for n in phase.updates:
+                        optimizers[n].step()
+                    family.after_update(phase)
+                losses.update(terms)
+            if ema is not None:
+                ema.update(family.nets[family.generator])
+            step += 1
+            window_steps += 1
+            elapsed += time.perf_counter() - t0
+
+            if logging_now:
+                values = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
+                values |= {k: float(v) for k, v in family.pop_monitors().items()} | grad_norms
+                bad = [k for k, v in values.items() if not math.isfinite(v)]
+                if bad:
+                    raise GanforgeError(f"step {step}: {', '.join(bad)} became NaN/Inf; training stopped, the last "
+                                        f"good checkpoint in {run_dir / 'checkpoints'} is kept")
+                now = time.perf_counter()
+                values["img_per_s"] = window_steps * cfg.train.batch_size / max(now - window_start, 1e-9)
+                window_start, window_steps = now, 0
+                values["elapsed_s"] = elapsed
+                log.write(step, values)
+                last = values
+                bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in values.items() if k != "elapsed_s"}, refresh=False)
+            bar.update(1)
+            if step % cfg.log.sample_every == 0:
+                write_grid(step)
+            if step % cfg.checkpoint.every == 0:
+                save(step)
+    finally:
+        bar.close()
+        log.close()
+    # ---- finish: the last state is always on disk -------------------------------------------------------------
+    save(step)
+    write_grid(step)
+    return Run(run_dir, step, family, ema, stopped_by, last)
