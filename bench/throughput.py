@@ -1,6 +1,6 @@
 """Training throughput of the default DCGAN: ganforge's loop vs a hand-written PyTorch loop, fp32 and bf16.
 
-The model is configs/dcgan-fashion.yaml: DCGAN G/D (base 128) on Fashion-MNIST 28×28, batch 64,
+The model is configs/dcgan-fashion.yaml: DCGAN G/D (base width from the config, or --base) on Fashion-MNIST 28×28, batch 64,
 Adam(2e-4, β 0.5/0.999) for both, non-saturating generator cost, one D step per G step.
 
 Variants (interleaved in rounds, the order rotating each round so slow drift hits all of them alike):
@@ -71,7 +71,8 @@ RESULTS = ROOT / "bench" / "results" / "throughput.json"
 HUGE = 10**9
 
 # the default config's numbers; the plain loop uses them directly and the script checks they still match
-BATCH, LATENT, BASE, SHAPE, LR, BETAS = 64, 100, 128, (1, 28, 28), 2e-4, (0.5, 0.999)
+BATCH, LATENT, SHAPE, LR, BETAS = 64, 100, (1, 28, 28), 2e-4, (0.5, 0.999)
+BASE: int | None = None  # network width: the config's unless --base is given (set in main)
 
 
 # ---- interference ---------------------------------------------------------------------------------------------
@@ -167,7 +168,8 @@ def plain_measure(x_all: torch.Tensor, warmup: int, steps: int, bf16: bool, lean
 
 # ---- ganforge ---------------------------------------------------------------------------------------------------
 def ganforge_config(warmup: int, steps: int, bf16: bool, threads: int):
-    return load_config(CONFIG, [
+    width = [f"nets.G.args.base={BASE}", f"nets.D.args.base={BASE}"] if BASE else []
+    return load_config(CONFIG, width + [
         f"train.steps={warmup + steps}", f"train.bf16={'true' if bf16 else 'false'}", f"train.threads={threads}",
         "train.device=cpu", f"log.every={warmup}", "log.progress=false", "log.tensorboard=false",
         f"log.sample_every={HUGE}", f"checkpoint.every={HUGE}", "checkpoint.keep=1",
@@ -206,8 +208,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--with-lean", action="store_true", help="add the plain-lean-fp32 variant (see docstring)")
     p.add_argument("--quick", action="store_true", help="smoke test: 1 repeat, 2 steps, 1 warm-up")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--base", type=int, help="network width of G and D (default: the config's)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
+    global BASE
+    BASE = args.base or load_config(CONFIG).nets["G"].args["base"]
     if args.quick:
         args.repeats, args.steps, args.warmup, args.bf16_steps, args.bf16_warmup = 1, 2, 1, 1, 1
     if min(args.repeats, args.steps, args.warmup, args.bf16_steps, args.bf16_warmup) < 1:

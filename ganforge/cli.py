@@ -54,6 +54,7 @@ def _sample(args) -> None:
 
 def _info(args) -> None:
     from .api import read_run
+    from .families import get_family
     from .train.checkpoint import latest_checkpoint, load_state
     from .train.logger import read_metrics
 
@@ -64,7 +65,7 @@ def _info(args) -> None:
     summary = {
         "family": cfg.family,
         "networks": {n: c.arch for n, c in cfg.nets.items()},
-        "objective": cfg.objective,
+        "objective": get_family(cfg.family).Options.model_validate(cfg.objective).model_dump(),
         "dataset": info["dataset"], "examples": info["num_examples"], "shape": info["shape"],
         "step": int(state["step"]), "of_steps": cfg.train.steps, "train_seconds": round(float(state["elapsed"]), 1),
         "checkpoint": str(ckpt),

@@ -49,7 +49,7 @@ class TrainConfig(Strict):
     steps: int = 5000  # generator steps (one "step" = one pass over all phases)
     batch_size: int = 64
     seed: int = 0
-    time_budget: float | None = None  # seconds of training before a clean stop
+    time_budget: float | None = None  # seconds of training (this invocation) before a clean stop
     bf16: bool = False  # autocast the forward passes to bfloat16 (CPU and CUDA)
     ema: float | None = None  # decay of an exponential moving average of G's weights, e.g. 0.999
     device: str = "auto"

@@ -38,4 +38,4 @@ def available_nets() -> list[str]:
     return sorted(_NETS)
 
 
-from . import dcgan, mlp  # noqa: E402,F401  (registration)
+from . import classifier, dcgan, mlp  # noqa: E402,F401  (registration)

@@ -150,11 +150,12 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
 
     # ---- the loop ---------------------------------------------------------------------------------------------
     stopped_by, last = "steps", {}
+    this_session = 0.0  # the time budget counts this invocation's training, so `--resume --time-budget` adds time
     window_start, window_steps = time.perf_counter(), 0
     budget = cfg.train.time_budget
     try:
         while step < cfg.train.steps:
-            if budget is not None and elapsed >= budget:
+            if budget is not None and this_session >= budget:
                 stopped_by = "time_budget"
                 break
             t0 = time.perf_counter()
@@ -185,7 +186,9 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                 ema.update(family.nets[family.generator])
             step += 1
             window_steps += 1
-            elapsed += time.perf_counter() - t0
+            step_s = time.perf_counter() - t0
+            elapsed += step_s
+            this_session += step_s
 
             if logging_now:
                 values = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}

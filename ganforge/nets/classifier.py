@@ -1,0 +1,37 @@
+"""A small CNN classifier for 28×28 (or 32×32) images: the frozen domain evaluator of ganforge's metrics.
+
+Its 256-d penultimate features feed FID / KID / precision-recall; its class probabilities feed the
+Inception-style score, class histograms and TSTR. The layout is a VGG-like stack that reaches ~93–94 %
+on Fashion-MNIST (the benchmark's simple CNNs report 0.916–0.934).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import register_net
+
+
+def _block(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+@register_net("cnn_classifier")
+class CNNClassifier(nn.Module):
+    def __init__(self, in_shape: tuple[int, ...] = (1, 28, 28), num_classes: int = 10, width: int = 32,
+                 features: int = 256, dropout: float = 0.3):
+        super().__init__()
+        c, h, w = in_shape
+        self.trunk = nn.Sequential(
+            *_block(c, width), *_block(width, width), nn.MaxPool2d(2),
+            *_block(width, 2 * width), *_block(2 * width, 2 * width), nn.MaxPool2d(2),
+            *_block(2 * width, 4 * width), nn.AdaptiveAvgPool2d(3), nn.Flatten(),
+            nn.Dropout(dropout), nn.Linear(4 * width * 9, features), nn.ReLU(inplace=True),
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(features, num_classes))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk(x))
