@@ -52,17 +52,25 @@ def read_run(run_dir: str | Path) -> tuple[RunConfig, dict]:
     return config_from_dict(yaml.safe_load(cfg_path.read_text()), source=str(cfg_path)), json.loads(info_path.read_text())
 
 
-def load(run_dir: str | Path, device: str = "cpu") -> Generator:
+def load(run_dir: str | Path, device: str = "cpu", which: str = "latest") -> Generator:
+    """which: "latest", or "best" for the checkpoint with the lowest FID seen by `eval.every`."""
     from .train import checkpoint
 
     cfg, info = read_run(run_dir)
     family = get_family(cfg.family)(cfg, tuple(info["shape"]), info["num_classes"])
-    ckpt = checkpoint.latest_checkpoint(run_dir)
+    if which == "best":
+        ckpt = Path(run_dir) / "checkpoints" / "best"
+        if not (ckpt / "best.json").is_file():
+            raise GanforgeError(f"{run_dir}: no best checkpoint (it is kept when the run evaluates FID: eval.every)")
+    elif which == "latest":
+        ckpt = checkpoint.latest_checkpoint(run_dir)
+    else:
+        raise GanforgeError(f"which must be 'latest' or 'best', got {which!r}")
     modules = dict(family.nets.items())
     gen = modules[family.generator]
     if cfg.train.ema:
         modules["G_ema"] = gen  # the averaged weights go straight into the generator we hand out
         del modules[family.generator]
     checkpoint.load_weights(ckpt, modules)
-    step = int(checkpoint.load_state(ckpt)["step"])
+    step = int(json.loads((ckpt / "best.json").read_text())["step"] if which == "best" else checkpoint.load_state(ckpt)["step"])
     return Generator(gen.to(device), cfg, info, step)

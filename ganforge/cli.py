@@ -81,6 +81,57 @@ def _info(args) -> None:
         print(f"{k:>14}: {v}")
 
 
+def _evaluate(args) -> None:
+    from .evaluate import DEFAULT_METRICS, evaluate_images, evaluate_points, evaluate_run, write_report
+
+    metrics = args.metrics or ",".join(DEFAULT_METRICS)
+    if args.samples:
+        if args.run_dir:
+            raise GanforgeError("give either RUN_DIR or --samples FILE.npz, not both")
+        if not args.dataset:
+            raise GanforgeError("--samples needs --dataset (the real data to compare with)")
+        result = _evaluate_file(Path(args.samples), args.dataset, metrics, evaluate_images, evaluate_points)
+        write_report(result, Path(args.samples).parent)
+    elif args.run_dir:
+        result = evaluate_run(args.run_dir, metrics, num=args.num, seed=args.seed)
+    else:
+        raise GanforgeError("give a RUN_DIR or --samples FILE.npz --dataset NAME")
+    shown = {k: v for k, v in result.items() if k != "provenance" and not isinstance(v, (list, str))}
+    prov = result["provenance"]
+    if "evaluator" in prov:
+        ev = prov["evaluator"]
+        print(f"evaluator {ev['name']} (sha256 {ev['sha256'][:12]}…); its train-vs-test FID floor "
+              f"{ev['fid_floor_train_vs_test']:.3f}; {prov['num_samples']} samples vs {prov['reference_size']} "
+              f"{prov['reference_split']} images")
+    for k, v in shown.items():
+        print(f"{k:>20}: {v:.4g}")
+    print(json.dumps(result))
+
+
+def _evaluate_file(path: Path, dataset: str, metrics, evaluate_images, evaluate_points) -> dict:
+    import torch
+
+    if not path.is_file():
+        raise GanforgeError(f"samples file not found: {path}")
+    try:
+        z = np.load(path)
+    except Exception as e:
+        raise GanforgeError(f"{path}: not a readable .npz ({e})") from None
+    if "images" in z:
+        a = z["images"]
+        if a.dtype != np.uint8 or a.ndim != 4:
+            raise GanforgeError(f"{path}: 'images' must be uint8 (N, H, W, C), got {a.dtype} {a.shape}")
+        x = torch.from_numpy(a).permute(0, 3, 1, 2).float() / 127.5 - 1
+        labels = torch.from_numpy(z["labels"]) if "labels" in z else None
+        result = evaluate_images(x, dataset, metrics, labels=labels, out_dir=path.parent)
+    elif "points" in z:
+        result = evaluate_points(torch.from_numpy(z["points"]).float(), dataset)
+    else:
+        raise GanforgeError(f"{path}: needs an array 'images' or 'points'; it has {', '.join(z.files) or 'none'}")
+    result["provenance"]["samples_file"] = str(path)
+    return result
+
+
 def _list(args) -> None:
     from .families import available_families
     from .nets import available_nets
@@ -121,6 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("run_dir")
     i.add_argument("--json", action="store_true")
     i.set_defaults(run=_info)
+
+    e = sub.add_parser("evaluate", help="FID, KID, IS, precision/recall, … of a run or a samples file")
+    e.add_argument("run_dir", nargs="?")
+    e.add_argument("--samples", help="FILE.npz as written by `ganforge sample`")
+    e.add_argument("--dataset", help="real dataset to compare --samples with, e.g. fashion-mnist")
+    e.add_argument("--metrics", help="comma-separated: fid,kid,is,pr,dc,modes,parzen,tstr,nn "
+                                     "(default fid,kid,is,pr,dc,modes)")
+    e.add_argument("--num", type=int, default=10_000, help="samples to draw from the run")
+    e.add_argument("--seed", type=int, default=0)
+    e.set_defaults(run=_evaluate)
 
     ls = sub.add_parser("list", help="families, networks and configs that exist")
     ls.set_defaults(run=_list)

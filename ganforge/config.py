@@ -69,6 +69,12 @@ class CheckpointConfig(Strict):
     keep: int = 3
 
 
+class EvalConfig(Strict):
+    every: int = 0  # steps between evaluations during training; 0 = never
+    num: int = 2000  # generated samples per evaluation
+    metrics: list[str] = Field(default_factory=lambda: ["fid", "kid"])
+
+
 class RunConfig(Strict):
     family: str = "gan"
     latent_dim: int = 100
@@ -80,6 +86,7 @@ class RunConfig(Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
 
     def optim_for(self, net: str) -> OptimConfig:
         return self.optim.get(net, OptimConfig())

@@ -14,6 +14,7 @@ import ganforge
 from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.data import MIXTURES
+from ganforge.metrics import mode_report
 from ganforge.train import train
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
@@ -72,20 +73,18 @@ def test_bf16_autocast_trains(tmp_path, tiny):
     assert all(np.isfinite(v) for v in run.last_metrics.values())
 
 
-def mode_report(points: torch.Tensor, mixture: str):
-    """PacGAN protocol: a sample is high quality within 3σ of its nearest mode; a mode counts with ≥ 20 of 2,500."""
-    means, sigma = MIXTURES[mixture]
-    dist, nearest = torch.cdist(points, means).min(dim=1)
-    hq = dist < 3 * sigma
-    counts = torch.bincount(nearest[hq], minlength=len(means))
-    return int((counts >= 20).sum()), float(hq.float().mean())
+def ring_modes(points: torch.Tensor) -> tuple[int, float]:
+    """PacGAN protocol: high quality within 3σ of the nearest mode; a mode counts with ≥ 20 of 2,500 samples."""
+    means, sigma = MIXTURES["ring8"]
+    report = mode_report(points, means, sigma)
+    return report["modes"], report["high_quality"]
 
 
 @pytest.mark.slow
 def test_gan_covers_the_modes_of_ring8(tmp_path):
     cfg = load_config(Path(__file__).parent.parent / "configs" / "gan-ring8.yaml", ["log.progress=false"])
     run = train(cfg, out=tmp_path / "ring")
-    modes, hq = mode_report(ganforge.load(run.dir).sample(2500, seed=0), "ring8")
+    modes, hq = ring_modes(ganforge.load(run.dir).sample(2500, seed=0))
     assert modes >= 7, f"covered {modes}/8 modes"
     assert hq > 0.5, f"only {hq:.0%} of samples within 3σ of a mode"
 
@@ -94,7 +93,7 @@ def test_untrained_generator_fails_the_mode_check(tmp_path):
     """The mode check above can fail: a generator that has not learnt covers no mode with quality."""
     cfg = load_config(Path(__file__).parent.parent / "configs" / "gan-ring8.yaml", SHRINK[:1] + SHRINK[4:])
     run = train(cfg, out=tmp_path / "ring")
-    modes, hq = mode_report(ganforge.load(run.dir).sample(2500, seed=0), "ring8")
+    modes, hq = ring_modes(ganforge.load(run.dir).sample(2500, seed=0))
     assert modes < 7 and hq < 0.5
 
 

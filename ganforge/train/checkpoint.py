@@ -18,7 +18,7 @@ from ..errors import GanforgeError
 WEIGHTS, STATE, LATEST = "weights.safetensors", "state.pt", "latest"
 
 
-def _flatten(modules: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
+def flatten_state(modules: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
     # contiguous clones: safetensors refuses views and tensors that share storage
     return {f"{name}/{k}": v.detach().cpu().contiguous().clone()
             for name, m in modules.items() for k, v in m.state_dict().items()}
@@ -31,7 +31,7 @@ def save_checkpoint(run_dir: Path, step: int, modules: dict[str, torch.nn.Module
     tmp = ckpt_root / f".tmp_step_{step:08d}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    save_file(_flatten(modules), str(tmp / WEIGHTS), metadata={"step": str(step)})
+    save_file(flatten_state(modules), str(tmp / WEIGHTS), metadata={"step": str(step)})
     torch.save(state, tmp / STATE)
     for f in (WEIGHTS, STATE):  # data on disk before the rename makes it visible
         with open(tmp / f, "rb") as fh:

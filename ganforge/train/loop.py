@@ -26,6 +26,7 @@ from ..errors import GanforgeError
 from ..families import Batch, Family, get_family
 from . import checkpoint, images
 from .ema import EMA
+from .evaluation import PeriodicEval
 from .logger import MetricsLog
 from .sampler import BatchSampler
 
@@ -125,6 +126,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     reference = data.x[:2000].numpy() if data.kind == "vector" else None
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.train.bf16 else nullcontext())
     log = MetricsLog(run_dir, cfg.log.tensorboard)
+    periodic_eval = PeriodicEval(cfg, run_dir, data.name, data.kind) if cfg.eval.every else None
     bar = tqdm(total=cfg.train.steps, initial=step, disable=not cfg.log.progress, dynamic_ncols=True,
                mininterval=0.5 if sys.stderr.isatty() else 10.0, desc=cfg.family)
 
@@ -209,6 +211,10 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                 write_grid(step)
             if step % cfg.checkpoint.every == 0:
                 save(step)
+            if periodic_eval is not None and step % cfg.eval.every == 0:
+                values = periodic_eval(step, ema.net if ema else family.nets[family.generator], modules)
+                log.write(step, values)
+                bar.write(f"step {step}: " + ", ".join(f"{k[5:]}={v:.4g}" for k, v in values.items()))
     finally:
         bar.close()
         log.close()

@@ -1,0 +1,59 @@
+"""Evaluation during training (`eval.every`): metrics of fresh samples logged beside the losses, and the
+checkpoint with the best FID kept in RUN/checkpoints/best."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from ..config import RunConfig
+from .checkpoint import WEIGHTS, flatten_state
+
+
+class PeriodicEval:
+    def __init__(self, cfg: RunConfig, run_dir: Path, dataset: str, kind: str):
+        self.cfg, self.dataset, self.kind = cfg, dataset, kind
+        self.best_dir = Path(run_dir) / "checkpoints" / "best"
+        record = self.best_dir / "best.json"
+        self.best = json.loads(record.read_text())["fid"] if record.is_file() else float("inf")
+
+    @torch.no_grad()
+    def __call__(self, step: int, generator: nn.Module, modules: dict[str, nn.Module]) -> dict[str, float]:
+        from ..evaluate import evaluate_images, evaluate_points
+
+        g = torch.Generator().manual_seed(self.cfg.train.seed + 20_011)  # never the training RNG
+        z = torch.randn(self.cfg.eval.num, self.cfg.latent_dim, generator=g)
+        if self.cfg.latent == "uniform":
+            z = torch.rand(self.cfg.eval.num, self.cfg.latent_dim, generator=g) * 2 - 1
+        was_training = generator.training
+        generator.eval()
+        device = next(generator.parameters()).device
+        x = torch.cat([generator(c.to(device)).float().cpu() for c in z.split(500)])
+        generator.train(was_training)
+        if self.kind == "vector":
+            result = evaluate_points(x, self.dataset)
+        else:
+            result = evaluate_images(x, self.dataset, self.cfg.eval.metrics)
+        values = {f"eval/{k}": float(v) for k, v in result.items() if isinstance(v, (int, float))}
+        if "fid" in result and result["fid"] < self.best:
+            self.best = result["fid"]
+            self._save_best(step, modules)
+        return values
+
+    def _save_best(self, step: int, modules: dict[str, nn.Module]) -> None:
+        """Weights only (the best checkpoint is for sampling, not resuming), written aside and renamed in."""
+        tmp = self.best_dir.with_name(".tmp_best")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_file(flatten_state(modules), str(tmp / WEIGHTS))
+        (tmp / "best.json").write_text(json.dumps({"step": step, "fid": self.best}) + "\n")
+        old = self.best_dir.with_name(".old_best")
+        if self.best_dir.exists():
+            os.replace(self.best_dir, old)
+        os.replace(tmp, self.best_dir)
+        shutil.rmtree(old, ignore_errors=True)
