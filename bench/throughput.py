@@ -52,26 +52,25 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 import ganforge
 from ganforge.config import load_config
 from ganforge.data import load_dataset
-from ganforge.nets import build_net
 from ganforge.train.logger import read_metrics
 from ganforge.train.loop import train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plain_dcgan import BATCH, BETAS, LATENT, LR, SHAPE, PlainDCGAN  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "dcgan-fashion.yaml"
 RESULTS = ROOT / "bench" / "results" / "throughput.json"
 HUGE = 10**9
 
-# the default config's numbers; the plain loop uses them directly and the script checks they still match
-BATCH, LATENT, SHAPE, LR, BETAS = 64, 100, (1, 28, 28), 2e-4, (0.5, 0.999)
+# the plain loop's settings (bench/plain_dcgan.py); the script checks the default config still matches them
 BASE: int | None = None  # network width: the config's unless --base is given (set in main)
 
 
@@ -110,48 +109,8 @@ class Interference:
 
 # ---- the plain PyTorch loop -----------------------------------------------------------------------------------
 def plain_measure(x_all: torch.Tensor, warmup: int, steps: int, bf16: bool, lean: bool, seed: int) -> dict:
-    torch.manual_seed(seed)
-    G = build_net("dcgan_generator", latent_dim=LATENT, out_shape=SHAPE, base=BASE)
-    D = build_net("dcgan_discriminator", in_shape=SHAPE, base=BASE)
-    opt_g = torch.optim.Adam(G.parameters(), lr=LR, betas=BETAS)
-    opt_d = torch.optim.Adam(D.parameters(), lr=LR, betas=BETAS)
-    ones, zeros = torch.ones(BATCH), torch.zeros(BATCH)
-    amp = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else nullcontext
-    order, pos = torch.randperm(len(x_all)), 0
-
-    def step():
-        nonlocal order, pos
-        if pos + BATCH > len(order):
-            order, pos = torch.randperm(len(x_all)), 0
-        real = x_all[order[pos:pos + BATCH]]
-        pos += BATCH
-        # D step
-        if lean:
-            G.requires_grad_(False)
-            D.requires_grad_(True)
-        with amp():
-            if lean:
-                with torch.no_grad():
-                    fake = G(torch.randn(BATCH, LATENT))
-            else:
-                fake = G(torch.randn(BATCH, LATENT)).detach()
-            real_logits = D(real).float()
-            fake_logits = D(fake).float()
-            loss_d = (F.binary_cross_entropy_with_logits(real_logits, ones)
-                      + F.binary_cross_entropy_with_logits(fake_logits, zeros))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        # G step (non-saturating: fakes labelled real)
-        if lean:
-            G.requires_grad_(True)
-            D.requires_grad_(False)
-        with amp():
-            loss_g = F.binary_cross_entropy_with_logits(D(G(torch.randn(BATCH, LATENT))).float(), ones)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        return loss_d, loss_g
+    loop = PlainDCGAN(x_all, BASE, bf16=bf16, lean=lean, seed=seed)
+    step = loop.step
 
     for _ in range(warmup):
         step()

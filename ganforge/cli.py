@@ -34,6 +34,9 @@ def _train(args) -> None:
     print(f"trained {cfg.family} on {cfg.data.name} to step {run.step} ({why})")
     print(f"run directory: {run.dir}")
     print(f"samples:       {latest}")
+    if run.evaluation is not None:
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in run.evaluation.items() if k in ("fid", "kid", "precision", "recall", "classes_covered", "modes", "high_quality"))
+        print(f"evaluation:    {shown} (report: {run.dir / 'eval.md'})")
 
 
 def _sample(args) -> None:

@@ -73,6 +73,9 @@ class EvalConfig(Strict):
     every: int = 0  # steps between evaluations during training; 0 = never
     num: int = 2000  # generated samples per evaluation
     metrics: list[str] = Field(default_factory=lambda: ["fid", "kid"])
+    final: bool = False  # evaluate `final_num` samples when training ends and write RUN/eval.md + eval.json
+    final_num: int = 10_000
+    final_metrics: list[str] = Field(default_factory=lambda: ["fid", "kid", "is", "pr", "dc", "modes"])
 
 
 class RunConfig(Strict):

@@ -1,5 +1,4 @@
 """Checkpoints: a crash mid-write never costs the last good one; a resumed run continues bit for bit."""
-import os
 import signal
 import subprocess
 import sys

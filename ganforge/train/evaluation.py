@@ -1,5 +1,5 @@
-"""Evaluation during training (`eval.every`): metrics of fresh samples logged beside the losses, and the
-checkpoint with the best FID kept in RUN/checkpoints/best."""
+"""Evaluation during training (`eval.every`) and at its end (`eval.final`): metrics of fresh samples logged beside
+the losses, and the checkpoint with the best FID kept in RUN/checkpoints/best."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,7 @@ from ..config import RunConfig
 from .checkpoint import WEIGHTS, flatten_state
 
 
-class PeriodicEval:
+class RunEvaluator:
     def __init__(self, cfg: RunConfig, run_dir: Path, dataset: str, kind: str):
         self.cfg, self.dataset, self.kind = cfg, dataset, kind
         self.best_dir = Path(run_dir) / "checkpoints" / "best"
@@ -23,22 +23,26 @@ class PeriodicEval:
         self.best = json.loads(record.read_text())["fid"] if record.is_file() else float("inf")
 
     @torch.no_grad()
-    def __call__(self, step: int, generator: nn.Module, modules: dict[str, nn.Module]) -> dict[str, float]:
+    def evaluate(self, generator: nn.Module, num: int, metrics: list[str], out_dir: Path | None = None) -> dict:
+        """Metrics of `num` samples whose z come from their own generator, never the training RNG."""
         from ..evaluate import evaluate_images, evaluate_points
 
-        g = torch.Generator().manual_seed(self.cfg.train.seed + 20_011)  # never the training RNG
-        z = torch.randn(self.cfg.eval.num, self.cfg.latent_dim, generator=g)
+        g = torch.Generator().manual_seed(self.cfg.train.seed + 20_011)
         if self.cfg.latent == "uniform":
-            z = torch.rand(self.cfg.eval.num, self.cfg.latent_dim, generator=g) * 2 - 1
+            z = torch.rand(num, self.cfg.latent_dim, generator=g) * 2 - 1
+        else:
+            z = torch.randn(num, self.cfg.latent_dim, generator=g)
         was_training = generator.training
         generator.eval()
         device = next(generator.parameters()).device
         x = torch.cat([generator(c.to(device)).float().cpu() for c in z.split(500)])
         generator.train(was_training)
         if self.kind == "vector":
-            result = evaluate_points(x, self.dataset)
-        else:
-            result = evaluate_images(x, self.dataset, self.cfg.eval.metrics)
+            return evaluate_points(x, self.dataset)
+        return evaluate_images(x, self.dataset, metrics, out_dir=out_dir)
+
+    def __call__(self, step: int, generator: nn.Module, modules: dict[str, nn.Module]) -> dict[str, float]:
+        result = self.evaluate(generator, self.cfg.eval.num, self.cfg.eval.metrics)
         values = {f"eval/{k}": float(v) for k, v in result.items() if isinstance(v, (int, float))}
         if "fid" in result and result["fid"] < self.best:
             self.best = result["fid"]

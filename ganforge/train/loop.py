@@ -26,7 +26,7 @@ from ..errors import GanforgeError
 from ..families import Batch, Family, get_family
 from . import checkpoint, images
 from .ema import EMA
-from .evaluation import PeriodicEval
+from .evaluation import RunEvaluator
 from .logger import MetricsLog
 from .sampler import BatchSampler
 
@@ -41,6 +41,7 @@ class Run:
     ema: EMA | None
     stopped_by: str  # "steps" or "time_budget"
     last_metrics: dict
+    evaluation: dict | None = None  # the final evaluation, when eval.final is on
 
 
 def pick_device(name: str) -> torch.device:
@@ -126,7 +127,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     reference = data.x[:2000].numpy() if data.kind == "vector" else None
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.train.bf16 else nullcontext())
     log = MetricsLog(run_dir, cfg.log.tensorboard)
-    periodic_eval = PeriodicEval(cfg, run_dir, data.name, data.kind) if cfg.eval.every else None
+    evaluator = RunEvaluator(cfg, run_dir, data.name, data.kind) if (cfg.eval.every or cfg.eval.final) else None
     bar = tqdm(total=cfg.train.steps, initial=step, disable=not cfg.log.progress, dynamic_ncols=True,
                mininterval=0.5 if sys.stderr.isatty() else 10.0, desc=cfg.family)
 
@@ -211,8 +212,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                 write_grid(step)
             if step % cfg.checkpoint.every == 0:
                 save(step)
-            if periodic_eval is not None and step % cfg.eval.every == 0:
-                values = periodic_eval(step, ema.net if ema else family.nets[family.generator], modules)
+            if cfg.eval.every and step % cfg.eval.every == 0:
+                values = evaluator(step, ema.net if ema else family.nets[family.generator], modules)
                 log.write(step, values)
                 bar.write(f"step {step}: " + ", ".join(f"{k[5:]}={v:.4g}" for k, v in values.items()))
     finally:
@@ -221,4 +222,12 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     # ---- finish: the last state is always on disk -------------------------------------------------------------
     save(step)
     write_grid(step)
-    return Run(run_dir, step, family, ema, stopped_by, last)
+    evaluation = None
+    if cfg.eval.final:
+        from ..evaluate import write_report
+
+        generator = ema.net if ema else family.nets[family.generator]
+        evaluation = evaluator.evaluate(generator, cfg.eval.final_num, cfg.eval.final_metrics, out_dir=run_dir)
+        evaluation["provenance"]["run"] = {"dir": str(run_dir), "step": step, "family": cfg.family}
+        write_report(evaluation, run_dir)
+    return Run(run_dir, step, family, ema, stopped_by, last, evaluation)

@@ -1,0 +1,61 @@
+"""Regularisers for the discriminator / critic: Lipschitz constraints and gradient penalties.
+
+Unlike the costs next door they take the network itself, because they differentiate it with respect to its
+input. Each returns a scalar that backpropagates into the network's parameters (create_graph=True).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+Scorer = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _input_gradient(net: Scorer, x: torch.Tensor) -> torch.Tensor:
+    """∇_x net(x) per example, flattened to (N, -1), kept in the graph so the penalty trains `net`."""
+    x = x.detach().requires_grad_(True)
+    # summing is exact: example i's score depends only on x_i (no batch coupling such as batch norm)
+    (grad,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
+    return grad.flatten(1)
+
+
+def gradient_penalty(
+    critic: Scorer,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    weight: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """weight · E (‖∇_x̂ f(x̂)‖₂ − 1)², x̂ = ε x + (1 − ε) x̃, ε ~ U[0, 1] per example (Gulrajani et al. 2017).
+
+    The optimal WGAN critic has unit gradient norm on the lines between coupled real and fake points, so the
+    constraint is enforced softly there only. The paper uses weight λ = 10.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    # one ε per example, shaped (N, 1, …, 1) to broadcast over any input rank
+    eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    eps = torch.rand(eps_shape, generator=generator, dtype=real.dtype, device=real.device)
+    # detached: the penalty regularises the critic only, never the generator that made `fake`
+    x_hat = eps * real.detach() + (1.0 - eps) * fake.detach()
+    norms = torch.linalg.vector_norm(_input_gradient(critic, x_hat), dim=1)
+    return weight * (norms - 1.0).square().mean()
+
+
+def r1_penalty(discriminator: Scorer, real: torch.Tensor) -> torch.Tensor:
+    """½ E_{x∼P} ‖∇_x D(x)‖² on real data only (Mescheder, Geiger & Nowozin 2018, Eq. 9 without γ).
+
+    Scale it by γ outside; it makes the Dirac-GAN equilibrium locally convergent.
+    """
+    return 0.5 * _input_gradient(discriminator, real).square().sum(dim=1).mean()
+
+
+def clip_weights_(module: nn.Module, c: float) -> None:
+    """Clamp every parameter of `module` to [−c, c] in place (WGAN weight clipping; Arjovsky et al. use c = 0.01)."""
+    if c <= 0:
+        raise ValueError(f"clip value must be positive, got {c}")
+    with torch.no_grad():
+        for p in module.parameters():
+            p.clamp_(-c, c)
