@@ -85,7 +85,7 @@ def _info(args) -> None:
 
 
 def _evaluate(args) -> None:
-    from .evaluate import DEFAULT_METRICS, evaluate_images, evaluate_points, evaluate_run, write_report
+    from .evaluate import DEFAULT_METRICS, describe_evaluator, evaluate_images, evaluate_points, evaluate_run, write_report
 
     metrics = args.metrics or ",".join(DEFAULT_METRICS)
     if args.samples:
@@ -93,25 +93,25 @@ def _evaluate(args) -> None:
             raise GanforgeError("give either RUN_DIR or --samples FILE.npz, not both")
         if not args.dataset:
             raise GanforgeError("--samples needs --dataset (the real data to compare with)")
-        result = _evaluate_file(Path(args.samples), args.dataset, metrics, evaluate_images, evaluate_points)
+        result = _evaluate_file(Path(args.samples), args.dataset, metrics, evaluate_images, evaluate_points,
+                                inception_weights=args.inception_weights, num_reference=args.num_reference)
         write_report(result, Path(args.samples).parent)
     elif args.run_dir:
-        result = evaluate_run(args.run_dir, metrics, num=args.num, seed=args.seed)
+        result = evaluate_run(args.run_dir, metrics, num=args.num, seed=args.seed,
+                              inception_weights=args.inception_weights, num_reference=args.num_reference)
     else:
         raise GanforgeError("give a RUN_DIR or --samples FILE.npz --dataset NAME")
     shown = {k: v for k, v in result.items() if k != "provenance" and not isinstance(v, (list, str))}
     prov = result["provenance"]
     if "evaluator" in prov:
-        ev = prov["evaluator"]
-        print(f"evaluator {ev['name']} (sha256 {ev['sha256'][:12]}…); its train-vs-test FID floor "
-              f"{ev['fid_floor_train_vs_test']:.3f}; {prov['num_samples']} samples vs {prov['reference_size']} "
+        print(f"{describe_evaluator(prov['evaluator'])}; {prov['num_samples']} samples vs {prov['reference_size']} "
               f"{prov['reference_split']} images")
     for k, v in shown.items():
         print(f"{k:>20}: {v:.4g}")
     print(json.dumps(result))
 
 
-def _evaluate_file(path: Path, dataset: str, metrics, evaluate_images, evaluate_points) -> dict:
+def _evaluate_file(path: Path, dataset: str, metrics, evaluate_images, evaluate_points, **options) -> dict:
     import torch
 
     if not path.is_file():
@@ -126,7 +126,7 @@ def _evaluate_file(path: Path, dataset: str, metrics, evaluate_images, evaluate_
             raise GanforgeError(f"{path}: 'images' must be uint8 (N, H, W, C), got {a.dtype} {a.shape}")
         x = torch.from_numpy(a).permute(0, 3, 1, 2).float() / 127.5 - 1
         labels = torch.from_numpy(z["labels"]) if "labels" in z else None
-        result = evaluate_images(x, dataset, metrics, labels=labels, out_dir=path.parent)
+        result = evaluate_images(x, dataset, metrics, labels=labels, out_dir=path.parent, **options)
     elif "points" in z:
         result = evaluate_points(torch.from_numpy(z["points"]).float(), dataset)
     else:
@@ -184,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(default fid,kid,is,pr,dc,modes)")
     e.add_argument("--num", type=int, default=10_000, help="samples to draw from the run")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--num-reference", type=int, help="real images to compare with (default: the whole test split)")
+    e.add_argument("--inception-weights", metavar="PATH",
+                   help="score with the standard FID Inception-v3 (pytorch-fid's pt_inception-2015-12-05 weights "
+                        "file) instead of the dataset's own evaluator")
     e.set_defaults(run=_evaluate)
 
     ls = sub.add_parser("list", help="families, networks and configs that exist")

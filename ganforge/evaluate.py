@@ -16,7 +16,7 @@ import torch
 from . import __version__, metrics as M
 from .data import MIXTURES, load_dataset
 from .errors import GanforgeError
-from .metrics.evaluator import get_evaluator, reference_features
+from .metrics.evaluator import InceptionEvaluator, get_evaluator, reference_features
 from .train import images as image_io
 
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "parzen", "tstr", "nn")
@@ -40,13 +40,16 @@ def _subset(x: torch.Tensor, n: int | None, seed: int) -> torch.Tensor:
 
 def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS, *, labels: torch.Tensor | None = None,
                     reference_split: str = "test", num_reference: int | None = None, out_dir: Path | None = None,
-                    seed: int = 0) -> dict:
+                    seed: int = 0, inception_weights: str | Path | None = None) -> dict:
     """samples: (N, C, H, W) in [-1, 1]. `labels` (optional, e.g. from a conditional G) are used by TSTR; otherwise
-    the evaluator's predicted classes label the samples."""
+    the evaluator's predicted classes label the samples. `inception_weights`: score with the standard FID
+    Inception-v3 (pytorch-fid's weights file) instead of the dataset's own evaluator."""
     names = _parse(metrics)
-    evaluator = get_evaluator(dataset)
+    evaluator = InceptionEvaluator(inception_weights) if inception_weights else get_evaluator(dataset)
     samples = samples.float().cpu()
-    if samples.ndim != 4 or tuple(samples.shape[1:]) != evaluator.in_shape:
+    if evaluator.in_shape is None:
+        evaluator._check(samples)
+    elif samples.ndim != 4 or tuple(samples.shape[1:]) != evaluator.in_shape:
         raise GanforgeError(f"samples of shape {tuple(samples.shape)} do not fit {dataset} images {evaluator.in_shape}")
     if not torch.isfinite(samples).all():
         raise GanforgeError("samples contain NaN or Inf")
@@ -128,7 +131,7 @@ def evaluate_points(points: torch.Tensor, dataset: str) -> dict:
                                        "≥ 0.8 % of the samples (20 of 2,500)", "ganforge": __version__}}
 
 
-def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000, seed: int = 0) -> dict:
+def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000, seed: int = 0, **options) -> dict:
     from .api import load
 
     run_dir = Path(run_dir)
@@ -137,10 +140,18 @@ def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000
     if gen.kind == "vector":
         result = evaluate_points(x, gen.info["dataset"])
     else:
-        result = evaluate_images(x, gen.info["dataset"], metrics, out_dir=run_dir, seed=seed)
+        result = evaluate_images(x, gen.info["dataset"], metrics, out_dir=run_dir, seed=seed, **options)
     result["provenance"]["run"] = {"dir": str(run_dir), "step": gen.step, "family": gen.cfg.family}
     write_report(result, run_dir)
     return result
+
+
+def describe_evaluator(ev: dict) -> str:
+    """One line naming the feature network and, where known, its accuracy and train-vs-test FID floor."""
+    text = f"evaluator {ev['name']} (sha256 {ev['sha256'][:12]}…"
+    text += f", test accuracy {ev['test_accuracy']:.4f})" if ev.get("test_accuracy") is not None else ")"
+    floor = ev.get("fid_floor_train_vs_test")
+    return text + (f"; its train-vs-test FID floor {floor:.3f}" if floor is not None else "; floor not measured")
 
 
 def write_report(result: dict, out_dir: Path) -> None:
@@ -150,8 +161,6 @@ def write_report(result: dict, out_dir: Path) -> None:
     lines = ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4g} |" for k, v in rows]
     ev = prov.get("evaluator")
     if ev:
-        lines += ["", f"Evaluator `{ev['name']}` (sha256 {ev['sha256'][:12]}…, test accuracy {ev['test_accuracy']:.4f}); "
-                      f"its train-vs-test FID floor: {ev['fid_floor_train_vs_test']:.3f}. "
-                      f"Reference: {prov['dataset']} {prov['reference_split']} ({prov['reference_size']} images); "
-                      f"{prov['num_samples']} samples."]
+        lines += ["", f"{describe_evaluator(ev)}. Reference: {prov['dataset']} {prov['reference_split']} "
+                      f"({prov['reference_size']} images); {prov['num_samples']} samples."]
     (out_dir / "eval.md").write_text("\n".join(lines) + "\n")

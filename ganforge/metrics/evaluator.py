@@ -93,3 +93,37 @@ def reference_features(evaluator: Evaluator, dataset: str, split: str, images: t
     np.savez(tmp, features=feats, probs=probs)
     os.replace(tmp, path)
     return feats, probs
+
+
+class InceptionEvaluator:
+    """The standard FID network (pytorch-fid's Inception-v3 weights, supplied by the user) behind the same interface
+    as the domain evaluators: 2048-d pool features for FID/KID/PR, softmax of its 1008 logits for IS."""
+
+    def __init__(self, weights: str | Path):
+        from .inception_fid import load_fid_inception
+
+        self.net = load_fid_inception(weights)
+        self.name, self.sha256 = "fid-inception-v3", self.net.sha256
+        self.in_shape = None  # any size and 1 or 3 channels: images are resized to 299×299
+        self.num_classes = 1008
+        self.record = {"name": self.name, "sha256": self.sha256, "test_accuracy": None, "fid_floor_train_vs_test": None}
+
+    def _check(self, x: torch.Tensor) -> None:
+        if x.ndim != 4 or x.shape[1] not in (1, 3):
+            raise GanforgeError(f"the Inception evaluator takes (N, 1 or 3, H, W) images, got {tuple(x.shape)}")
+
+    @torch.no_grad()
+    def run(self, x: torch.Tensor, batch_size: int = 50) -> tuple[np.ndarray, np.ndarray]:
+        from .inception_fid import preprocess
+
+        self._check(x)
+        feats, probs = [], []
+        for i in range(0, len(x), batch_size):
+            inp = preprocess(x[i:i + batch_size], quantize=True)  # as pytorch-fid, which reads 8-bit PNGs
+            f = self.net(inp)
+            feats.append(f.double().numpy())
+            probs.append(torch.softmax(self.net.fc(f).double(), dim=1).numpy())
+        return np.concatenate(feats), np.concatenate(probs)
+
+    def describe(self) -> dict:
+        return dict(self.record)
