@@ -1,4 +1,5 @@
-"""Pure loss functions: discriminator logits in, scalar out. No networks, no optimisers."""
+"""Pure loss functions: discriminator/critic outputs in, scalar out. No networks, no optimisers
+(the penalties take the network they differentiate through, nothing else)."""
 from .adversarial import (  # noqa: F401
     GENERATOR_COSTS,
     discriminator_bce,
@@ -6,3 +7,14 @@ from .adversarial import (  # noqa: F401
     generator_minimax,
     generator_non_saturating,
 )
+from .fdivergence import (  # noqa: F401
+    DIVERGENCES,
+    Divergence,
+    fgan_bound,
+    fgan_discriminator_loss,
+    fgan_generator_loss,
+)
+from .hinge import discriminator_hinge, generator_hinge  # noqa: F401
+from .least_squares import discriminator_least_squares, generator_least_squares  # noqa: F401
+from .penalties import clip_weights_, gradient_penalty, r1_penalty  # noqa: F401
+from .wasserstein import critic_wasserstein, generator_wasserstein  # noqa: F401

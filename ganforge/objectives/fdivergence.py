@@ -9,6 +9,8 @@ discriminator output v) and the output activation g_f maps it into dom f* (Table
 Every divergence of the paper's Tables 1–2 lives once, in `DIVERGENCES`. f*(g_f(v)) is also stored composed in
 closed form (`conjugate_activation`) because the composition through t = g_f(v) loses everything once g_f
 saturates in floating point (e.g. g_f(v) = log 2 in float32 for v ≳ 17 makes −log(2 − eᵗ) infinite).
+The exponential terms (kl, reverse_kl, neyman, squared_hellinger) still overflow where the true value itself
+exceeds the float range (|v| ≳ 88 in float32); they are not clamped, since that would change the objective.
 """
 from __future__ import annotations
 
