@@ -11,6 +11,6 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null &
 fi
 # torch 2.13.0 first: on CPU machines that is the CPU build; an unpinned `torch` may pull a multi-GB CUDA build
 python3 -m pip install -q torch==2.13.0
-python3 -m pip install -q -e ".[test]"
+python3 -m pip install -q -e ".[test,experiments]"
 
 ganforge train --time-budget "$budget"

@@ -59,6 +59,7 @@ def _info(args) -> None:
     from .api import read_run
     from .families import get_family
     from .train.checkpoint import latest_checkpoint, load_state
+    from .train.doctor import read_diagnoses
     from .train.logger import read_metrics
 
     cfg, info = read_run(args.run_dir)
@@ -73,6 +74,7 @@ def _info(args) -> None:
         "step": int(state["step"]), "of_steps": cfg.train.steps, "train_seconds": round(float(state["elapsed"]), 1),
         "checkpoint": str(ckpt),
         "last_metrics": metrics[-1] if metrics else None,
+        "diagnoses": [{k: d[k] for k in ("step", "code", "message")} for d in read_diagnoses(args.run_dir)],
         "ganforge": info["ganforge"], "torch": info["torch"],
     }
     if args.json:
@@ -81,6 +83,8 @@ def _info(args) -> None:
     for k, v in summary.items():
         if k == "last_metrics" and v:
             v = ", ".join(f"{mk}={mv:.4g}" if isinstance(mv, float) else f"{mk}={mv}" for mk, mv in v.items())
+        if k == "diagnoses":  # the doctor's, one a line
+            v = "".join(f"\n  [{d['code']}] {d['message']}" for d in v) if v else "none"
         print(f"{k:>14}: {v}")
 
 

@@ -78,6 +78,27 @@ class EvalConfig(Strict):
     final_metrics: list[str] = Field(default_factory=lambda: ["fid", "kid", "is", "pr", "dc", "modes"])
 
 
+class DoctorConfig(Strict):
+    """The doctor (ganforge.train.doctor): what it watches and when a sign counts. NaN/Inf always stops a run."""
+
+    enabled: bool = True  # diagnoses and doctor/diversity; off: only the NaN/Inf stop remains
+    patience: int = Field(3, ge=1)  # consecutive windows a sign must hold (and be gone, to clear)
+    warmup_steps: int = Field(500, ge=0)  # no mode-collapse verdicts before this step (with train.ema: ≥ 2/(1-ema))
+    d_wins_fake: float = 0.05  # discriminator_wins: D(G(z)) below this ...
+    d_wins_real: float = 0.95  # ... and D(x) above this; or, without D(x), D's loss in [0, d_loss_floor)
+    d_loss_floor: float = 0.01
+    grad_fraction: float = 0.01  # vanishing_generator_gradient: grad_norm/G below this × its early median
+    grad_baseline: int = Field(5, ge=1, le=20)  # the first windows whose median grad_norm/G is the reference
+    min_diversity: float = 0.3  # mode_collapse: fixed-z samples' mean pairwise distance / real data's
+    mode_drop: int = 2  # mode_collapse: eval classes_covered / modes this far below their best
+    kl_rise: float = 0.5  # mode_collapse: eval class_kl this far above its best
+    oscillation_windows: int = Field(12, ge=4)  # oscillation: windows looked at
+    oscillation_amplitude: float = 0.18  # std of D(G(z)) around its linear trend over those windows
+    oscillation_relative: float = 0.5  # without D(G(z)): std of D's loss around its trend / its mean
+    oscillation_crossings: float = 0.4  # fraction of window-to-window steps that cross the trend
+    fid_evals: int = Field(4, ge=2)  # oscillation: evaluations of FID alternating up/down with no new best
+
+
 class RunConfig(Strict):
     family: str = "gan"
     latent_dim: int = 100
@@ -90,6 +111,7 @@ class RunConfig(Strict):
     log: LogConfig = Field(default_factory=LogConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    doctor: DoctorConfig = Field(default_factory=DoctorConfig)
 
     def optim_for(self, net: str) -> OptimConfig:
         return self.optim.get(net, OptimConfig())

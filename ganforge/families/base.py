@@ -88,6 +88,7 @@ class Family(nn.Module):
             raise GanforgeError(f"family '{self.name}' has no network(s) {sorted(extra)} (it uses {sorted(self.networks)})")
         self.nets = nn.ModuleDict({n: self.build(n, role) for n, role in self.networks.items()})
         self._monitors: dict[str, torch.Tensor] = {}
+        self.step = 0  # training steps completed before the current one; set by the loop
 
     # -- construction -----------------------------------------------------------------------------------------
     def build(self, name: str, role: str) -> nn.Module:
@@ -95,9 +96,13 @@ class Family(nn.Module):
         net_cfg = self.cfg.nets[name]
         shape_args = {
             "generator": {"latent_dim": self.cfg.latent_dim, "out_shape": self.data_shape},
-            "discriminator": {"in_shape": self.data_shape},
+            "discriminator": {"in_shape": self.in_shape(name)},
         }[role]
         return build_net(net_cfg.arch, **shape_args, **net_cfg.args)
+
+    def in_shape(self, name: str) -> tuple[int, ...]:
+        """The input shape of discriminator `name`: the data's, unless a family packs or pairs its inputs."""
+        return self.data_shape
 
     # -- what the loop calls ----------------------------------------------------------------------------------
     def after_update(self, phase: Phase) -> None:

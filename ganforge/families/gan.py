@@ -1,42 +1,185 @@
-"""The original GAN game (Goodfellow et al. 2014), with any generator and discriminator architecture.
+"""The adversarial game of one generator G and one discriminator (or critic) D, with every objective and
+stabiliser of the lectures as an option in `objective:` of the config.
 
-DCGAN is this family with the `dcgan_*` networks; the original paper's model uses `mlp_generator` and
-`maxout_discriminator`.
+Goodfellow et al. 2014 is `loss: bce` with the `mlp_generator` / `maxout_discriminator` networks; DCGAN is
+the same with the `dcgan_*` networks. WGAN, WGAN-GP, LSGAN, hinge and f-GAN change `loss` (and the penalty or
+clipping that keeps a critic Lipschitz); `wgan.py` only sets the papers' defaults.
 """
 from __future__ import annotations
 
 from typing import Literal
 
 import torch
+from pydantic import Field, model_validator
+from torch import nn
+from torch.func import functional_call
 
 from .. import objectives
+from ..errors import GanforgeError
 from .base import Batch, Family, Options, Phase, register_family
+
+# loss → (discriminator cost of real and fake scores, generator cost of fake scores); bce and fgan take options
+_PLAIN_LOSSES = {
+    "wasserstein": (objectives.critic_wasserstein, objectives.generator_wasserstein),
+    "least_squares": (objectives.discriminator_least_squares, objectives.generator_least_squares),
+    "hinge": (objectives.discriminator_hinge, objectives.generator_hinge),
+}
 
 
 class GANOptions(Options):
-    generator_cost: Literal["non_saturating", "minimax", "maximum_likelihood"] = "non_saturating"
-    d_steps: int = 1  # k of Algorithm 1: discriminator steps per generator step
-    real_target: float = 1.0  # < 1: one-sided label smoothing, e.g. 0.9
+    # -- the objective ---------------------------------------------------------------------------------------
+    loss: Literal["bce", "wasserstein", "least_squares", "hinge", "fgan"] = "bce"
+    generator_cost: Literal["non_saturating", "minimax", "maximum_likelihood"] = "non_saturating"  # bce only
+    divergence: str = "gan"  # fgan only: a key of objectives.DIVERGENCES
+    fgan_heuristic: bool = True  # fgan only: G maximises E g_f(V(G(z))) (the paper's non-saturating variant)
+    # -- update schedule (TTUR: per-network learning rates live in optim.<net>.lr) -----------------------------
+    d_steps: int = Field(1, ge=1)  # k of Algorithm 1: discriminator steps per generator step
+    g_steps: int = Field(1, ge=1)  # generator steps per training step
+    # -- stabilisers -------------------------------------------------------------------------------------------
+    real_target: float = Field(1.0, gt=0, le=1)  # bce only; < 1 is one-sided label smoothing (Salimans: 0.9)
+    gradient_penalty: float = Field(0.0, ge=0)  # λ of WGAN-GP on real-fake interpolates (Gulrajani: 10)
+    r1: float = Field(0.0, ge=0)  # γ of the R1 penalty on real data (Mescheder et al. 2018)
+    clip: float | None = Field(None, gt=0)  # WGAN weight clipping to [−c, c] after every D step (Arjovsky: 0.01)
+    instance_noise: float = Field(0.0, ge=0)  # σ of Gaussian noise added to D's inputs, annealed linearly to 0
+    instance_noise_steps: int | None = Field(None, ge=1)  # steps to anneal over; None = train.steps
+    feature_matching: bool = False  # G matches the mean of D.features() on real data (Salimans et al. 2016)
+    unrolled_steps: int = Field(0, ge=0)  # G sees D after k differentiable SGD steps (Metz et al. 2017)
+    unrolled_lr: float | None = Field(None, gt=0)  # SGD step of the unrolling; None = D's learning rate
+    pack: int = Field(1, ge=1)  # PacGAN: D judges `pack` samples at once, concatenated along channels
+    separate_batches: bool = True  # real and fake through D in separate calls (batch norm never mixes them)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.loss != "bce":
+            for key, default in (("generator_cost", "non_saturating"), ("real_target", 1.0)):
+                if getattr(self, key) != default:
+                    raise ValueError(f"{key} applies to loss 'bce' only (loss is '{self.loss}')")
+        if self.loss == "fgan" and self.divergence not in objectives.DIVERGENCES:
+            raise ValueError(f"divergence '{self.divergence}' unknown; choose from {sorted(objectives.DIVERGENCES)}")
+        if self.loss != "fgan" and self.divergence != "gan":
+            raise ValueError(f"divergence applies to loss 'fgan' only (loss is '{self.loss}')")
+        return self
+
+
+def pack(x: torch.Tensor, m: int) -> torch.Tensor:
+    """(N, C, …) → (N/m, m·C, …): m consecutive examples become one input of m times the channels."""
+    return x if m == 1 else x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
+
+
+def _has_batch_norm(net: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
 
 
 @register_family("gan")
 class GAN(Family):
-    """Goodfellow's minimax game: D separates real from fake, G is trained with a selectable cost."""
+    """Generator vs discriminator: bce (Goodfellow), wasserstein, least_squares, hinge or f-GAN, with stabilisers."""
 
     networks = {"G": "generator", "D": "discriminator"}
     Options = GANOptions
 
-    def phases(self) -> list[Phase]:
-        return [Phase("d_step", updates=("D",), repeat=self.opts.d_steps), Phase("g_step", updates=("G",), data=False)]
+    def __init__(self, cfg, data_shape, num_classes=0):
+        super().__init__(cfg, data_shape, num_classes)
+        o = self.opts
+        if cfg.train.batch_size % o.pack:
+            raise GanforgeError(f"objective.pack={o.pack} must divide train.batch_size={cfg.train.batch_size}")
+        if (o.gradient_penalty or o.r1) and _has_batch_norm(self.nets.D):
+            # the penalty's per-example input gradient is wrong when batch norm couples the examples
+            raise GanforgeError("objective.gradient_penalty / objective.r1 need a discriminator without batch norm "
+                                "(e.g. nets.D.args.batch_norm=false)")
+        if o.feature_matching and not hasattr(self.nets.D, "features"):
+            raise GanforgeError(f"objective.feature_matching needs a discriminator with features(); "
+                                f"'{cfg.nets['D'].arch}' has none")
+        if o.loss == "bce":
+            self.d_cost = lambda real, fake: objectives.discriminator_bce(real, fake, o.real_target)
+            self.g_cost, self.g_name = objectives.GENERATOR_COSTS[o.generator_cost], o.generator_cost
+        elif o.loss == "fgan":
+            self.d_cost = lambda real, fake: objectives.fgan_discriminator_loss(real, fake, o.divergence)
+            self.g_cost = lambda fake: objectives.fgan_generator_loss(fake, o.divergence, o.fgan_heuristic)
+            self.g_name = f"fgan_{o.divergence}"
+        else:
+            self.d_cost, self.g_cost = _PLAIN_LOSSES[o.loss]
+            self.g_name = o.loss
 
+    def in_shape(self, name: str) -> tuple[int, ...]:
+        c, *rest = self.data_shape
+        return (c * self.opts.pack, *rest)
+
+    def phases(self) -> list[Phase]:
+        # feature matching and unrolling compare against a real batch, so the G step then needs data too
+        g_data = self.opts.feature_matching or self.opts.unrolled_steps > 0
+        return [Phase("d_step", updates=("D",), repeat=self.opts.d_steps),
+                Phase("g_step", updates=("G",), repeat=self.opts.g_steps, data=g_data)]
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+    def noise_sigma(self) -> float:
+        o = self.opts
+        if not o.instance_noise:
+            return 0.0
+        horizon = o.instance_noise_steps or self.cfg.train.steps
+        return o.instance_noise * max(0.0, 1.0 - self.step / horizon)
+
+    def d_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What D sees: instance noise (Sønderby et al. 2017; Arjovsky & Bottou 2017) then packing."""
+        sigma = self.noise_sigma()
+        if sigma:
+            x = x + sigma * torch.randn_like(x)
+        return pack(x, self.opts.pack)
+
+    def scores(self, real: torch.Tensor, fake: torch.Tensor, D=None) -> tuple[torch.Tensor, torch.Tensor]:
+        D = D or self.nets.D
+        real, fake = self.d_input(real), self.d_input(fake)
+        if self.opts.separate_batches:
+            return D(real).float(), D(fake).float()
+        both = D(torch.cat([real, fake])).float()
+        return both[: len(real)], both[len(real):]
+
+    # -- phases --------------------------------------------------------------------------------------------------
     def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        o = self.opts
         with torch.no_grad():
             fake = self.nets.G(self.z(batch.size))
-        # real and fake go through D in separate calls, so batch norm never mixes their statistics
-        real_logits, fake_logits = self.nets.D(batch.x).float(), self.nets.D(fake).float()
-        self.monitor(**{"D(x)": torch.sigmoid(real_logits).mean(), "D(G(z))": torch.sigmoid(fake_logits).mean()})
-        return {"d_bce": objectives.discriminator_bce(real_logits, fake_logits, self.opts.real_target)}
+        real_s, fake_s = self.scores(batch.x, fake)
+        if o.loss == "bce":
+            self.monitor(**{"D(x)": torch.sigmoid(real_s).mean(), "D(G(z))": torch.sigmoid(fake_s).mean()})
+        else:
+            self.monitor(**{"score(x)": real_s.mean(), "score(G(z))": fake_s.mean()})
+        terms = {f"d_{o.loss}": self.d_cost(real_s, fake_s)}
+        if o.loss == "wasserstein":
+            self.monitor(wasserstein_estimate=real_s.mean() - fake_s.mean())
+        if o.gradient_penalty:
+            terms["d_gradient_penalty"] = objectives.gradient_penalty(
+                self.nets.D, self.d_input(batch.x), self.d_input(fake), o.gradient_penalty)
+        if o.r1:
+            terms["d_r1"] = o.r1 * objectives.r1_penalty(self.nets.D, self.d_input(batch.x))
+        return terms
 
     def g_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        fake_logits = self.nets.D(self.nets.G(self.z(batch.size))).float()
-        return {"g_" + self.opts.generator_cost: objectives.GENERATOR_COSTS[self.opts.generator_cost](fake_logits)}
+        fake = self.nets.G(self.z(batch.size))
+        if self.opts.feature_matching:
+            # ‖E f(x) − E f(G(z))‖² on D's last hidden layer: G stops chasing D's current verdict
+            real_f = self.nets.D.features(self.d_input(batch.x)).float().mean(0).detach()
+            fake_f = self.nets.D.features(self.d_input(fake)).float().mean(0)
+            return {"g_feature_matching": (real_f - fake_f).square().sum()}
+        if self.opts.unrolled_steps:
+            fake_s = self._unrolled_scores(batch.x, fake)
+        else:
+            fake_s = self.nets.D(self.d_input(fake)).float()
+        return {"g_" + self.g_name: self.g_cost(fake_s)}
+
+    def after_update(self, phase: Phase) -> None:
+        if phase.name == "d_step" and self.opts.clip:
+            objectives.clip_weights_(self.nets.D, self.opts.clip)
+
+    def _unrolled_scores(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """D's scores of `fake` after k SGD steps of D against it, differentiable through the steps (Metz et al.),
+        so G is scored by where D is heading, not only where it is. D's own weights are left untouched."""
+        D = self.nets.D
+        lr = self.opts.unrolled_lr or self.cfg.optim_for("D").lr
+        params = {n: p.detach().requires_grad_(True) for n, p in D.named_parameters()}
+        buffers = {n: b.clone() for n, b in D.named_buffers()}  # unrolling must not move batch-norm statistics
+        for _ in range(self.opts.unrolled_steps):
+            state = params | buffers
+            real_s, fake_s = self.scores(real, fake, D=lambda x: functional_call(D, state, (x,)))
+            grads = torch.autograd.grad(self.d_cost(real_s, fake_s), list(params.values()), create_graph=True)
+            params = {n: p - lr * g for (n, p), g in zip(params.items(), grads)}
+        return functional_call(D, params | buffers, (self.d_input(fake),)).float()

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from . import register_net
+from .discriminator import FeatureDiscriminator
 
 _OUTPUT = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity}
 
@@ -46,37 +47,37 @@ class Maxout(nn.Module):
 
 
 @register_net("maxout_discriminator")
-class MaxoutDiscriminator(nn.Module):
-    """Maxout hidden layers with dropout, as in the original GAN's discriminator; returns logits (N,)."""
+class MaxoutDiscriminator(FeatureDiscriminator):
+    """Maxout hidden layers with dropout, as in the original GAN's discriminator; returns logits (N,).
+    features(): the last maxout layer's output (its dropout belongs to the head); minibatch_features > 0 adds
+    minibatch discrimination with that many kernels of `minibatch_kernel_dim` before the linear head."""
 
     def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...] = (240, 240), pieces: int = 5,
-                 dropout: float = 0.5, input_dropout: float = 0.2):
+                 dropout: float = 0.5, input_dropout: float = 0.2, minibatch_features: int = 0,
+                 minibatch_kernel_dim: int = 5):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten(), nn.Dropout(input_dropout)]
         width = math.prod(in_shape)
         for h in hidden:
             layers += [Maxout(width, h, pieces), nn.Dropout(dropout)]
             width = h
-        layers.append(nn.Linear(width, 1))
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x).squeeze(1)
+        # the last dropout goes after features(), where it stood before the linear layer
+        split = len(layers) - 1 if hidden else len(layers)
+        self.assemble(layers[:split], width, minibatch_features, minibatch_kernel_dim, before_head=layers[split:])
 
 
 @register_net("mlp_discriminator")
-class MLPDiscriminator(nn.Module):
-    """LeakyReLU MLP discriminator; returns logits (N,). The usual choice for 2-D toy data."""
+class MLPDiscriminator(FeatureDiscriminator):
+    """LeakyReLU MLP discriminator; returns logits (N,). The usual choice for 2-D toy data.
+    features(): the last hidden layer after its LeakyReLU; minibatch_features > 0 adds minibatch discrimination
+    with that many kernels of `minibatch_kernel_dim` before the linear head."""
 
-    def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...] = (256, 256), slope: float = 0.2):
+    def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...] = (256, 256), slope: float = 0.2,
+                 minibatch_features: int = 0, minibatch_kernel_dim: int = 5):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(in_shape)
         for h in hidden:
             layers += [nn.Linear(width, h), nn.LeakyReLU(slope)]
             width = h
-        layers.append(nn.Linear(width, 1))
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x).squeeze(1)
+        self.assemble(layers, width, minibatch_features, minibatch_kernel_dim)

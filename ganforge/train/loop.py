@@ -6,7 +6,6 @@ write grids and checkpoints → final checkpoint.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from contextlib import nullcontext
@@ -25,6 +24,7 @@ from ..data.base import Dataset
 from ..errors import GanforgeError
 from ..families import Batch, Family, get_family
 from . import checkpoint, images
+from .doctor import DIVERSITY_SAMPLES, Doctor
 from .ema import EMA
 from .evaluation import RunEvaluator
 from .logger import MetricsLog
@@ -131,20 +131,33 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     bar = tqdm(total=cfg.train.steps, initial=step, disable=not cfg.log.progress, dynamic_ncols=True,
                mininterval=0.5 if sys.stderr.isatty() else 10.0, desc=cfg.family)
 
-    def write_grid(at: int) -> None:
+    def generate(z: torch.Tensor) -> torch.Tensor:
+        """Samples of the generator that `sample` uses (EMA when kept), in eval mode, without gradients."""
         net = ema.net if ema else family.nets[family.generator]
         was_training = net.training
         net.eval()
         with torch.no_grad():
-            x = net(fixed_z).float().cpu()
+            x = net(z).float().cpu()
         net.train(was_training)
+        return x
+
+    def write_grid(at: int) -> None:
+        x = generate(fixed_z)
         path = run_dir / "samples" / f"step_{at:08d}.png"
         if data.kind == "image":
             images.save_grid(x, path, scale=max(1, 96 // data.shape[-1]))
         else:
             images.save_png(images.scatter(x.numpy(), reference), path)
 
+    doctor = Doctor(cfg, run_dir, family, data.x, samples=lambda: generate(fixed_z[:DIVERSITY_SAMPLES]),
+                    say=bar.write, log=log.write, start_step=step)
+
     def save(at: int) -> None:
+        # NaN is caught at logging windows; between them a checkpoint must still never hold non-finite weights
+        bad = [n for n, m in modules.items() if not all(torch.isfinite(p).all() for p in m.parameters())]
+        if bad:
+            raise GanforgeError(f"step {at}: non-finite weights in {', '.join(bad)}; no checkpoint written, the last "
+                                f"good one in {run_dir / 'checkpoints'} is kept")
         state = {"step": at, "elapsed": elapsed, "rng": torch.get_rng_state(), "sampler": sampler.state_dict(),
                  "optimizers": {n: o.state_dict() for n, o in optimizers.items()}}
         if device.type == "cuda":
@@ -153,6 +166,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
 
     # ---- the loop ---------------------------------------------------------------------------------------------
     stopped_by, last = "steps", {}
+    owners: dict[str, tuple[str, ...]] = {}  # loss term → the networks its phase trains (for the doctor)
     this_session = 0.0  # the time budget counts this invocation's training, so `--resume --time-budget` adds time
     window_start, window_steps = time.perf_counter(), 0
     budget = cfg.train.time_budget
@@ -164,6 +178,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             t0 = time.perf_counter()
             logging_now = (step + 1) % cfg.log.every == 0 or step + 1 == cfg.train.steps
             losses, grad_norms = {}, {}
+            family.step = step  # for schedules inside a family (e.g. annealed instance noise)
             for phase in phases:
                 for net_name, net in family.nets.items():  # no weight gradients for networks this phase leaves alone
                     net.requires_grad_(net_name in phase.updates)
@@ -185,6 +200,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                         optimizers[n].step()
                     family.after_update(phase)
                 losses.update(terms)
+                owners.update(dict.fromkeys(terms, phase.updates))
             if ema is not None:
                 ema.update(family.nets[family.generator])
             step += 1
@@ -196,10 +212,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             if logging_now:
                 values = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
                 values |= {k: float(v) for k, v in family.pop_monitors().items()} | grad_norms
-                bad = [k for k, v in values.items() if not math.isfinite(v)]
-                if bad:
-                    raise GanforgeError(f"step {step}: {', '.join(bad)} became NaN/Inf; training stopped, the last "
-                                        f"good checkpoint in {run_dir / 'checkpoints'} is kept")
+                values |= doctor.window(step, values, owners)  # stops the run on NaN/Inf; diagnoses, diversity
                 now = time.perf_counter()
                 values["img_per_s"] = window_steps * cfg.train.batch_size / max(now - window_start, 1e-9)
                 window_start, window_steps = now, 0
@@ -214,8 +227,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                 save(step)
             if cfg.eval.every and step % cfg.eval.every == 0:
                 values = evaluator(step, ema.net if ema else family.nets[family.generator], modules)
-                log.write(step, values)
                 bar.write(f"step {step}: " + ", ".join(f"{k[5:]}={v:.4g}" for k, v in values.items()))
+                log.write(step, values | doctor.evaluation(step, values))
     finally:
         bar.close()
         log.close()
