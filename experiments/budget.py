@@ -34,13 +34,16 @@ def _cpu_busy() -> tuple[float, float]:
 
 
 def run_at_budget(config: str, overrides: list[str], seconds: float, seed: int = 0, num: int = 10_000,
-                  fresh: bool = False) -> dict:
-    key = json.dumps({"config": config, "overrides": overrides, "seconds": seconds, "seed": seed, "num": num})
+                  threads: int = 1, fresh: bool = False) -> dict:
+    """One thread by default: two experiments then share a 2-core machine without slowing each other down,
+    and every row of a table gets the same CPU however busy the machine is otherwise."""
+    key = json.dumps({"config": config, "overrides": overrides, "seconds": seconds, "seed": seed, "num": num,
+                      "threads": threads})
     cache = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
     if key in cache and not fresh:
         return cache[key]
-    torch.set_num_threads(os.cpu_count() or 1)
-    cfg = load_config(ROOT / "configs" / config, [
+    torch.set_num_threads(threads)
+    cfg = load_config(ROOT / "configs" / config, [f"train.threads={threads}",
         f"train.time_budget={seconds}", f"train.steps={HUGE}", f"train.seed={seed}", "log.progress=false",
         "log.tensorboard=false", f"log.sample_every={HUGE}", f"checkpoint.every={HUGE}", "eval.final=false",
         *overrides])
@@ -52,7 +55,7 @@ def run_at_budget(config: str, overrides: list[str], seconds: float, seed: int =
         scores = evaluate_images(generator.sample(num, seed=seed), cfg.data.name, METRICS, out_dir=None)
     jiffy = os.sysconf("SC_CLK_TCK")
     foreign = max(0.0, (busy1 - busy0) - (own1 - own0) * jiffy) / max(total1 - total0, 1.0)
-    row = {"config": config, "overrides": overrides, "seconds": seconds, "seed": seed, "steps": run.step,
+    row = {"config": config, "overrides": overrides, "seconds": seconds, "seed": seed, "threads": threads, "steps": run.step,
            "stopped_by": run.stopped_by, "foreign_cpu_frac": round(foreign, 3),
            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
            **{k: v for k, v in scores.items() if k != "provenance"},

@@ -1,7 +1,7 @@
 """Objectives and stabilisers on Fashion-MNIST at a fixed CPU budget: each recipe trained for --seconds on this
 machine, then FID/KID/precision/recall/coverage/classes of 10k samples from the project's evaluator.
 
-    python experiments/fashion_ablation.py                 # 300 s per recipe: about 6 minutes each
+    python experiments/fashion_ablation.py                 # 300 s per recipe on 1 thread: about 6 minutes each
     python experiments/fashion_ablation.py --seconds 20 --num 2000 --only default,lsgan   # smoke run
 
 Rows are cached in experiments/results/budget_runs.json (see budget.py); --fresh measures them again. Writes
@@ -34,6 +34,7 @@ def main(argv=None) -> dict:
     p.add_argument("--seconds", type=float, default=300)
     p.add_argument("--num", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1; see budget.py)")
     p.add_argument("--only", default=",".join(RECIPES), help="comma-separated recipe names")
     p.add_argument("--fresh", action="store_true", help="ignore cached rows")
     args = p.parse_args(argv)
@@ -44,11 +45,11 @@ def main(argv=None) -> dict:
     rows = {}
     for name in names:
         config, overrides, what = RECIPES[name]
-        rows[f"{name}: {what}"] = row = run_at_budget(config, overrides, args.seconds, args.seed, args.num, args.fresh)
+        rows[f"{name}: {what}"] = row = run_at_budget(config, overrides, args.seconds, args.seed, args.num, args.threads, args.fresh)
         print(f"{name:10s} steps {row['steps']:6d}  FID {row['fid']:7.2f}  KID {row['kid']:.4f}  "
               f"P {row['precision']:.3f}  R {row['recall']:.3f}  classes {row['classes_covered']}", flush=True)
     first = next(iter(rows.values()))
-    header = (f"{args.seconds:.0f} s of training per recipe on this machine, {args.num} samples vs the 10k Fashion-MNIST "
+    header = (f"{args.seconds:.0f} s of training per recipe on {args.threads} thread(s) of this machine, {args.num} samples vs the 10k Fashion-MNIST "
               f"test images; evaluator {first['evaluator']} (sha256 {first['evaluator_sha256'][:12]}…), "
               f"train-vs-test FID floor {first['fid_floor']:.3f}.")
     result = {"experiment": "fashion_ablation", "seconds": args.seconds, "num_samples": args.num, "rows": rows}

@@ -64,6 +64,7 @@ def main(argv=None) -> dict:
     p.add_argument("--seconds", type=float, default=300)
     p.add_argument("--num", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1; see budget.py)")
     p.add_argument("--figure-only", action="store_true")
     p.add_argument("--fresh", action="store_true", help="ignore cached training rows")
     args = p.parse_args(argv)
@@ -78,7 +79,7 @@ def main(argv=None) -> dict:
         from budget import markdown_table, run_at_budget
 
         rows = {name: run_at_budget("dcgan-fashion.yaml", [f"objective.generator_cost={name}"] if name != "non_saturating" else [],
-                                    args.seconds, args.seed, args.num, args.fresh)
+                                    args.seconds, args.seed, args.num, args.threads, args.fresh)
                 for name in ("non_saturating", "minimax", "maximum_likelihood")}
         result |= {"seconds": args.seconds, "num_samples": args.num, "rows": rows}
         lines += ["", f"Default DCGAN, {args.seconds:.0f} s of training each, {args.num} samples:", "", markdown_table(rows)]

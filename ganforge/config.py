@@ -88,7 +88,7 @@ class DoctorConfig(Strict):
     d_wins_real: float = 0.95  # ... and D(x) above this; or, without D(x), D's loss in [0, d_loss_floor)
     d_loss_floor: float = 0.01
     grad_fraction: float = 0.01  # vanishing_generator_gradient: grad_norm/G below this × its early median
-    grad_baseline: int = Field(5, ge=1, le=20)  # the first windows whose median grad_norm/G is the reference
+    grad_baseline: int = Field(5, ge=1, le=20)  # the first windows whose largest grad_norm/G is the reference
     min_diversity: float = 0.3  # mode_collapse: fixed-z samples' mean pairwise distance / real data's
     mode_drop: int = 2  # mode_collapse: eval classes_covered / modes this far below their best
     kl_rise: float = 0.5  # mode_collapse: eval class_kl this far above its best

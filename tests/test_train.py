@@ -142,3 +142,11 @@ def test_cli_error_from_a_subprocess_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "unknown network architecture 'dcgan_generatr'; did you mean dcgan_generator" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_api_train_stays_a_function_after_submodule_imports():
+    import importlib
+
+    import ganforge.evaluate  # noqa: F401  (imports ganforge.train.* submodules)
+    importlib.import_module("ganforge.train.doctor")
+    assert callable(ganforge.train) and ganforge.train is ganforge.api.train

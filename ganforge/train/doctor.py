@@ -67,6 +67,13 @@ class History:
                  if any(self.roles.get(n) == "discriminator" for n in nets)]
         return sum(window[k] for k in terms) if terms and all(k in window for k in terms) else None
 
+    def early_d_loss_size(self, n: int) -> float:
+        """Median |D's loss| over the first n windows that logged all of its terms (0 if there are none)."""
+        terms = [self.early.get(f"loss/{t}", []) for t, nets in self.owners.items()
+                 if any(self.roles.get(m) == "discriminator" for m in nets)]
+        sums = [abs(sum(vals)) for vals in zip(*terms)][:n] if terms else []
+        return statistics.median(sums) if sums else 0.0
+
     def ever_negative(self, key: str) -> bool:
         """A loss that has been below 0 (a Wasserstein critic's, an f-GAN bound) has no floor or scale to judge by."""
         return any(v < 0 for v in self.series(key, KEEP_WINDOWS)[1])
@@ -108,17 +115,34 @@ def discriminator_wins(h: History, c: DoctorConfig) -> Finding | None:
     return None
 
 
+def _converged(h: History, c: DoctorConfig) -> bool:
+    """A generator gradient near 0 is no starvation when the game sits at its equilibrium: D cannot tell fakes
+    from reals (D(G(z)) in (0.3, 0.7)), or a critic's loss (one that takes both signs) has settled at 0
+    (e.g. R1 on the Dirac GAN). Losses with a floor and no probabilities (hinge, least squares) are not judged."""
+    verdicts = h.series("D(G(z))", c.patience)[1]
+    if verdicts:
+        return all(0.3 < v < 0.7 for v in verdicts)
+    if h.ever_negative(D_LOSS):
+        size = h.early_d_loss_size(c.grad_baseline)
+        return size > 0 and all(abs(v) < c.grad_fraction * size for v in h.series(D_LOSS, c.patience)[1])
+    return False
+
+
 def vanishing_generator_gradient(h: History, c: DoctorConfig) -> Finding | None:
     key = f"grad_norm/{h.generator}"
     if h.counts.get(key, 0) < c.grad_baseline + c.patience:
         return None
-    base = statistics.median(h.early[key][:c.grad_baseline])
+    # the largest early value, not the median: a gradient that collapses within the first windows must not set
+    # its own, collapsed reference
+    base = max(h.early[key][:c.grad_baseline])
     steps, recent = h.series(key, c.patience)
     if base > 0 and all(v < c.grad_fraction * base for v in recent):
+        if _converged(h, c):
+            return None
         return Finding(f"the generator's gradient vanished: {key} ≤ {max(recent):.3g} over the last {c.patience} "
-                       f"windows ({_steps(steps)}), below {c.grad_fraction:g} × its median {base:.3g} over the first "
+                       f"windows ({_steps(steps)}), below {c.grad_fraction:g} × its largest value {base:.3g} in the first "
                        f"{c.grad_baseline} windows; G has all but stopped learning",
-                       {"steps": steps, key: recent, "early_median": base})
+                       {"steps": steps, key: recent, "early_max": base})
     return None
 
 
@@ -163,9 +187,12 @@ def oscillation(h: History, c: DoctorConfig) -> Finding | None:
     w = c.oscillation_windows
     steps, v = h.series("D(G(z))", w)
     key, limit = "D(G(z))", c.oscillation_amplitude
-    if not v and not h.ever_negative(D_LOSS):  # no probabilities: D's loss, when it has a scale to compare with
+    if not v:  # no probabilities: D's loss, against a scale of its own
         steps, v = h.series(D_LOSS, w)
-        key, limit = "D's loss", c.oscillation_relative * (statistics.fmean(v) if v else 0.0)
+        # a loss with a floor (hinge, least squares) is judged against its mean; one that takes both signs (a
+        # Wasserstein critic's) against its typical size early in the run, so a converged loss near 0 is calm
+        scale = h.early_d_loss_size(c.grad_baseline) if h.ever_negative(D_LOSS) else (statistics.fmean(v) if v else 0.0)
+        key, limit = "D's loss", c.oscillation_relative * scale
     if len(v) == w and limit > 0:
         rise, resid = _detrend(v)
         swing = statistics.pstdev(resid)

@@ -44,7 +44,12 @@ def save_grid(x: torch.Tensor, path: str | Path, scale: int = 2) -> None:
 
 
 def scatter(points: np.ndarray, reference: np.ndarray | None = None, size: int = 320, lim: float | None = None) -> np.ndarray:
-    """A 2-D sample plot without a plotting library: reference points light grey, samples dark blue."""
+    """A 2-D sample plot without a plotting library: reference points light grey, samples dark blue.
+    Points of more dimensions show their first two; 1-D points lie on the horizontal axis."""
+    def plane(p: np.ndarray | None) -> np.ndarray | None:
+        return None if p is None else np.pad(p[:, :2], ((0, 0), (0, max(0, 2 - p.shape[1]))))
+
+    points, reference = plane(points), plane(reference)
     pts = [p for p in (reference, points) if p is not None]
     lim = lim or float(np.abs(np.concatenate(pts)[:, :2]).max()) * 1.1 + 1e-6
     out = np.full((size, size, 3), 255, dtype=np.uint8)
