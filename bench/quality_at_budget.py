@@ -37,7 +37,7 @@ HUGE = 10**9
 def train_ganforge(seconds: float, seed: int, tmp: Path) -> tuple[torch.nn.Module, int]:
     cfg = load_config(None, [f"train.time_budget={seconds}", f"train.steps={HUGE}", f"train.seed={seed}",
                              "log.progress=false", "log.tensorboard=false", f"log.sample_every={HUGE}",
-                             f"checkpoint.every={HUGE}"])
+                             f"checkpoint.every={HUGE}", "eval.final=false"])
     run = ganforge.train(cfg, out=tmp / "ganforge")
     return ganforge.load(run.dir), run.step
 
@@ -65,9 +65,12 @@ def main(argv=None) -> dict:
     p.add_argument("--seconds", type=float, default=300)
     p.add_argument("--num", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="torch threads for both loops (default: all cores). Use 1 when another job shares the machine: "
+                        "two threads on a core another process also wants can stall either loop several-fold")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality_at_budget.json")
     args = p.parse_args(argv)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
     base = load_config(None).nets["G"].args["base"]
     evaluator = get_evaluator("fashion-mnist")
 
@@ -79,7 +82,7 @@ def main(argv=None) -> dict:
     rows["plain PyTorch loop, same networks"] = {"steps": steps, **evaluate_images(plain_samples(plain.G, args.num, args.seed), "fashion-mnist", METRICS)}
 
     floor = evaluator.record["fid_floor_train_vs_test"]
-    print(f"{args.seconds:.0f} s of training each, {args.num} samples vs the 10k test images; evaluator "
+    print(f"{args.seconds:.0f} s of training each on {args.threads} thread(s), {args.num} samples vs the 10k test images; evaluator "
           f"{evaluator.name} (sha256 {evaluator.sha256[:12]}…), train-vs-test FID floor {floor:.3f}")
     print(f"{'':40s} {'steps':>6} {'FID':>8} {'KID':>8} {'prec':>6} {'recall':>6} {'cover':>6} {'classes':>7}")
     for name, r in rows.items():
@@ -91,7 +94,7 @@ def main(argv=None) -> dict:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
                     "cpu_capability": torch.backends.cpu.get_cpu_capability()},
-        "seconds": args.seconds, "num_samples": args.num, "evaluator": evaluator.describe(),
+        "seconds": args.seconds, "threads": args.threads, "num_samples": args.num, "evaluator": evaluator.describe(),
         "rows": {k: {kk: vv for kk, vv in v.items() if kk != "provenance"} for k, v in rows.items()},
         "fid_ratio_ganforge_over_plain": ours / theirs,
     }

@@ -26,6 +26,8 @@ RECIPES = {
     "fgan_kl": ("fgan-fashion.yaml", [], "f-GAN, KL divergence"),
     "smoothing": ("dcgan-fashion.yaml", ["objective.real_target=0.9"], "default + one-sided label smoothing 0.9"),
     "ema": ("dcgan-fashion.yaml", ["train.ema=0.99"], "default + EMA of G (decay 0.99)"),
+    "smoothing_ema": ("dcgan-fashion.yaml", ["objective.real_target=0.9", "train.ema=0.99"],
+                      "default + label smoothing 0.9 + EMA 0.99"),
 }
 
 

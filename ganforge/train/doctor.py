@@ -103,7 +103,7 @@ def discriminator_wins(h: History, c: DoctorConfig) -> Finding | None:
         if max(fake) < c.d_wins_fake and min(real) > c.d_wins_real:
             return Finding(f"the discriminator wins: D(G(z)) ≤ {_p(max(fake))} and D(x) ≥ {_p(min(real))} over the "
                            f"last {n} windows ({_steps(steps)}); it rejects every fake, so the generator's gradient "
-                           f"vanishes (the minimax cost log(1 − D(G(z))) saturates first)",
+                           f"vanishes (under the minimax and maximum-likelihood costs; the non-saturating one keeps it)",
                            {"steps": steps, "D(G(z))": fake, "D(x)": real})
         return None
     steps, loss = h.series(D_LOSS, n)
