@@ -30,18 +30,49 @@ class Generator:
         self.kind: str = info["kind"]
         self.shape: tuple[int, ...] = tuple(info["shape"])
 
-    @torch.no_grad()
-    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000) -> torch.Tensor:
-        """n samples: images (n, C, H, W) in [-1, 1] or vectors (n, D)."""
+    @property
+    def num_classes(self) -> int:
+        """Classes a conditional generator can be asked for; 0 for an unconditional one."""
+        return int(getattr(self.net, "num_classes", 0))
+
+    def latents(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """n draws of z from the run's prior (the same draws `sample(n, seed)` uses)."""
         g = torch.Generator().manual_seed(seed) if seed is not None else None
+        if self.cfg.latent == "uniform":
+            return torch.rand(n, self.cfg.latent_dim, generator=g) * 2 - 1
+        return torch.randn(n, self.cfg.latent_dim, generator=g)
+
+    def labels(self, n: int, label: int | None = None) -> torch.Tensor:
+        """The class labels `sample` uses: all `label`, or class-balanced (0, 1, …, K−1, 0, …) when None."""
+        k = self.num_classes
+        if not k:
+            raise GanforgeError(f"this run's generator ({self.cfg.family}) is not conditional: it takes no class")
+        if label is None:
+            return torch.arange(n) % k
+        if not 0 <= label < k:
+            raise GanforgeError(f"class {label} out of range: this generator has classes 0–{k - 1}")
+        return torch.full((n,), label, dtype=torch.long)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
+        """G(z) (or G(z | labels)) for given latents, in batches, on the CPU as float32."""
+        if z.ndim != 2 or z.shape[1] != self.cfg.latent_dim:
+            raise GanforgeError(f"z must have shape (N, {self.cfg.latent_dim}), got {tuple(z.shape)}")
+        if labels is not None and len(labels) != len(z):
+            raise GanforgeError(f"{len(labels)} labels for {len(z)} latents")
         device = next(self.net.parameters()).device
         out = []
-        for start in range(0, n, batch_size):
-            m = min(batch_size, n - start)
-            z = (torch.rand(m, self.cfg.latent_dim, generator=g) * 2 - 1 if self.cfg.latent == "uniform"
-                 else torch.randn(m, self.cfg.latent_dim, generator=g))
-            out.append(self.net(z.to(device)).float().cpu())
+        for start in range(0, len(z), batch_size):
+            zb = z[start:start + batch_size].to(device)
+            args = (zb,) if labels is None else (zb, labels[start:start + batch_size].to(device))
+            out.append(self.net(*args).float().cpu())
         return torch.cat(out) if out else torch.empty(0, *self.shape)
+
+    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000, label: int | None = None) -> torch.Tensor:
+        """n samples: images (n, C, H, W) in [-1, 1] or vectors (n, D). A conditional generator makes class
+        `label`, or every class equally often (`labels(n)`) when label is None."""
+        labels = self.labels(n, label) if self.num_classes or label is not None else None
+        return self.generate(self.latents(n, seed), labels, batch_size)
 
 
 def read_run(run_dir: str | Path) -> tuple[RunConfig, dict]:
@@ -52,25 +83,53 @@ def read_run(run_dir: str | Path) -> tuple[RunConfig, dict]:
     return config_from_dict(yaml.safe_load(cfg_path.read_text()), source=str(cfg_path)), json.loads(info_path.read_text())
 
 
-def load(run_dir: str | Path, device: str = "cpu", which: str = "latest") -> Generator:
-    """which: "latest", or "best" for the checkpoint with the lowest FID seen by `eval.every`."""
+def _checkpoint(run_dir: str | Path, which: str | int) -> Path:
     from .train import checkpoint
 
-    cfg, info = read_run(run_dir)
-    family = get_family(cfg.family)(cfg, tuple(info["shape"]), info["num_classes"])
     if which == "best":
         ckpt = Path(run_dir) / "checkpoints" / "best"
         if not (ckpt / "best.json").is_file():
             raise GanforgeError(f"{run_dir}: no best checkpoint (it is kept when the run evaluates FID: eval.every)")
-    elif which == "latest":
-        ckpt = checkpoint.latest_checkpoint(run_dir)
-    else:
-        raise GanforgeError(f"which must be 'latest' or 'best', got {which!r}")
+        return ckpt
+    if which == "latest":
+        return checkpoint.latest_checkpoint(run_dir)
+    if isinstance(which, int) and not isinstance(which, bool):
+        return checkpoint.step_checkpoint(run_dir, which)
+    raise GanforgeError(f"which must be 'latest', 'best' or a step number, got {which!r}")
+
+
+def _step(ckpt: Path) -> int:
+    from .train import checkpoint
+
+    best = ckpt / "best.json"
+    return int(json.loads(best.read_text())["step"] if best.is_file() else checkpoint.load_state(ckpt)["step"])
+
+
+def load(run_dir: str | Path, device: str = "cpu", which: str | int = "latest") -> Generator:
+    """which: "latest"; "best" for the checkpoint with the lowest FID seen by `eval.every`; or a step number
+    whose checkpoint is still kept (checkpoint.keep)."""
+    from .train import checkpoint
+
+    cfg, info = read_run(run_dir)
+    family = get_family(cfg.family)(cfg, tuple(info["shape"]), info["num_classes"])
+    ckpt = _checkpoint(run_dir, which)
     modules = dict(family.nets.items())
     gen = modules[family.generator]
     if cfg.train.ema:
         modules["G_ema"] = gen  # the averaged weights go straight into the generator we hand out
         del modules[family.generator]
     checkpoint.load_weights(ckpt, modules)
-    step = int(json.loads((ckpt / "best.json").read_text())["step"] if which == "best" else checkpoint.load_state(ckpt)["step"])
-    return Generator(gen.to(device), cfg, info, step)
+    return Generator(gen.to(device), cfg, info, _step(ckpt))
+
+
+def load_family(run_dir: str | Path, device: str = "cpu", which: str | int = "latest"):
+    """The run's whole family (every network with its trained weights, G without EMA) in eval mode, for what
+    needs more than the generator: a VAE's encoder and ELBO, a BiGAN's encoder, a discriminator's features.
+    Returns (family, step)."""
+    from .train import checkpoint
+
+    cfg, info = read_run(run_dir)
+    family = get_family(cfg.family)(cfg, tuple(info["shape"]), info["num_classes"])
+    ckpt = _checkpoint(run_dir, which)
+    checkpoint.load_weights(ckpt, dict(family.nets.items()))
+    return family.to(device).eval(), _step(ckpt)

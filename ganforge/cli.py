@@ -44,15 +44,60 @@ def _sample(args) -> None:
     from .train.images import to_uint8
 
     gen = load(args.run_dir)
-    x = gen.sample(args.num, seed=args.seed)
+    if (args.label is not None or args.class_balanced) and not gen.num_classes:
+        raise GanforgeError(f"{args.run_dir}: --class/--class-balanced need a conditional run (cgan, acgan); "
+                            f"this one is '{gen.cfg.family}'")
+    x = gen.sample(args.num, seed=args.seed, label=args.label)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if gen.kind == "image":
-        np.savez_compressed(out, images=to_uint8(x))
-    else:
-        np.savez_compressed(out, points=x.numpy().astype(np.float32))
-    print(f"wrote {args.num} {'images' if gen.kind == 'image' else 'points'} of shape {tuple(gen.shape)} "
+    arrays = {"images": to_uint8(x)} if gen.kind == "image" else {"points": x.numpy().astype(np.float32)}
+    if gen.num_classes:  # the classes the samples were asked for, beside them
+        arrays["labels"] = gen.labels(args.num, args.label).numpy()
+    np.savez_compressed(out, **arrays)
+    if args.grid:
+        _write_grid(x, gen, args.grid, cols=int(np.ceil(np.sqrt(args.num))))
+    which = f" of class {args.label}" if args.label is not None else " (classes balanced)" if gen.num_classes else ""
+    print(f"wrote {args.num} {'images' if gen.kind == 'image' else 'points'}{which} of shape {tuple(gen.shape)} "
           f"from step {gen.step} to {out}")
+
+
+def _write_grid(x, gen, path: str, cols: int) -> None:
+    from .train import images
+
+    if gen.kind != "image":
+        raise GanforgeError("--grid/--out PNG needs an image run; 2-D runs: write the points with `ganforge sample`")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    images.save_png(images.grid(images.to_uint8(x), cols=cols), path, scale=max(1, 96 // gen.shape[-1]))
+
+
+def _interpolate(args) -> None:
+    from .api import load
+    from .latent import interpolate
+
+    gen = load(args.run_dir)
+    x = interpolate(gen, rows=args.rows, steps=args.steps, method=args.method, seed=args.seed, label=args.label)
+    _write_grid(x, gen, args.out, cols=args.steps)
+    print(f"wrote {args.rows} {args.method} interpolations of {args.steps} steps (seed {args.seed}) to {args.out}")
+
+
+def _group(text: str) -> list[int]:
+    try:
+        return [int(i) for i in text.split(",") if i.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated sample indices like 3,17,22, got {text!r}") from None
+
+
+def _arithmetic(args) -> None:
+    from .api import load
+    from .latent import arithmetic
+
+    gen = load(args.run_dir)
+    z = gen.latents(args.num, seed=args.seed)
+    x = arithmetic(gen, z, args.plus, args.minus or [], variations=args.variations, noise=args.noise, label=args.label)
+    _write_grid(x, gen, args.out, cols=args.variations)
+    expr = " + ".join(f"mean{g}" for g in args.plus) + "".join(f" − mean{g}" for g in args.minus or [])
+    print(f"wrote {expr} (z of `ganforge sample --seed {args.seed} --num {args.num}`) and {args.variations - 1} "
+          f"neighbours to {args.out}")
 
 
 def _info(args) -> None:
@@ -173,7 +218,35 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--num", type=int, default=64)
     s.add_argument("--out", required=True, help="FILE.npz: 'images' uint8 (N, H, W, C) or 'points' float32 (N, D)")
     s.add_argument("--seed", type=int, default=0)
+    cls = s.add_mutually_exclusive_group()
+    cls.add_argument("--class", dest="label", type=int, metavar="K", help="conditional runs: samples of class K only")
+    cls.add_argument("--class-balanced", action="store_true",
+                     help="conditional runs: every class equally often (the default for them); writes 'labels'")
+    s.add_argument("--grid", metavar="FILE.png", help="also write the samples as a grid (row-major: index = row·cols + col)")
     s.set_defaults(run=_sample)
+
+    it = sub.add_parser("interpolate", help="a grid of walks through z between random pairs of samples")
+    it.add_argument("run_dir")
+    it.add_argument("--out", required=True, help="FILE.png")
+    it.add_argument("--rows", type=int, default=6, help="number of walks (one per row)")
+    it.add_argument("--steps", type=int, default=9, help="images per walk, ends included")
+    it.add_argument("--method", choices=["slerp", "linear"], default="slerp")
+    it.add_argument("--seed", type=int, default=0)
+    it.add_argument("--class", dest="label", type=int, metavar="K", help="conditional runs: keep class K on every row")
+    it.set_defaults(run=_interpolate)
+
+    ar = sub.add_parser("arithmetic", help="DCGAN-style vector arithmetic on the z of chosen samples")
+    ar.add_argument("run_dir")
+    ar.add_argument("--out", required=True, help="FILE.png: the result and its noisy neighbours")
+    ar.add_argument("--seed", type=int, default=0, help="the exemplars are the samples of `ganforge sample --seed S`")
+    ar.add_argument("--num", type=int, default=64, help="… --num N")
+    ar.add_argument("--plus", type=_group, action="append", required=True, metavar="I,J,K",
+                    help="indices whose mean z is added (repeatable)")
+    ar.add_argument("--minus", type=_group, action="append", metavar="I,J,K", help="indices whose mean z is subtracted")
+    ar.add_argument("--variations", type=int, default=8, help="images: the result and its neighbours")
+    ar.add_argument("--noise", type=float, default=0.25, help="uniform noise of the neighbours")
+    ar.add_argument("--class", dest="label", type=int, metavar="K", help="conditional runs: the result's class")
+    ar.set_defaults(run=_arithmetic)
 
     i = sub.add_parser("info", help="what a run trained, on what, how far, with which results")
     i.add_argument("run_dir")

@@ -54,6 +54,10 @@ class TrainConfig(Strict):
     ema: float | None = None  # decay of an exponential moving average of G's weights, e.g. 0.999
     device: str = "auto"
     threads: int | None = None  # torch CPU threads; None keeps torch's default
+    # learning-rate schedule of every network: constant, or held until `lr_decay_start` × steps and then linearly
+    # to zero at `steps` (pix2pix/CycleGAN's schedule; on the 2-D mixtures it tightens the modes)
+    lr_decay: Literal["none", "linear"] = "none"
+    lr_decay_start: float = Field(0.5, ge=0.0, lt=1.0)
 
 
 class LogConfig(Strict):

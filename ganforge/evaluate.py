@@ -59,6 +59,13 @@ def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS
     real_f, real_p = reference_features(evaluator, dataset, reference_split, ref_x) if num_reference is None else evaluator.run(ref_x)
     fake_f, fake_p = evaluator.run(samples)
     out: dict = {}
+    if labels is not None and not inception_weights:  # a conditional G's requested classes: does the evaluator see them?
+        if len(labels) != len(samples):
+            raise GanforgeError(f"{len(labels)} labels for {len(samples)} samples")
+        hit = fake_p.argmax(1) == labels.cpu().numpy()
+        out["class_agreement"] = float(hit.mean())
+        out["class_agreement_per_class"] = [float(hit[labels.cpu().numpy() == c].mean()) if (labels == c).any()
+                                            else None for c in range(evaluator.num_classes)]
 
     if "fid" in names:
         out["fid"] = M.frechet_distance(real_f, fake_f)
@@ -136,11 +143,12 @@ def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000
 
     run_dir = Path(run_dir)
     gen = load(run_dir)
-    x = gen.sample(num, seed=seed)
+    x = gen.sample(num, seed=seed)  # a conditional G: every class equally often, gen.labels(num)
     if gen.kind == "vector":
         result = evaluate_points(x, gen.info["dataset"])
     else:
-        result = evaluate_images(x, gen.info["dataset"], metrics, out_dir=run_dir, seed=seed, **options)
+        labels = gen.labels(num) if gen.num_classes else None
+        result = evaluate_images(x, gen.info["dataset"], metrics, labels=labels, out_dir=run_dir, seed=seed, **options)
     result["provenance"]["run"] = {"dir": str(run_dir), "step": gen.step, "family": gen.cfg.family}
     write_report(result, run_dir)
     return result

@@ -125,20 +125,46 @@ class GAN(Family):
             x = x + sigma * torch.randn_like(x)
         return pack(x, self.opts.pack)
 
-    def scores(self, real: torch.Tensor, fake: torch.Tensor, D=None) -> tuple[torch.Tensor, torch.Tensor]:
+    # -- conditioning hooks: a conditional family (cgan.py) overrides these three; here they ignore labels ---------
+    def fake_labels(self, batch: Batch) -> torch.Tensor | None:
+        """The classes G is asked for in this step (None: G is unconditional)."""
+        return None
+
+    def real_labels(self, batch: Batch) -> torch.Tensor | None:
+        """The classes D is told for the real batch (None: D is unconditional)."""
+        return None
+
+    def generate(self, n: int, labels: torch.Tensor | None) -> torch.Tensor:
+        z = self.z(n)
+        return self.nets.G(z) if labels is None else self.nets.G(z, labels)
+
+    @staticmethod
+    def critic(D, labels: torch.Tensor | None):
+        """D as a function of x alone, with the labels bound (what the penalties differentiate)."""
+        return D if labels is None else (lambda x: D(x, labels))
+
+    def scores(self, real: torch.Tensor, fake: torch.Tensor, real_y: torch.Tensor | None = None,
+               fake_y: torch.Tensor | None = None, D=None) -> tuple[torch.Tensor, torch.Tensor]:
         D = D or self.nets.D
         real, fake = self.d_input(real), self.d_input(fake)
         if self.opts.separate_batches:
-            return D(real).float(), D(fake).float()
-        both = D(torch.cat([real, fake])).float()
+            return self.critic(D, real_y)(real).float(), self.critic(D, fake_y)(fake).float()
+        both_y = None if real_y is None else torch.cat([real_y, fake_y])
+        both = self.critic(D, both_y)(torch.cat([real, fake])).float()
         return both[: len(real)], both[len(real):]
 
     # -- phases --------------------------------------------------------------------------------------------------
     def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        o = self.opts
+        real_y, fake_y = self.real_labels(batch), self.fake_labels(batch)
         with torch.no_grad():
-            fake = self.nets.G(self.z(batch.size))
-        real_s, fake_s = self.scores(batch.x, fake)
+            fake = self.generate(batch.size, fake_y)
+        real_s, fake_s = self.scores(batch.x, fake, real_y, fake_y)
+        return self.d_terms(batch.x, fake, real_s, fake_s, real_y)
+
+    def d_terms(self, real: torch.Tensor, fake: torch.Tensor, real_s: torch.Tensor, fake_s: torch.Tensor,
+                real_y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """D's adversarial cost of its scores, its monitors, and the penalties (which run D again)."""
+        o = self.opts
         if o.loss == "bce":
             self.monitor(**{"D(x)": torch.sigmoid(real_s).mean(), "D(G(z))": torch.sigmoid(fake_s).mean()})
         else:
@@ -146,31 +172,33 @@ class GAN(Family):
         terms = {f"d_{o.loss}": self.d_cost(real_s, fake_s)}
         if o.loss == "wasserstein":
             self.monitor(wasserstein_estimate=real_s.mean() - fake_s.mean())
-        if o.gradient_penalty:
+        if o.gradient_penalty:  # interpolates judged under the real batch's labels
             terms["d_gradient_penalty"] = objectives.gradient_penalty(
-                self.nets.D, self.d_input(batch.x), self.d_input(fake), o.gradient_penalty)
+                self.critic(self.nets.D, real_y), self.d_input(real), self.d_input(fake), o.gradient_penalty)
         if o.r1:
-            terms["d_r1"] = o.r1 * objectives.r1_penalty(self.nets.D, self.d_input(batch.x))
+            terms["d_r1"] = o.r1 * objectives.r1_penalty(self.critic(self.nets.D, real_y), self.d_input(real))
         return terms
 
     def g_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        fake = self.nets.G(self.z(batch.size))
+        fake_y = self.fake_labels(batch)
+        fake = self.generate(batch.size, fake_y)
         if self.opts.feature_matching:
             # ‖E f(x) − E f(G(z))‖² on D's last hidden layer: G stops chasing D's current verdict
             real_f = self.nets.D.features(self.d_input(batch.x)).float().mean(0).detach()
             fake_f = self.nets.D.features(self.d_input(fake)).float().mean(0)
             return {"g_feature_matching": (real_f - fake_f).square().sum()}
         if self.opts.unrolled_steps:
-            fake_s = self._unrolled_scores(batch.x, fake)
+            fake_s = self._unrolled_scores(batch.x, fake, self.real_labels(batch), fake_y)
         else:
-            fake_s = self.nets.D(self.d_input(fake)).float()
+            fake_s = self.critic(self.nets.D, fake_y)(self.d_input(fake)).float()
         return {"g_" + self.g_name: self.g_cost(fake_s)}
 
     def after_update(self, phase: Phase) -> None:
         if phase.name == "d_step" and self.opts.clip:
             objectives.clip_weights_(self.nets.D, self.opts.clip)
 
-    def _unrolled_scores(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    def _unrolled_scores(self, real: torch.Tensor, fake: torch.Tensor, real_y: torch.Tensor | None = None,
+                         fake_y: torch.Tensor | None = None) -> torch.Tensor:
         """D's scores of `fake` after k SGD steps of D against it, differentiable through the steps (Metz et al.),
         so G is scored by where D is heading, not only where it is. D's own weights are left untouched."""
         D = self.nets.D
@@ -179,7 +207,8 @@ class GAN(Family):
         buffers = {n: b.clone() for n, b in D.named_buffers()}  # unrolling must not move batch-norm statistics
         for _ in range(self.opts.unrolled_steps):
             state = params | buffers
-            real_s, fake_s = self.scores(real, fake, D=lambda x: functional_call(D, state, (x,)))
+            real_s, fake_s = self.scores(real, fake, real_y, fake_y, D=lambda *a: functional_call(D, state, a))
             grads = torch.autograd.grad(self.d_cost(real_s, fake_s), list(params.values()), create_graph=True)
             params = {n: p - lr * g for (n, p), g in zip(params.items(), grads)}
-        return functional_call(D, params | buffers, (self.d_input(fake),)).float()
+        final = lambda *a: functional_call(D, params | buffers, a)  # noqa: E731
+        return self.critic(final, fake_y)(self.d_input(fake)).float()

@@ -1,2 +1,2 @@
 """The one training loop and what it needs: checkpoints, sample grids, metrics, EMA."""
-from .loop import Run, train  # noqa: F401
+from .loop import Run, lr_factor, train  # noqa: F401

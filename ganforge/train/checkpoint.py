@@ -67,6 +67,17 @@ def latest_checkpoint(run_dir: str | Path) -> Path:
     return done[-1]
 
 
+def step_checkpoint(run_dir: str | Path, step: int) -> Path:
+    """The complete checkpoint of `step`; the error lists the steps still kept."""
+    ckpt_root = Path(run_dir) / "checkpoints"
+    path = ckpt_root / f"step_{step:08d}"
+    if (path / WEIGHTS).is_file() and (path / STATE).is_file():
+        return path
+    kept = sorted(int(p.name[5:]) for p in ckpt_root.glob("step_*") if (p / WEIGHTS).is_file() and (p / STATE).is_file())
+    raise GanforgeError(f"{ckpt_root}: no checkpoint of step {step}; kept: {', '.join(map(str, kept)) or 'none'} "
+                        "(checkpoint.every and checkpoint.keep decide which are kept)")
+
+
 def load_weights(ckpt: Path, modules: dict[str, torch.nn.Module]) -> None:
     try:
         flat = load_file(str(ckpt / WEIGHTS))

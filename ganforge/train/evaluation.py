@@ -35,11 +35,15 @@ class RunEvaluator:
         was_training = generator.training
         generator.eval()
         device = next(generator.parameters()).device
-        x = torch.cat([generator(c.to(device)).float().cpu() for c in z.split(500)])
+        k = int(getattr(generator, "num_classes", 0))  # a conditional G is asked for every class equally often
+        labels = torch.arange(num) % k if k else None
+        chunks = [(c.to(device),) if labels is None else (c.to(device), y.to(device))
+                  for c, y in zip(z.split(500), (labels if k else z).split(500))]
+        x = torch.cat([generator(*args).float().cpu() for args in chunks])
         generator.train(was_training)
         if self.kind == "vector":
             return evaluate_points(x, self.dataset)
-        return evaluate_images(x, self.dataset, metrics, out_dir=out_dir)
+        return evaluate_images(x, self.dataset, metrics, labels=labels, out_dir=out_dir)
 
     def __call__(self, step: int, generator: nn.Module, modules: dict[str, nn.Module]) -> dict[str, float]:
         result = self.evaluate(generator, self.cfg.eval.num, self.cfg.eval.metrics)

@@ -18,7 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..config import OptimConfig, RunConfig
+from ..config import OptimConfig, RunConfig, TrainConfig
 from ..data import load_dataset
 from ..data.base import Dataset
 from ..errors import GanforgeError
@@ -70,6 +70,15 @@ def fixed_latents(cfg: RunConfig, n: int) -> torch.Tensor:
     if cfg.latent == "uniform":
         return torch.rand(n, cfg.latent_dim, generator=g) * 2 - 1
     return torch.randn(n, cfg.latent_dim, generator=g)
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Multiplier of the base learning rates for the update at `step` (0-based); a function of the step alone,
+    so a resumed run follows the same schedule."""
+    if cfg.lr_decay == "none":
+        return 1.0
+    start = cfg.lr_decay_start * cfg.steps
+    return 1.0 if step < start else max(0.0, (cfg.steps - step) / (cfg.steps - start))
 
 
 def _grad_norm(net: nn.Module) -> float:
@@ -179,6 +188,11 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             logging_now = (step + 1) % cfg.log.every == 0 or step + 1 == cfg.train.steps
             losses, grad_norms = {}, {}
             family.step = step  # for schedules inside a family (e.g. annealed instance noise)
+            if cfg.train.lr_decay != "none":
+                factor = lr_factor(step, cfg.train)
+                for n, opt in optimizers.items():
+                    for group in opt.param_groups:
+                        group["lr"] = cfg.optim_for(n).lr * factor
             for phase in phases:
                 for net_name, net in family.nets.items():  # no weight gradients for networks this phase leaves alone
                     net.requires_grad_(net_name in phase.updates)

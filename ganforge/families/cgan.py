@@ -1,0 +1,93 @@
+"""Conditional GAN (Mirza & Osindero 2014): G(z | y) and D(x | y), y the class label of the data.
+
+Every objective and stabiliser of the `gan` family applies; only the three conditioning hooks change. G gets a
+learned label embedding concatenated to z; D is a projection discriminator (Miyato & Koyama 2018, the default)
+or sees the label as one-hot input planes (`conditioning: concat`, the original cGAN).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field, model_validator
+
+from ..errors import GanforgeError
+from ..nets import build_net
+from ..nets.conditional import ConcatDiscriminator, LabelGenerator, ProjectionDiscriminator, feature_dim
+from .base import Batch, register_family
+from .gan import GAN, GANOptions
+
+
+class LabelledOptions(GANOptions):
+    label_dim: int = Field(0, ge=0)  # size of G's label embedding; 0 = the number of classes
+
+    @model_validator(mode="after")
+    def _one_class_per_input(self):
+        if self.pack != 1:
+            raise ValueError("pack applies to unconditional GANs only (a pack would mix classes)")
+        return self
+
+
+class CGANOptions(LabelledOptions):
+    conditioning: Literal["projection", "concat"] = "projection"  # how D is told the class
+
+    @model_validator(mode="after")
+    def _conditional(self):
+        if self.feature_matching and self.conditioning == "concat":
+            raise ValueError("feature_matching needs conditioning 'projection' (concat features depend on the label)")
+        return self
+
+
+class LabelledGAN(GAN):
+    """What the class-aware families share (not registered itself): a labelled dataset, G(z | y) built from the
+    configured generator for z ⊕ a label embedding, and uniformly drawn classes for the fakes."""
+
+    Options = LabelledOptions
+
+    def __init__(self, cfg, data_shape, num_classes=0):
+        if num_classes < 2:
+            raise GanforgeError(f"family '{self.name}' needs a labelled dataset with ≥ 2 classes; data "
+                                f"'{cfg.data.name}' has {num_classes or 'no'} labels")
+        super().__init__(cfg, data_shape, num_classes)
+
+    def build(self, name: str, role: str):
+        net_cfg, k = self.cfg.nets[name], self.num_classes
+        if role != "generator":
+            return self.build_discriminator(net_cfg)
+        label_dim = self.opts.label_dim or k
+        base = build_net(net_cfg.arch, latent_dim=self.cfg.latent_dim + label_dim, out_shape=self.data_shape,
+                         **net_cfg.args)
+        return LabelGenerator(base, k, label_dim)
+
+    def build_discriminator(self, net_cfg):
+        raise NotImplementedError
+
+    def base_discriminator(self, net_cfg, in_shape: tuple[int, ...] | None = None, needs_features: str = ""):
+        base = build_net(net_cfg.arch, in_shape=in_shape or self.data_shape, **net_cfg.args)
+        if needs_features and not hasattr(base, "features"):
+            raise GanforgeError(f"{needs_features} needs a discriminator with features(); '{net_cfg.arch}' has none")
+        return base
+
+    def fake_labels(self, batch: Batch) -> torch.Tensor:
+        # uniform over classes, like the (balanced) data; the real batch's own labels would do as well
+        return torch.randint(self.num_classes, (batch.size,), device=next(self.parameters()).device)
+
+
+@register_family("cgan")
+class ConditionalGAN(LabelledGAN):
+    """Conditional GAN: G(z | y), D(x | y) with a projection (or concatenation) discriminator."""
+
+    Options = CGANOptions
+
+    def build_discriminator(self, net_cfg):
+        k = self.num_classes
+        if self.opts.conditioning == "concat":
+            c, *rest = self.data_shape
+            return ConcatDiscriminator(self.base_discriminator(net_cfg, (c + k, *rest)), k)
+        base = self.base_discriminator(net_cfg, needs_features="conditioning 'projection' (else use concat)")
+        return ProjectionDiscriminator(base, k, feature_dim(base, self.data_shape))
+
+    def real_labels(self, batch: Batch) -> torch.Tensor:
+        if batch.labels is None:
+            raise GanforgeError("cgan: the real batch has no labels")
+        return batch.labels
