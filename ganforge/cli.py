@@ -100,6 +100,61 @@ def _arithmetic(args) -> None:
           f"neighbours to {args.out}")
 
 
+def _encoder(run_dir: str):
+    from .api import load_family
+
+    family, step = load_family(run_dir)
+    if "E" not in family.nets:
+        raise GanforgeError(f"{run_dir}: '{family.cfg.family}' has no encoder; encode/reconstruct need a bigan or vae run")
+    encoder = family.nets["E"]
+    # a VAE's encoder gives (μ, log σ²): its code is the mean
+    return family, step, (lambda x: encoder(x)[0]) if family.cfg.family == "vae" else encoder
+
+
+def _real_data(family, split: str, num: int | None):
+    from .data import load_dataset
+
+    d = family.cfg.data
+    data = load_dataset(d.name, split=split, path=d.path, image_size=d.image_size, channels=d.channels,
+                        num_samples=d.num_samples)
+    n = len(data) if num is None else min(num, len(data))
+    return data.x[:n], (data.labels[:n] if data.labels is not None else None)
+
+
+def _encode(args) -> None:
+    import torch
+
+    family, step, encode = _encoder(args.run_dir)
+    x, labels = _real_data(family, args.split, args.num)
+    with torch.no_grad():
+        z = torch.cat([encode(c) for c in x.split(500)]).numpy().astype(np.float32)
+    arrays = {"z": z} | ({"labels": labels.numpy()} if labels is not None else {})
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, **arrays)
+    print(f"wrote z {z.shape} of {len(x)} {family.cfg.data.name} {args.split} examples (step {step}) to {args.out}")
+
+
+def _reconstruct(args) -> None:
+    import torch
+
+    from .train import images
+
+    family, step, encode = _encoder(args.run_dir)
+    if len(family.data_shape) != 3:
+        raise GanforgeError("reconstruct draws images; for vector data use `ganforge encode` and G yourself")
+    x, _ = _real_data(family, args.split, args.num)
+    with torch.no_grad():
+        rec = family.nets[family.generator](encode(x)).float()
+    error = (x - rec).flatten(1).norm(dim=1).mean().item()
+    cols = 8  # rows alternate: 8 originals, their 8 reconstructions
+    pairs = torch.stack([x[: len(x) // cols * cols].view(-1, cols, *x.shape[1:]),
+                         rec[: len(x) // cols * cols].view(-1, cols, *x.shape[1:])], dim=1).flatten(0, 2)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    images.save_png(images.grid(images.to_uint8(pairs), cols=cols), args.out, scale=max(1, 96 // x.shape[-1]))
+    print(f"wrote {len(x)} {args.split} images and G(E(x)) (step {step}) to {args.out}; "
+          f"mean ‖x − G(E(x))‖ = {error:.3f} (pixels in [-1, 1])")
+
+
 def _info(args) -> None:
     from .api import read_run
     from .families import get_family
@@ -247,6 +302,20 @@ def build_parser() -> argparse.ArgumentParser:
     ar.add_argument("--noise", type=float, default=0.25, help="uniform noise of the neighbours")
     ar.add_argument("--class", dest="label", type=int, metavar="K", help="conditional runs: the result's class")
     ar.set_defaults(run=_arithmetic)
+
+    en = sub.add_parser("encode", help="E(x) of a bigan/vae run for real examples (its dataset) → z.npz")
+    en.add_argument("run_dir")
+    en.add_argument("--out", required=True, help="FILE.npz: 'z' float32 (N, latent_dim) and 'labels' when known")
+    en.add_argument("--split", choices=["train", "test"], default="test")
+    en.add_argument("--num", type=int, help="the first N examples (default all)")
+    en.set_defaults(run=_encode)
+
+    rc = sub.add_parser("reconstruct", help="real images beside G(E(x)) for a bigan/vae run")
+    rc.add_argument("run_dir")
+    rc.add_argument("--out", required=True, help="FILE.png: rows of 8 originals, each followed by their reconstructions")
+    rc.add_argument("--split", choices=["train", "test"], default="test")
+    rc.add_argument("--num", type=int, default=32)
+    rc.set_defaults(run=_reconstruct)
 
     i = sub.add_parser("info", help="what a run trained, on what, how far, with which results")
     i.add_argument("run_dir")

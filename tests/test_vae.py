@@ -66,3 +66,24 @@ def test_vae_learns_a_higher_test_elbo_and_ranks_real_above_noise(tmp_path):
     assert family.bits_per_dim(torch.tensor(after)) < 8.0  # better than the uniform density
     x = ganforge.load(trained.dir).sample(16, seed=0)  # sampling goes through the decoder like any G
     assert x.shape == (16, 1, 16, 16) and x.abs().max() <= 1.0
+
+
+def test_likelihood_vs_samples_experiment_smoke_run(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "experiments" / "likelihood_vs_samples.py"), "--seconds", "2",
+                           "--num", "200", "--out", str(tmp_path), "--docs", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r["model"]: r for r in json.loads((tmp_path / "likelihood_vs_samples.json").read_text())["rows"]}
+    assert set(rows) == {"vae", "gan"}
+    assert "test_elbo_nats_01" in rows["vae"] and "test_elbo_nats_01" not in rows["gan"]
+    # the [0, 1] ELBO is the [-1, 1] one plus 784 log 2
+    assert rows["vae"]["test_elbo_nats_01"] - rows["vae"]["test_elbo_nats"] == pytest.approx(784 * math.log(2))
+    for r in rows.values():
+        assert math.isfinite(r["parzen"]) and math.isfinite(r["fid"])
+    assert (tmp_path / "vae-fashion-2s.png").stat().st_size > 0
