@@ -22,6 +22,19 @@ def train(config: RunConfig | dict | str | Path | None = None, out: str | Path |
     return run_training(config, out=out, resume=resume)
 
 
+@torch.no_grad()
+def generate_batches(net: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
+                     batch_size: int = 1000) -> torch.Tensor:
+    """net(z) (or net(z, labels)) in batches on net's device, gathered on the CPU as float32."""
+    device = next(net.parameters()).device
+    out = []
+    for start in range(0, len(z), batch_size):
+        zb = z[start:start + batch_size].to(device)
+        args = (zb,) if labels is None else (zb, labels[start:start + batch_size].to(device))
+        out.append(net(*args).float().cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
 class Generator:
     """A trained generator rebuilt from its run directory (the EMA weights when the run kept them)."""
 
@@ -60,13 +73,7 @@ class Generator:
             raise GanforgeError(f"z must have shape (N, {self.cfg.latent_dim}), got {tuple(z.shape)}")
         if labels is not None and len(labels) != len(z):
             raise GanforgeError(f"{len(labels)} labels for {len(z)} latents")
-        device = next(self.net.parameters()).device
-        out = []
-        for start in range(0, len(z), batch_size):
-            zb = z[start:start + batch_size].to(device)
-            args = (zb,) if labels is None else (zb, labels[start:start + batch_size].to(device))
-            out.append(self.net(*args).float().cpu())
-        return torch.cat(out) if out else torch.empty(0, *self.shape)
+        return generate_batches(self.net, z, labels, batch_size) if len(z) else torch.empty(0, *self.shape)
 
     def sample(self, n: int, seed: int | None = None, batch_size: int = 1000, label: int | None = None) -> torch.Tensor:
         """n samples: images (n, C, H, W) in [-1, 1] or vectors (n, D). A conditional generator makes class
@@ -81,6 +88,12 @@ def read_run(run_dir: str | Path) -> tuple[RunConfig, dict]:
     if not cfg_path.is_file() or not info_path.is_file():
         raise GanforgeError(f"{run_dir}: not a ganforge run directory (needs config.yaml and run.json)")
     return config_from_dict(yaml.safe_load(cfg_path.read_text()), source=str(cfg_path)), json.loads(info_path.read_text())
+
+
+def _family(run_dir: str | Path):
+    """(config, run info, the run's family with freshly initialised networks)."""
+    cfg, info = read_run(run_dir)
+    return cfg, info, get_family(cfg.family)(cfg, tuple(info["shape"]), info["num_classes"])
 
 
 def _checkpoint(run_dir: str | Path, which: str | int) -> Path:
@@ -110,8 +123,7 @@ def load(run_dir: str | Path, device: str = "cpu", which: str | int = "latest") 
     whose checkpoint is still kept (checkpoint.keep)."""
     from .train import checkpoint
 
-    cfg, info = read_run(run_dir)
-    family = get_family(cfg.family)(cfg, tuple(info["shape"]), info["num_classes"])
+    cfg, info, family = _family(run_dir)
     ckpt = _checkpoint(run_dir, which)
     modules = dict(family.nets.items())
     gen = modules[family.generator]
@@ -128,8 +140,7 @@ def load_family(run_dir: str | Path, device: str = "cpu", which: str | int = "la
     Returns (family, step)."""
     from .train import checkpoint
 
-    cfg, info = read_run(run_dir)
-    family = get_family(cfg.family)(cfg, tuple(info["shape"]), info["num_classes"])
+    _, _, family = _family(run_dir)
     ckpt = _checkpoint(run_dir, which)
     checkpoint.load_weights(ckpt, dict(family.nets.items()))
     return family.to(device).eval(), _step(ckpt)

@@ -38,8 +38,8 @@ class ACGAN(LabelledGAN):
 
     Options = ACGANOptions
 
-    def build_discriminator(self, net_cfg):
-        base = self.base_discriminator(net_cfg, needs_features="acgan")
+    def build_discriminator(self, name: str):
+        base = self.build_trunk(name, "acgan's class head")
         return AuxClassifierDiscriminator(base, self.num_classes, feature_dim(base, self.data_shape))
 
     def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:

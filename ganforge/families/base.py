@@ -100,6 +100,16 @@ class Family(nn.Module):
         }[role]
         return build_net(net_cfg.arch, **shape_args, **net_cfg.args)
 
+    def build_trunk(self, name: str, purpose: str, in_shape: tuple[int, ...] | None = None) -> nn.Module:
+        """`nets.<name>` built as a discriminator architecture whose `features()` another head will read
+        (projection and class heads, encoders, joint discriminators); `purpose` names that head in the error."""
+        net_cfg = self.cfg.nets[name]
+        trunk = build_net(net_cfg.arch, in_shape=in_shape or self.data_shape, **net_cfg.args)
+        if not hasattr(trunk, "features"):
+            raise GanforgeError(f"{purpose} needs nets.{name} with features() (a discriminator architecture); "
+                                f"'{net_cfg.arch}' has none")
+        return trunk
+
     def in_shape(self, name: str) -> tuple[int, ...]:
         """The input shape of discriminator `name`: the data's, unless a family packs or pairs its inputs."""
         return self.data_shape

@@ -10,8 +10,6 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from ..errors import GanforgeError
-from ..nets import build_net
 from ..nets.encoder import DeterministicEncoder, JointDiscriminator
 from .base import Batch, Family, Options, Phase, register_family
 
@@ -30,13 +28,9 @@ class BiGAN(Family):
     Options = BiGANOptions
 
     def build(self, name: str, role: str):
-        net_cfg = self.cfg.nets[name]
         if role == "generator":
             return super().build(name, role)
-        trunk = build_net(net_cfg.arch, in_shape=self.data_shape, **net_cfg.args)
-        if not hasattr(trunk, "features"):
-            raise GanforgeError(f"bigan: nets.{name} needs a discriminator architecture (with features()); "
-                                f"'{net_cfg.arch}' has none")
+        trunk = self.build_trunk(name, f"bigan's {role}")
         if role == "encoder":
             return DeterministicEncoder(trunk, self.data_shape, self.cfg.latent_dim)
         return JointDiscriminator(trunk, self.data_shape, self.cfg.latent_dim, self.opts.joint_hidden)

@@ -40,7 +40,8 @@ class CGANOptions(LabelledOptions):
 
 class LabelledGAN(GAN):
     """What the class-aware families share (not registered itself): a labelled dataset, G(z | y) built from the
-    configured generator for z ⊕ a label embedding, and uniformly drawn classes for the fakes."""
+    configured generator for z ⊕ a label embedding, and uniformly drawn classes for the fakes. A subclass says
+    how its D sees the class: `build_discriminator(name)` returns the wrapped network."""
 
     Options = LabelledOptions
 
@@ -53,20 +54,11 @@ class LabelledGAN(GAN):
     def build(self, name: str, role: str):
         net_cfg, k = self.cfg.nets[name], self.num_classes
         if role != "generator":
-            return self.build_discriminator(net_cfg)
+            return self.build_discriminator(name)
         label_dim = self.opts.label_dim or k
         base = build_net(net_cfg.arch, latent_dim=self.cfg.latent_dim + label_dim, out_shape=self.data_shape,
                          **net_cfg.args)
         return LabelGenerator(base, k, label_dim)
-
-    def build_discriminator(self, net_cfg):
-        raise NotImplementedError
-
-    def base_discriminator(self, net_cfg, in_shape: tuple[int, ...] | None = None, needs_features: str = ""):
-        base = build_net(net_cfg.arch, in_shape=in_shape or self.data_shape, **net_cfg.args)
-        if needs_features and not hasattr(base, "features"):
-            raise GanforgeError(f"{needs_features} needs a discriminator with features(); '{net_cfg.arch}' has none")
-        return base
 
     def fake_labels(self, batch: Batch) -> torch.Tensor:
         # uniform over classes, like the (balanced) data; the real batch's own labels would do as well
@@ -79,12 +71,13 @@ class ConditionalGAN(LabelledGAN):
 
     Options = CGANOptions
 
-    def build_discriminator(self, net_cfg):
+    def build_discriminator(self, name: str):
         k = self.num_classes
         if self.opts.conditioning == "concat":
             c, *rest = self.data_shape
-            return ConcatDiscriminator(self.base_discriminator(net_cfg, (c + k, *rest)), k)
-        base = self.base_discriminator(net_cfg, needs_features="conditioning 'projection' (else use concat)")
+            net_cfg = self.cfg.nets[name]
+            return ConcatDiscriminator(build_net(net_cfg.arch, in_shape=(c + k, *rest), **net_cfg.args), k)
+        base = self.build_trunk(name, "conditioning 'projection' (else use concat)")
         return ProjectionDiscriminator(base, k, feature_dim(base, self.data_shape))
 
     def real_labels(self, batch: Batch) -> torch.Tensor:

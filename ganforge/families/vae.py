@@ -16,8 +16,6 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ..errors import GanforgeError
-from ..nets import build_net
 from ..nets.encoder import GaussianEncoder
 from .base import Batch, Family, Options, Phase, register_family
 
@@ -57,15 +55,9 @@ class VAE(Family):
     Options = VAEOptions
 
     def build(self, name: str, role: str) -> nn.Module:
-        net_cfg = self.cfg.nets[name]
         if role == "generator":
-            base = build_net(net_cfg.arch, latent_dim=self.cfg.latent_dim, out_shape=self.data_shape, **net_cfg.args)
-            return GaussianDecoder(base, self.opts.init_log_scale)
-        trunk = build_net(net_cfg.arch, in_shape=self.data_shape, **net_cfg.args)
-        if not hasattr(trunk, "features"):
-            raise GanforgeError(f"the VAE encoder needs a network with features() (a discriminator architecture); "
-                                f"'{net_cfg.arch}' has none")
-        return GaussianEncoder(trunk, self.data_shape, self.cfg.latent_dim)
+            return GaussianDecoder(super().build(name, role), self.opts.init_log_scale)
+        return GaussianEncoder(self.build_trunk(name, "the VAE encoder"), self.data_shape, self.cfg.latent_dim)
 
     def phases(self) -> list[Phase]:
         return [Phase("elbo_step", updates=("E", "G"))]

@@ -25,6 +25,7 @@ class RunEvaluator:
     @torch.no_grad()
     def evaluate(self, generator: nn.Module, num: int, metrics: list[str], out_dir: Path | None = None) -> dict:
         """Metrics of `num` samples whose z come from their own generator, never the training RNG."""
+        from ..api import generate_batches
         from ..evaluate import evaluate_images, evaluate_points
 
         g = torch.Generator().manual_seed(self.cfg.train.seed + 20_011)
@@ -34,12 +35,9 @@ class RunEvaluator:
             z = torch.randn(num, self.cfg.latent_dim, generator=g)
         was_training = generator.training
         generator.eval()
-        device = next(generator.parameters()).device
         k = int(getattr(generator, "num_classes", 0))  # a conditional G is asked for every class equally often
         labels = torch.arange(num) % k if k else None
-        chunks = [(c.to(device),) if labels is None else (c.to(device), y.to(device))
-                  for c, y in zip(z.split(500), (labels if k else z).split(500))]
-        x = torch.cat([generator(*args).float().cpu() for args in chunks])
+        x = generate_batches(generator, z, labels, batch_size=500)
         generator.train(was_training)
         if self.kind == "vector":
             return evaluate_points(x, self.dataset)
