@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"
 # row → (config, overrides); acgan_classify_fakes is the paper's AC-GAN, whose class head also learns from fakes
 CONFIGS = {"cgan": ("cgan-fashion.yaml", []), "acgan": ("acgan-fashion.yaml", []),
-           "acgan_classify_fakes": ("acgan-fashion.yaml", ["objective.classify_fakes=true"])}
+           "acgan_classify_fakes": ("acgan-fashion.yaml", ["objective.classify_fakes=true"]),
+           "cgan_ema": ("cgan-fashion.yaml", ["train.ema=0.995"])}
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 HUGE = 10**9
 

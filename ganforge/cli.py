@@ -18,7 +18,7 @@ def _train(args) -> None:
 
     overrides = list(args.overrides)
     for flag, key in ((args.data, "data.path"), (args.steps, "train.steps"), (args.time_budget, "train.time_budget"),
-                      (args.seed, "train.seed")):
+                      (args.seed, "train.seed"), (args.labels_per_class, "data.labels_per_class")):
         if flag is not None:
             overrides.append(f"{key}={flag}")
     if args.resume:
@@ -35,7 +35,7 @@ def _train(args) -> None:
     print(f"run directory: {run.dir}")
     print(f"samples:       {latest}")
     if run.evaluation is not None:
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in run.evaluation.items() if k in ("fid", "kid", "precision", "recall", "classes_covered", "modes", "high_quality"))
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in run.evaluation.items() if k in ("fid", "kid", "precision", "recall", "classes_covered", "modes", "high_quality", "test_error"))
         print(f"evaluation:    {shown} (report: {run.dir / 'eval.md'})")
 
 
@@ -265,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, help="total generator steps")
     t.add_argument("--time-budget", type=float, help="stop cleanly after this many seconds of training")
     t.add_argument("--seed", type=int)
+    t.add_argument("--labels-per-class", type=int, metavar="N",
+                   help="semi-supervised families: keep the labels of N training examples per class, hide the rest")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue this run to --steps")
     t.set_defaults(run=_train)
 

@@ -28,6 +28,9 @@ class DataConfig(Strict):
     image_size: int | None = None  # resize images to this; None keeps the dataset's own size
     channels: int | None = None
     num_samples: int | None = None  # size of synthetic (2-D mixture) datasets
+    # semi-supervised training: keep the labels of this many training examples per class (a balanced subset drawn
+    # with train.seed); every example still serves as unlabelled data. Only semi-supervised families accept it.
+    labels_per_class: int | None = Field(None, ge=1)
 
 
 class NetConfig(Strict):

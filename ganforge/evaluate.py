@@ -139,7 +139,8 @@ def evaluate_points(points: torch.Tensor, dataset: str) -> dict:
 
 
 def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000, seed: int = 0, **options) -> dict:
-    from .api import load
+    from .api import load, load_family
+    from .train.loop import held_out_metrics
 
     run_dir = Path(run_dir)
     gen = load(run_dir)
@@ -149,6 +150,8 @@ def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000
     else:
         labels = gen.labels(num) if gen.num_classes else None
         result = evaluate_images(x, gen.info["dataset"], metrics, labels=labels, out_dir=run_dir, seed=seed, **options)
+    family, _ = load_family(run_dir)
+    result |= held_out_metrics(family.cfg, family)  # a family's own test metrics (classifier error, ELBO)
     result["provenance"]["run"] = {"dir": str(run_dir), "step": gen.step, "family": gen.cfg.family}
     write_report(result, run_dir)
     return result

@@ -69,3 +69,23 @@ def test_cli_encode_a_vae_gives_its_posterior_means(tmp_path):
     with torch.no_grad():
         mu, _ = family.nets.E(x)
     assert np.allclose(np.load(tmp_path / "z.npz")["z"], mu.numpy(), atol=1e-5)
+
+
+def test_bigan_probe_experiment_smoke_run(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "bigan_probe.py"), "--seconds", "3",
+                           "--num-train", "1000", "--num-test", "300", "--probe-epochs", "2", "--out", str(tmp_path), "--docs", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "bigan_probe.json").read_text())
+    probes = {r["representation"]: r for r in result["probes"]}
+    assert len(probes) == 6 and all(0.0 <= r["linear_probe"] <= 1.0 for r in probes.values())
+    # raw pixels of 1,000 Fashion images already classify far above chance (10 %): the probes work
+    assert probes["raw pixels"]["linear_probe"] > 0.6 and probes["raw pixels"]["nearest_neighbour"] > 0.6
+    rec = result["reconstruction"]
+    assert rec["x_rec_error"] > 0 and rec["x_random_pair_error"] > 0
+    assert (tmp_path / "bigan-fashion-3s.png").stat().st_size > 0
+    assert (tmp_path / "bigan-reconstructions-3s.png").stat().st_size > 0

@@ -62,3 +62,27 @@ def test_unknown_architecture_suggests():
         build_net("mlp_generatr", latent_dim=2, out_shape=(2,))
     with pytest.raises(GanforgeError, match="dcgan_generator"):
         build_net("dcgan_generator", latent_dim=2, out_shape=(1, 28, 28), widht=3)
+
+
+@pytest.mark.parametrize("arch,args", [
+    ("mlp_discriminator", {"hidden": [32, 16], "input_noise": 0.3, "hidden_noise": 0.5, "weight_norm": True}),
+    ("dcgan_discriminator", {"base": 8, "batch_norm": False, "input_noise": 0.3, "dropout": 0.5, "weight_norm": True}),
+])
+def test_semi_supervised_regularisers_act_in_training_only_and_leave_plain_nets_unchanged(arch, args):
+    shape = (1, 16, 16)
+    d = build_net(arch, in_shape=shape, **args)
+    x = torch.randn(4, *shape)
+    d.train()
+    assert not torch.equal(d(x), d(x))  # noise / dropout draw afresh
+    assert not torch.equal(d.features(x), d.features(x))
+    d.eval()
+    assert torch.equal(d(x), d(x))
+    assert any("parametrizations.weight.original0" in k for k in d.state_dict())  # w = g · v / ‖v‖
+    plain_args = {k: v for k, v in args.items() if k in ("hidden", "base", "batch_norm")}
+    plain = build_net(arch, in_shape=shape, **plain_args)
+    assert not any("parametrizations" in k for k in plain.state_dict())
+    torch.manual_seed(0)
+    a = build_net(arch, in_shape=shape, **plain_args, input_noise=0.0, weight_norm=False)
+    torch.manual_seed(0)
+    b = build_net(arch, in_shape=shape, **plain_args)
+    assert a.state_dict().keys() == b.state_dict().keys()  # the options off change nothing

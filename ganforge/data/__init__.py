@@ -16,7 +16,7 @@ DATASETS: tuple[str, ...] = ("fashion-mnist", "mnist", "digits", "ring8", "grid2
 DEFAULT_MIXTURE_SAMPLES = 100_000
 DEFAULT_FOLDER_SIZE = 64
 
-__all__ = ["DATASETS", "Dataset", "MIXTURES", "load_dataset", "sample_mixture"]
+__all__ = ["DATASETS", "Dataset", "MIXTURES", "labelled_subset", "load_dataset", "sample_mixture"]
 
 
 def _to_unit(a: np.ndarray) -> torch.Tensor:
@@ -114,3 +114,19 @@ def load_dataset(
     if ds.kind == "image":
         ds.x = _set_channels(_resize(ds.x, image_size, name), channels, name).contiguous()
     return ds
+
+
+def labelled_subset(ds: Dataset, per_class: int, seed: int) -> torch.Tensor:
+    """Indices of `per_class` examples of every class, drawn with a generator seeded by `seed`, in class order:
+    the labelled part of a semi-supervised split (Salimans et al. 2016 use 10 per class on MNIST)."""
+    if ds.labels is None:
+        raise GanforgeError(f"{ds.name}: labels_per_class needs a labelled dataset; this one has no labels")
+    g = torch.Generator().manual_seed(seed)
+    picks = []
+    for k in range(int(ds.labels.max()) + 1):
+        members = (ds.labels == k).nonzero().squeeze(1)
+        if len(members) < per_class:
+            raise GanforgeError(f"{ds.name}: labels_per_class={per_class} but class {k} has only "
+                                f"{len(members)} examples")
+        picks.append(members[torch.randperm(len(members), generator=g)[:per_class]])
+    return torch.cat(picks)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from torch import nn
 
 from ..config import RunConfig
+from ..data.base import Dataset
 from ..errors import GanforgeError
 from ..nets import build_net
 
@@ -52,8 +53,9 @@ class Phase:
 @dataclass
 class Batch:
     x: torch.Tensor | None  # real examples, or None for phases that need no data
-    labels: torch.Tensor | None
+    labels: torch.Tensor | None  # None when the data has none, or in semi-supervised runs (labels hidden)
     size: int
+    labelled: tuple[torch.Tensor, torch.Tensor] | None = None  # semi-supervised families: (x, labels) of the few
 
 
 class Options(BaseModel):
@@ -68,9 +70,16 @@ class Family(nn.Module):
     networks: ClassVar[dict[str, str]] = {}
     generator: ClassVar[str] = "G"  # the network that `sample` and EMA use
     Options: ClassVar[type[Options]] = Options
+    # True: the family learns from a few labelled examples beside unlabelled data, and its batches carry
+    # `labelled` (data.labels_per_class picks them; without it every label is used)
+    semi_supervised: ClassVar[bool] = False
 
     def __init__(self, cfg: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0):
         super().__init__()
+        if cfg.data.labels_per_class is not None and not self.semi_supervised:
+            semi = sorted(n for n, f in _FAMILIES.items() if f.semi_supervised)
+            raise GanforgeError(f"data.labels_per_class applies to semi-supervised families ({', '.join(semi)}); "
+                                f"family '{self.name}' is not one")
         self.cfg = cfg
         self.data_shape = tuple(data_shape)
         self.num_classes = num_classes
@@ -110,6 +119,13 @@ class Family(nn.Module):
                                 f"'{net_cfg.arch}' has none")
         return trunk
 
+    @classmethod
+    def require_classes(cls, cfg: RunConfig, num_classes: int) -> None:
+        """For families that learn from class labels: a clear error when the data has fewer than two classes."""
+        if num_classes < 2:
+            raise GanforgeError(f"family '{cls.name}' needs a labelled dataset with ≥ 2 classes; data "
+                                f"'{cfg.data.name}' has {num_classes or 'no'} labels")
+
     def in_shape(self, name: str) -> tuple[int, ...]:
         """The input shape of discriminator `name`: the data's, unless a family packs or pairs its inputs."""
         return self.data_shape
@@ -117,6 +133,11 @@ class Family(nn.Module):
     # -- what the loop calls ----------------------------------------------------------------------------------
     def after_update(self, phase: Phase) -> None:
         """Hook after a phase's optimiser step (e.g. weight clipping)."""
+
+    def test_metrics(self, test: Dataset) -> dict[str, float]:
+        """Metrics of the trained networks on the test split beyond sample quality (a classifier's error, a
+        likelihood bound), added to the final evaluation. Called in eval mode without gradients; {} by default."""
+        return {}
 
     def z(self, n: int) -> torch.Tensor:
         device = next(self.parameters()).device

@@ -46,9 +46,7 @@ class LabelledGAN(GAN):
     Options = LabelledOptions
 
     def __init__(self, cfg, data_shape, num_classes=0):
-        if num_classes < 2:
-            raise GanforgeError(f"family '{self.name}' needs a labelled dataset with ≥ 2 classes; data "
-                                f"'{cfg.data.name}' has {num_classes or 'no'} labels")
+        self.require_classes(cfg, num_classes)
         super().__init__(cfg, data_shape, num_classes)
 
     def build(self, name: str, role: str):

@@ -6,8 +6,9 @@ same way, and the wrapped network's state_dict keys live under `base.`.
 - LabelGenerator: G(z | y) = base(z ⊕ e(y)), e a learned label embedding (Mirza & Osindero 2014 concatenate y to z).
 - ProjectionDiscriminator: D(x | y) = ψ(φ(x)) + e(y)·φ(x), φ = base.features (Miyato & Koyama 2018).
 - ConcatDiscriminator: D(x | y) = base(x ⊕ onehot(y)), one-hot planes added as input channels (Mirza & Osindero).
-- AuxClassifierDiscriminator: D(x) plus class logits from the same features (AC-GAN, Odena et al. 2017);
-  with `fake_class`, the class logits have K + 1 entries, the last one "generated" (Salimans et al. 2016).
+- AuxClassifierDiscriminator: D(x) plus class logits from the same features (AC-GAN, Odena et al. 2017).
+- KPlusOneDiscriminator: K class logits and an implicit (K+1)-th "generated" logit fixed at 0, so that
+  D(x) = σ(logsumexp of the class logits) (the semi-supervised GAN of Salimans et al. 2016).
 """
 from __future__ import annotations
 
@@ -73,9 +74,8 @@ class ConcatDiscriminator(nn.Module):
         return self.base(self._joint(x, labels))
 
 
-class AuxClassifierDiscriminator(nn.Module):
-    """forward(x) → source logits (N,), as any discriminator; classify(x) → (source logits, class logits (N, K))
-    from one pass through the shared features."""
+class _ClassHead(nn.Module):
+    """A linear class head beside the base discriminator, on its features."""
 
     def __init__(self, base: nn.Module, num_classes: int, feature_dim: int):
         super().__init__()
@@ -85,12 +85,36 @@ class AuxClassifierDiscriminator(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.base.features(x)
 
+
+class AuxClassifierDiscriminator(_ClassHead):
+    """forward(x) → source logits (N,), as any discriminator; classify(x) → (source logits, class logits (N, K))
+    from one pass through the shared features."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.base(x)
 
     def classify(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.base.features(x)
         return self.base.head(f), self.classifier(f.flatten(1))
+
+
+class KPlusOneDiscriminator(_ClassHead):
+    """Class logits l_1..l_K on the base's features, and a "generated" class whose logit is fixed at 0 (fixing it
+    loses nothing: softmax is unchanged by adding a constant to every logit). Then p(real | x) = Z/(Z + 1) with
+    Z = Σ_k exp l_k, so forward(x) = logsumexp_k l_k is the real-vs-fake logit every GAN cost and monitor expects,
+    and classify(x) returns it with the class logits from the same pass."""
+
+    def class_logits(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.base.features(x)
+        f = self.base.pre_head(f) if hasattr(self.base, "pre_head") else f
+        return self.classifier(f.flatten(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.logsumexp(self.class_logits(x).float(), dim=1)
+
+    def classify(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.class_logits(x).float()
+        return torch.logsumexp(logits, dim=1), logits
 
 
 def feature_dim(net: nn.Module, in_shape: tuple[int, ...]) -> int:

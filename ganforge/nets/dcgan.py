@@ -10,11 +10,12 @@ from typing import Literal
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrizations
 
 from . import register_net
 from .args import check_bool, check_choice, check_int
 from .discriminator import FeatureDiscriminator
-from .layers import VirtualBatchNorm2d
+from .layers import GaussianNoise, VirtualBatchNorm2d
 
 GENERATOR_NORMS = ("batch", "virtual_batch", "none")
 
@@ -98,18 +99,31 @@ class DCGANDiscriminator(FeatureDiscriminator):
     with that many kernels of `minibatch_kernel_dim` before the linear head."""
 
     def __init__(self, in_shape: tuple[int, ...], base: int = 128, batch_norm: bool = True,
-                 minibatch_features: int = 0, minibatch_kernel_dim: int = 5):
+                 minibatch_features: int = 0, minibatch_kernel_dim: int = 5, dropout: float = 0.0,
+                 input_noise: float = 0.0, weight_norm: bool = False):
         super().__init__()
         check_bool("batch_norm", batch_norm)
+        check_bool("weight_norm", weight_norm)
+        if not (0 <= dropout < 1) or input_noise < 0:
+            raise ValueError(f"dropout must be in [0, 1) and input_noise ≥ 0, got {dropout} and {input_noise}")
         channels, size, _ = in_shape
         start, n_down = _plan(size)
-        layers: list[nn.Module] = [nn.Conv2d(channels, base, 4, 2, 1), nn.LeakyReLU(0.2)]
+        # dropout, input noise and weight norm are the regularisers of semi-supervised discriminators (Salimans
+        # et al. 2016); off, the layer list (and state_dict keys) is the plain DCGAN's
+        drop = [nn.Dropout(dropout)] if dropout else []
+        layers: list[nn.Module] = ([GaussianNoise(input_noise)] if input_noise else []) + [
+            nn.Conv2d(channels, base, 4, 2, 1), nn.LeakyReLU(0.2), *drop]
         width = base
-        for _ in range(n_down - 1):
+        for i in range(n_down - 1):
             # batch_norm=False is for objectives whose penalty is per example (WGAN-GP)
             norm = nn.BatchNorm2d(width * 2) if batch_norm else nn.Identity()
             layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=not batch_norm), norm, nn.LeakyReLU(0.2)]
+            layers += drop if i < n_down - 2 else []  # the last block's dropout comes after features()
             width *= 2
         layers.append(nn.Flatten())
-        self.assemble(layers, width * start**2, minibatch_features, minibatch_kernel_dim)
+        self.assemble(layers, width * start**2, minibatch_features, minibatch_kernel_dim,
+                      before_head=[nn.Dropout(dropout)] if dropout else [])
         dcgan_init(self)
+        if weight_norm:
+            for layer in [m for m in self.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]:
+                parametrizations.weight_norm(layer)

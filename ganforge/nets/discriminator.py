@@ -35,11 +35,16 @@ class FeatureDiscriminator(nn.Module):
             x = layer(x)
         return x
 
+    def pre_head(self, f: torch.Tensor) -> torch.Tensor:
+        """The layers between features() and the linear head (dropout, noise): what another head on the same
+        features (a class head) should apply too."""
+        for layer in islice(self.body, self.trunk_layers, len(self.body) - 1):
+            f = layer(f)
+        return f
+
     def head(self, f: torch.Tensor) -> torch.Tensor:
         """features → logits (N,)."""
-        h = f
-        for layer in islice(self.body, self.trunk_layers, len(self.body) - 1):
-            h = layer(h)
+        h = self.pre_head(f)
         if self.minibatch is not None:
             # closeness from the features before dropout: dropout would give identical samples different masks
             # and hide exactly the collapse this layer is there to see

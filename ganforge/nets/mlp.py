@@ -5,9 +5,11 @@ import math
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrizations
 
 from . import register_net
 from .discriminator import FeatureDiscriminator
+from .layers import GaussianNoise
 
 _OUTPUT = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity}
 
@@ -70,14 +72,26 @@ class MaxoutDiscriminator(FeatureDiscriminator):
 class MLPDiscriminator(FeatureDiscriminator):
     """LeakyReLU MLP discriminator; returns logits (N,). The usual choice for 2-D toy data.
     features(): the last hidden layer after its LeakyReLU; minibatch_features > 0 adds minibatch discrimination
-    with that many kernels of `minibatch_kernel_dim` before the linear head."""
+    with that many kernels of `minibatch_kernel_dim` before the linear head.
+    input_noise / hidden_noise: σ of Gaussian noise before the first / every later linear layer (training only), and
+    weight_norm: the semi-supervised discriminator of Salimans et al. 2016 (ReLU, slope 0; 1000-500-250-250-250)."""
 
     def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...] = (256, 256), slope: float = 0.2,
-                 minibatch_features: int = 0, minibatch_kernel_dim: int = 5):
+                 minibatch_features: int = 0, minibatch_kernel_dim: int = 5, input_noise: float = 0.0,
+                 hidden_noise: float = 0.0, weight_norm: bool = False):
         super().__init__()
-        layers: list[nn.Module] = [nn.Flatten()]
+        if input_noise < 0 or hidden_noise < 0:
+            raise ValueError(f"input_noise and hidden_noise must be ≥ 0, got {input_noise} and {hidden_noise}")
+        layers: list[nn.Module] = [nn.Flatten()] + ([GaussianNoise(input_noise)] if input_noise else [])
         width = math.prod(in_shape)
-        for h in hidden:
+        for i, h in enumerate(hidden):
+            if i and hidden_noise:
+                layers.append(GaussianNoise(hidden_noise))
             layers += [nn.Linear(width, h), nn.LeakyReLU(slope)]
             width = h
-        self.assemble(layers, width, minibatch_features, minibatch_kernel_dim)
+        # the noise before the head belongs after features(), which feature matching reads clean
+        head_noise = [GaussianNoise(hidden_noise)] if hidden and hidden_noise else []
+        self.assemble(layers, width, minibatch_features, minibatch_kernel_dim, before_head=head_noise)
+        if weight_norm:  # w = g·v/‖v‖ per output unit (Salimans & Kingma 2016)
+            for layer in [m for m in self.modules() if isinstance(m, nn.Linear)]:
+                parametrizations.weight_norm(layer)

@@ -307,6 +307,10 @@ class Doctor:
         roles, self.g = dict(family.networks), family.generator
         self.d = next((n for n, r in roles.items() if r == "discriminator"), "D")
         self.opts = family.opts.model_dump() if hasattr(family, "opts") else {}
+        # a G trained by feature matching never sees D's verdict, so a winning D starves nothing (the semi-
+        # supervised GAN wants a D that rejects every fake)
+        self.detectors = {k: f for k, f in DETECTORS.items()
+                          if not (k == "discriminator_wins" and self.opts.get("feature_matching"))}
         self.history = History(roles=roles, generator=self.g)
         self.silent: dict[str, int] = {}  # active diagnoses → checks since their detector last fired
         self.last_good = start_step  # the last step whose logged values were all finite
@@ -335,7 +339,7 @@ class Doctor:
     # -- diagnoses ----------------------------------------------------------------------------------------------
     def _check(self, step: int) -> dict[str, float]:
         flags = {}
-        for code, detect in DETECTORS.items():
+        for code, detect in self.detectors.items():
             finding = detect(self.history, self.c)
             if finding is not None:
                 if code not in self.silent:

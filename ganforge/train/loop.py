@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..config import OptimConfig, RunConfig, TrainConfig
-from ..data import load_dataset
+from ..data import labelled_subset, load_dataset
 from ..data.base import Dataset
 from ..errors import GanforgeError
 from ..families import Batch, Family, get_family
@@ -62,6 +62,32 @@ def build_data(cfg: RunConfig) -> Dataset:
     d = cfg.data
     return load_dataset(d.name, path=d.path, split="train", image_size=d.image_size, channels=d.channels,
                         num_samples=d.num_samples, seed=cfg.train.seed)
+
+
+def labelled_sampler(cfg: RunConfig, data: Dataset, family: Family, device: torch.device) -> BatchSampler | None:
+    """Batches of the `data.labels_per_class` labelled examples of a semi-supervised run (None otherwise): a
+    sampler of their own, so the few labelled examples are seen every step, not once an epoch."""
+    per_class = cfg.data.labels_per_class
+    if per_class is None:
+        return None
+    idx = labelled_subset(data, per_class, cfg.train.seed)
+    subset = Dataset(f"{data.name} ({per_class} labels per class)", data.x[idx], data.labels[idx], data.kind)
+    return BatchSampler(subset, min(cfg.train.batch_size, len(idx)), cfg.train.seed + 1, device)
+
+
+def held_out_metrics(cfg: RunConfig, family: Family) -> dict[str, float]:
+    """The family's own metrics on the dataset's test split (a classifier's error, a likelihood bound), if any."""
+    if type(family).test_metrics is Family.test_metrics:
+        return {}
+    d = cfg.data
+    test = load_dataset(d.name, path=d.path, split="test", image_size=d.image_size, channels=d.channels,
+                        num_samples=d.num_samples, seed=cfg.train.seed + 1)
+    was_training = family.training
+    family.eval()
+    with torch.no_grad():
+        metrics = family.test_metrics(test)
+    family.train(was_training)
+    return metrics
 
 
 def fixed_latents(cfg: RunConfig, n: int) -> torch.Tensor:
@@ -111,6 +137,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     optimizers = {n: make_optimizer(family.nets[n].parameters(), cfg.optim_for(n)) for n in trained}
     ema = EMA(family.nets[family.generator], cfg.train.ema).to(device) if cfg.train.ema else None
     sampler = BatchSampler(data, cfg.train.batch_size, cfg.train.seed, device)
+    labelled = labelled_sampler(cfg, data, family, device)
     modules = dict(family.nets.items()) | ({"G_ema": ema.net} if ema else {})
 
     step, elapsed = 0, 0.0
@@ -121,6 +148,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
         for n, opt in optimizers.items():
             opt.load_state_dict(state["optimizers"][n])
         sampler.load_state_dict(state["sampler"])
+        if labelled is not None:
+            labelled.load_state_dict(state["labelled_sampler"])
         torch.set_rng_state(state["rng"])
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"])
@@ -169,6 +198,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                                 f"good one in {run_dir / 'checkpoints'} is kept")
         state = {"step": at, "elapsed": elapsed, "rng": torch.get_rng_state(), "sampler": sampler.state_dict(),
                  "optimizers": {n: o.state_dict() for n, o in optimizers.items()}}
+        if labelled is not None:
+            state["labelled_sampler"] = labelled.state_dict()
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state()
         checkpoint.save_checkpoint(run_dir, at, modules, state, cfg.checkpoint.keep)
@@ -200,6 +231,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                     if phase.data:
                         x, labels = sampler.next()
                         batch = Batch(x, labels, len(x))
+                        if family.semi_supervised:  # the few labelled examples beside the unlabelled batch
+                            batch = Batch(x, None, len(x), labelled.next()) if labelled else Batch(x, labels, len(x), (x, labels))
                     else:
                         batch = Batch(None, None, cfg.train.batch_size)
                     with autocast:
@@ -255,6 +288,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
 
         generator = ema.net if ema else family.nets[family.generator]
         evaluation = evaluator.evaluate(generator, cfg.eval.final_num, cfg.eval.final_metrics, out_dir=run_dir)
+        evaluation |= held_out_metrics(cfg, family)
         evaluation["provenance"]["run"] = {"dir": str(run_dir), "step": step, "family": cfg.family}
         write_report(evaluation, run_dir)
     return Run(run_dir, step, family, ema, stopped_by, last, evaluation)
