@@ -9,7 +9,8 @@ import yaml
 
 from .config import RunConfig, config_from_dict, load_config
 from .errors import GanforgeError
-from .families import get_family
+from .families import draw_latents, get_family
+from .nets.conditional import balanced_labels
 
 
 def train(config: RunConfig | dict | str | Path | None = None, out: str | Path | None = None,
@@ -50,10 +51,7 @@ class Generator:
 
     def latents(self, n: int, seed: int | None = None) -> torch.Tensor:
         """n draws of z from the run's prior (the same draws `sample(n, seed)` uses)."""
-        g = torch.Generator().manual_seed(seed) if seed is not None else None
-        if self.cfg.latent == "uniform":
-            return torch.rand(n, self.cfg.latent_dim, generator=g) * 2 - 1
-        return torch.randn(n, self.cfg.latent_dim, generator=g)
+        return draw_latents(self.cfg, n, torch.Generator().manual_seed(seed) if seed is not None else None)
 
     def labels(self, n: int, label: int | None = None) -> torch.Tensor:
         """The class labels `sample` uses: all `label`, or class-balanced (0, 1, …, K−1, 0, …) when None."""
@@ -61,7 +59,7 @@ class Generator:
         if not k:
             raise GanforgeError(f"this run's generator ({self.cfg.family}) is not conditional: it takes no class")
         if label is None:
-            return torch.arange(n) % k
+            return balanced_labels(n, k)
         if not 0 <= label < k:
             raise GanforgeError(f"class {label} out of range: this generator has classes 0–{k - 1}")
         return torch.full((n,), label, dtype=torch.long)

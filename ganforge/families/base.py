@@ -28,6 +28,14 @@ def register_family(name: str):
     return add
 
 
+def draw_latents(cfg: RunConfig, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+    """n draws of z from the run's prior (`latent`: N(0, I) or uniform on [-1, 1]^d); `generator` None draws from
+    the global RNG (training), a seeded one gives draws that never disturb it (grids, evaluation, sampling)."""
+    if cfg.latent == "uniform":
+        return torch.rand(n, cfg.latent_dim, generator=generator, device=device) * 2 - 1
+    return torch.randn(n, cfg.latent_dim, generator=generator, device=device)
+
+
 def get_family(name: str) -> type["Family"]:
     if name not in _FAMILIES:
         close = difflib.get_close_matches(name, list(_FAMILIES), n=3)
@@ -134,16 +142,17 @@ class Family(nn.Module):
     def after_update(self, phase: Phase) -> None:
         """Hook after a phase's optimiser step (e.g. weight clipping)."""
 
+    @classmethod
+    def has_test_metrics(cls) -> bool:
+        return cls.test_metrics is not Family.test_metrics
+
     def test_metrics(self, test: Dataset) -> dict[str, float]:
         """Metrics of the trained networks on the test split beyond sample quality (a classifier's error, a
         likelihood bound), added to the final evaluation. Called in eval mode without gradients; {} by default."""
         return {}
 
     def z(self, n: int) -> torch.Tensor:
-        device = next(self.parameters()).device
-        if self.cfg.latent == "uniform":
-            return torch.rand(n, self.cfg.latent_dim, device=device) * 2 - 1
-        return torch.randn(n, self.cfg.latent_dim, device=device)
+        return draw_latents(self.cfg, n, device=next(self.parameters()).device)
 
     # -- monitors: detached values shown in the progress bar and metrics.jsonl --------------------------------
     def monitor(self, **values: torch.Tensor) -> None:

@@ -12,6 +12,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..config import RunConfig
+from ..families import draw_latents
+from ..nets.conditional import balanced_labels
 from .checkpoint import WEIGHTS, flatten_state
 
 
@@ -28,15 +30,11 @@ class RunEvaluator:
         from ..api import generate_batches
         from ..evaluate import evaluate_images, evaluate_points
 
-        g = torch.Generator().manual_seed(self.cfg.train.seed + 20_011)
-        if self.cfg.latent == "uniform":
-            z = torch.rand(num, self.cfg.latent_dim, generator=g) * 2 - 1
-        else:
-            z = torch.randn(num, self.cfg.latent_dim, generator=g)
+        z = draw_latents(self.cfg, num, torch.Generator().manual_seed(self.cfg.train.seed + 20_011))
         was_training = generator.training
         generator.eval()
         k = int(getattr(generator, "num_classes", 0))  # a conditional G is asked for every class equally often
-        labels = torch.arange(num) % k if k else None
+        labels = balanced_labels(num, k) if k else None
         x = generate_batches(generator, z, labels, batch_size=500)
         generator.train(was_training)
         if self.kind == "vector":

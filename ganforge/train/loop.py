@@ -22,7 +22,7 @@ from ..config import OptimConfig, RunConfig, TrainConfig
 from ..data import labelled_subset, load_dataset
 from ..data.base import Dataset
 from ..errors import GanforgeError
-from ..families import Batch, Family, get_family
+from ..families import Batch, Family, draw_latents, get_family
 from . import checkpoint, images
 from .doctor import DIVERSITY_SAMPLES, Doctor
 from .ema import EMA
@@ -64,7 +64,7 @@ def build_data(cfg: RunConfig) -> Dataset:
                         num_samples=d.num_samples, seed=cfg.train.seed)
 
 
-def labelled_sampler(cfg: RunConfig, data: Dataset, family: Family, device: torch.device) -> BatchSampler | None:
+def labelled_sampler(cfg: RunConfig, data: Dataset, device: torch.device) -> BatchSampler | None:
     """Batches of the `data.labels_per_class` labelled examples of a semi-supervised run (None otherwise): a
     sampler of their own, so the few labelled examples are seen every step, not once an epoch."""
     per_class = cfg.data.labels_per_class
@@ -77,7 +77,7 @@ def labelled_sampler(cfg: RunConfig, data: Dataset, family: Family, device: torc
 
 def held_out_metrics(cfg: RunConfig, family: Family) -> dict[str, float]:
     """The family's own metrics on the dataset's test split (a classifier's error, a likelihood bound), if any."""
-    if type(family).test_metrics is Family.test_metrics:
+    if not family.has_test_metrics():
         return {}
     d = cfg.data
     test = load_dataset(d.name, path=d.path, split="test", image_size=d.image_size, channels=d.channels,
@@ -92,10 +92,7 @@ def held_out_metrics(cfg: RunConfig, family: Family) -> dict[str, float]:
 
 def fixed_latents(cfg: RunConfig, n: int) -> torch.Tensor:
     """The z of every sample grid, from its own generator so grids never disturb the training RNG."""
-    g = torch.Generator().manual_seed(cfg.train.seed + 10_007)
-    if cfg.latent == "uniform":
-        return torch.rand(n, cfg.latent_dim, generator=g) * 2 - 1
-    return torch.randn(n, cfg.latent_dim, generator=g)
+    return draw_latents(cfg, n, torch.Generator().manual_seed(cfg.train.seed + 10_007))
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -137,7 +134,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     optimizers = {n: make_optimizer(family.nets[n].parameters(), cfg.optim_for(n)) for n in trained}
     ema = EMA(family.nets[family.generator], cfg.train.ema).to(device) if cfg.train.ema else None
     sampler = BatchSampler(data, cfg.train.batch_size, cfg.train.seed, device)
-    labelled = labelled_sampler(cfg, data, family, device)
+    labelled = labelled_sampler(cfg, data, device)
     modules = dict(family.nets.items()) | ({"G_ema": ema.net} if ema else {})
 
     step, elapsed = 0, 0.0
@@ -187,6 +184,14 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
         else:
             images.save_png(images.scatter(x.numpy(), reference), path)
 
+    def real_batch() -> Batch:
+        x, labels = sampler.next()
+        if not family.semi_supervised:
+            return Batch(x, labels, len(x))
+        if labelled is None:  # no data.labels_per_class: every example is labelled
+            return Batch(x, labels, len(x), (x, labels))
+        return Batch(x, None, len(x), labelled.next())  # the labels of the unlabelled batch stay hidden
+
     doctor = Doctor(cfg, run_dir, family, data.x, samples=lambda: generate(fixed_z[:DIVERSITY_SAMPLES]),
                     say=bar.write, log=log.write, start_step=step)
 
@@ -229,10 +234,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                     net.requires_grad_(net_name in phase.updates)
                 for _ in range(phase.repeat):
                     if phase.data:
-                        x, labels = sampler.next()
-                        batch = Batch(x, labels, len(x))
-                        if family.semi_supervised:  # the few labelled examples beside the unlabelled batch
-                            batch = Batch(x, None, len(x), labelled.next()) if labelled else Batch(x, labels, len(x), (x, labels))
+                        batch = real_batch()
                     else:
                         batch = Batch(None, None, cfg.train.batch_size)
                     with autocast:
