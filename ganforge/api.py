@@ -14,13 +14,13 @@ from .nets.conditional import balanced_labels
 
 
 def train(config: RunConfig | dict | str | Path | None = None, out: str | Path | None = None,
-          resume: str | Path | None = None):
+          resume: str | Path | None = None, use_intact_checkpoint: bool = False):
     """Train from a RunConfig, a dict, a YAML path, or (None) the default DCGAN on Fashion-MNIST."""
     from .train import train as run_training
 
     if not isinstance(config, RunConfig):
         config = config_from_dict(config) if isinstance(config, dict) else load_config(config)
-    return run_training(config, out=out, resume=resume)
+    return run_training(config, out=out, resume=resume, use_intact_checkpoint=use_intact_checkpoint)
 
 
 @torch.no_grad()
@@ -34,6 +34,11 @@ def generate_batches(net: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor
         args = (zb,) if labels is None else (zb, labels[start:start + batch_size].to(device))
         out.append(net(*args).float().cpu())
     return torch.cat(out) if out else torch.empty(0)
+
+
+def _check_count(n: int) -> None:
+    if n < 0:
+        raise GanforgeError(f"number of samples must be ≥ 0, got {n}")
 
 
 class Generator:
@@ -51,6 +56,7 @@ class Generator:
 
     def latents(self, n: int, seed: int | None = None) -> torch.Tensor:
         """n draws of z from the run's prior (the same draws `sample(n, seed)` uses)."""
+        _check_count(n)
         return draw_latents(self.cfg, n, torch.Generator().manual_seed(seed) if seed is not None else None)
 
     def labels(self, n: int, label: int | None = None) -> torch.Tensor:
@@ -76,16 +82,72 @@ class Generator:
     def sample(self, n: int, seed: int | None = None, batch_size: int = 1000, label: int | None = None) -> torch.Tensor:
         """n samples: images (n, C, H, W) in [-1, 1] or vectors (n, D). A conditional generator makes class
         `label`, or every class equally often (`labels(n)`) when label is None."""
+        _check_count(n)
         labels = self.labels(n, label) if self.num_classes or label is not None else None
         return self.generate(self.latents(n, seed), labels, batch_size)
 
 
+RUN_INFO_KEYS = ("kind", "shape", "num_classes", "dataset", "num_examples")  # what loading and `info` read
+
+
+def _run_file(run_dir: Path, name: str) -> Path:
+    """RUN_DIR/name, or a GanforgeError saying why RUN_DIR is not a run directory."""
+    if not run_dir.exists():
+        raise GanforgeError(f"{run_dir}: no such run directory")
+    if not run_dir.is_dir():
+        raise GanforgeError(f"{run_dir}: is a file, not a run directory")
+    path = run_dir / name
+    if not path.is_file():
+        raise GanforgeError(f"{run_dir}: not a ganforge run directory (needs config.yaml and run.json; no {name})")
+    return path
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise GanforgeError(f"{path}: cannot read ({e})") from None
+
+
+def _read_mapping(run_dir: str | Path, name: str) -> tuple[Path, dict]:
+    """RUN_DIR/name parsed (YAML or JSON by its suffix) and checked to be a mapping."""
+    path = _run_file(Path(run_dir), name)
+    parse, what = (json.loads, "JSON") if name.endswith(".json") else (yaml.safe_load, "YAML")
+    try:
+        raw = parse(_read_text(path))
+    except (yaml.YAMLError, json.JSONDecodeError) as e:
+        raise GanforgeError(f"{path}: not valid {what} ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise GanforgeError(f"{path}: expected a {what} mapping, got {type(raw).__name__}")
+    return path, raw
+
+
+def read_run_config(run_dir: str | Path) -> RunConfig:
+    """The validated config.yaml of a run (all that --resume needs: training rewrites run.json)."""
+    path, raw = _read_mapping(run_dir, "config.yaml")
+    return config_from_dict(raw, source=str(path))
+
+
+def read_run_info(run_dir: str | Path) -> dict:
+    """run.json, checked for the keys loading needs: a truncated or hand-edited file is the user's to fix."""
+    path, info = _read_mapping(run_dir, "run.json")
+    missing = [k for k in RUN_INFO_KEYS if k not in info]
+    if missing:
+        raise GanforgeError(f"{path}: missing {', '.join(missing)} (written by `ganforge train`)")
+    shape, kind = info["shape"], info["kind"]
+    dims = {"image": 3, "vector": 1}.get(kind)
+    if dims is None:
+        raise GanforgeError(f"{path}: kind must be 'image' or 'vector', got {kind!r}")
+    if not (isinstance(shape, list) and len(shape) == dims and all(type(d) is int and d > 0 for d in shape)):
+        raise GanforgeError(f"{path}: shape of a {kind} run must be {dims} positive integers, got {shape!r}")
+    if type(info["num_classes"]) is not int or info["num_classes"] < 0:
+        raise GanforgeError(f"{path}: num_classes must be a whole number ≥ 0, got {info['num_classes']!r}")
+    return info
+
+
 def read_run(run_dir: str | Path) -> tuple[RunConfig, dict]:
-    run_dir = Path(run_dir)
-    cfg_path, info_path = run_dir / "config.yaml", run_dir / "run.json"
-    if not cfg_path.is_file() or not info_path.is_file():
-        raise GanforgeError(f"{run_dir}: not a ganforge run directory (needs config.yaml and run.json)")
-    return config_from_dict(yaml.safe_load(cfg_path.read_text()), source=str(cfg_path)), json.loads(info_path.read_text())
+    """(config, run info) of a run directory; every defect of either file is a GanforgeError naming it."""
+    return read_run_config(run_dir), read_run_info(run_dir)
 
 
 def _family(run_dir: str | Path):

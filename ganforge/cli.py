@@ -11,8 +11,83 @@ import numpy as np
 from .errors import GanforgeError
 
 
+def _count(minimum: int):
+    """argparse type: a whole number ≥ minimum, refused at parse time with the bound in the message."""
+    def count(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {n}")
+        return n
+    return count
+
+
+def _seed(text: str) -> int:
+    n = _count(0)(text)
+    if n >= 2**63:  # torch seeds are 64-bit
+        raise argparse.ArgumentTypeError(f"must be below 2**63, got {n}")
+    return n
+
+
+def _real(minimum: float, inclusive: bool = True):
+    """argparse type: a finite float ≥ minimum (> minimum when not inclusive)."""
+    def real(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not np.isfinite(x) or x < minimum or (x == minimum and not inclusive):
+            raise argparse.ArgumentTypeError(f"must be a finite number {'≥' if inclusive else '>'} {minimum:g}, got {text}")
+        return x
+    return real
+
+
+def _check_out(path: str | None, flag: str = "--out") -> None:
+    """Refuse an output path that cannot be written before any work is done: an existing folder, or a path
+    through a file. (Permissions and full disks surface at write time, see _writing.)"""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise GanforgeError(f"{flag} {path}: is a folder; give a file name (inside it, if you like)")
+    for parent in p.parents:
+        if parent.exists() and not parent.is_dir():
+            raise GanforgeError(f"{flag} {path}: {parent} is a file, not a folder")
+
+
+def _check_run_out(path: str | None) -> None:
+    """train --out names a folder: refuse a file there, or a path through one, before the data is loaded."""
+    if path is None:
+        return
+    for p in (Path(path), *Path(path).parents):
+        if p.exists() and not p.is_dir():
+            raise GanforgeError(f"--out {path}: {'it' if p == Path(path) else p} is a file, not a folder")
+
+
+class _writing:
+    """Create the output's folder and turn OS errors while writing it into a user error naming the file."""
+
+    def __init__(self, path: str | Path, flag: str = "--out"):
+        self.path, self.flag = Path(path), flag
+
+    def __enter__(self) -> Path:
+        _check_out(str(self.path), self.flag)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise GanforgeError(f"{self.flag} {self.path}: cannot create {self.path.parent} ({e.strerror or e})") from None
+        return self.path
+
+    def __exit__(self, kind, err, tb) -> bool:
+        if isinstance(err, OSError):
+            raise GanforgeError(f"{self.flag} {self.path}: cannot write ({err.strerror or err})") from None
+        return False
+
+
 def _train(args) -> None:
-    from .api import read_run
+    from .api import read_run_config
     from .config import apply_overrides, config_from_dict, load_config
     from .train import train
 
@@ -24,11 +99,18 @@ def _train(args) -> None:
     if args.resume:
         if args.config:
             raise GanforgeError("give either a CONFIG or --resume RUN_DIR, not both (a resumed run keeps its config)")
-        cfg, _ = read_run(args.resume)
+        if args.out:
+            raise GanforgeError("give either --out or --resume RUN_DIR, not both (a resumed run stays in its folder)")
+        cfg = read_run_config(args.resume)
         cfg = config_from_dict(apply_overrides(cfg.model_dump(mode="json"), overrides), source=f"{args.resume}/config.yaml")
     else:
+        if args.config is not None and Path(args.config).is_dir():
+            raise GanforgeError(f"config {args.config}: is a folder, not a YAML file")
         cfg = load_config(args.config, overrides)
-    run = train(cfg, out=args.out, resume=args.resume)
+        _check_run_out(args.out)
+    if args.use_intact_checkpoint and not args.resume:
+        raise GanforgeError("--use-intact-checkpoint applies to --resume RUN_DIR only")
+    run = train(cfg, out=args.out, resume=args.resume, use_intact_checkpoint=args.use_intact_checkpoint)
     latest = sorted((run.dir / "samples").glob("step_*.png"))[-1]
     why = "time budget reached" if run.stopped_by == "time_budget" else "all steps done"
     print(f"trained {cfg.family} on {cfg.data.name} to step {run.step} ({why})")
@@ -43,38 +125,57 @@ def _sample(args) -> None:
     from .api import load
     from .train.images import to_uint8
 
+    _check_out(args.out)
+    _check_out(args.grid, "--grid")
     gen = load(args.run_dir)
-    if (args.label is not None or args.class_balanced) and not gen.num_classes:
-        raise GanforgeError(f"{args.run_dir}: --class/--class-balanced need a conditional run (cgan, acgan); "
-                            f"this one is '{gen.cfg.family}'")
+    _check_class(gen, args.run_dir, args.label, "--class-balanced" if args.class_balanced else None)
+    if args.grid:
+        _need_images(gen, args.run_dir, "--grid")
     x = gen.sample(args.num, seed=args.seed, label=args.label)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = out if out.suffix == ".npz" else out.with_name(out.name + ".npz")  # numpy adds the suffix; say so
     arrays = {"images": to_uint8(x)} if gen.kind == "image" else {"points": x.numpy().astype(np.float32)}
     if gen.num_classes:  # the classes the samples were asked for, beside them
         arrays["labels"] = gen.labels(args.num, args.label).numpy()
-    np.savez_compressed(out, **arrays)
+    with _writing(out):
+        np.savez_compressed(out, **arrays)
     if args.grid:
-        _write_grid(x, gen, args.grid, cols=int(np.ceil(np.sqrt(args.num))))
+        _write_grid(x, gen, args.grid, cols=int(np.ceil(np.sqrt(args.num))), flag="--grid")
     which = f" of class {args.label}" if args.label is not None else " (classes balanced)" if gen.num_classes else ""
     print(f"wrote {args.num} {'images' if gen.kind == 'image' else 'points'}{which} of shape {tuple(gen.shape)} "
           f"from step {gen.step} to {out}")
 
 
-def _write_grid(x, gen, path: str, cols: int) -> None:
+def _check_class(gen, run_dir: str, label: int | None, balanced: str | None = None) -> None:
+    """--class only means something to a conditional generator; silently ignoring it would mislead."""
+    flag = "--class" if label is not None else balanced
+    if flag and not gen.num_classes:
+        raise GanforgeError(f"{run_dir}: {flag} needs a conditional run (cgan, acgan); this one is '{gen.cfg.family}'")
+    if label is not None and not 0 <= label < gen.num_classes:
+        raise GanforgeError(f"--class {label} out of range: {run_dir} has classes 0–{gen.num_classes - 1}")
+
+
+def _need_images(gen, run_dir: str, what: str) -> None:
+    if gen.kind != "image":
+        raise GanforgeError(f"{run_dir}: {what} draws an image grid, and this is a {gen.shape[0]}-D (vector) run; "
+                            "write its points with `ganforge sample`")
+
+
+def _write_grid(x, gen, path: str, cols: int, flag: str = "--out") -> None:
     from .train import images
 
-    if gen.kind != "image":
-        raise GanforgeError("--grid/--out PNG needs an image run; 2-D runs: write the points with `ganforge sample`")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    images.save_png(images.grid(images.to_uint8(x), cols=cols), path, scale=max(1, 96 // gen.shape[-1]))
+    with _writing(path, flag):
+        images.save_png(images.grid(images.to_uint8(x), cols=cols), path, scale=max(1, 96 // gen.shape[-1]))
 
 
 def _interpolate(args) -> None:
     from .api import load
     from .latent import interpolate
 
+    _check_out(args.out)
     gen = load(args.run_dir)
+    _need_images(gen, args.run_dir, "interpolate")
+    _check_class(gen, args.run_dir, args.label)
     x = interpolate(gen, rows=args.rows, steps=args.steps, method=args.method, seed=args.seed, label=args.label)
     _write_grid(x, gen, args.out, cols=args.steps)
     print(f"wrote {args.rows} {args.method} interpolations of {args.steps} steps (seed {args.seed}) to {args.out}")
@@ -82,16 +183,32 @@ def _interpolate(args) -> None:
 
 def _group(text: str) -> list[int]:
     try:
-        return [int(i) for i in text.split(",") if i.strip()]
+        group = [int(i) for i in text.split(",") if i.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated sample indices like 3,17,22, got {text!r}") from None
+    if not group or min(group) < 0:
+        raise argparse.ArgumentTypeError(f"expected sample indices ≥ 0 like 3,17,22, got {text!r}")
+    return group
+
+
+def _check_indices(args) -> None:
+    """The exemplars are the --num samples of `ganforge sample`: every index must name one of them."""
+    for flag, groups in (("--plus", args.plus), ("--minus", args.minus or [])):
+        bad = [i for g in groups for i in g if i >= args.num]
+        if bad:
+            raise GanforgeError(f"{flag} index {bad[0]} out of range: the exemplars are samples 0–{args.num - 1} "
+                                f"(--num {args.num})")
 
 
 def _arithmetic(args) -> None:
     from .api import load
     from .latent import arithmetic
 
+    _check_indices(args)
+    _check_out(args.out)
     gen = load(args.run_dir)
+    _need_images(gen, args.run_dir, "arithmetic")
+    _check_class(gen, args.run_dir, args.label)
     z = gen.latents(args.num, seed=args.seed)
     x = arithmetic(gen, z, args.plus, args.minus or [], variations=args.variations, noise=args.noise, label=args.label)
     _write_grid(x, gen, args.out, cols=args.variations)
@@ -124,14 +241,17 @@ def _real_data(family, split: str, num: int | None):
 def _encode(args) -> None:
     import torch
 
+    _check_out(args.out)
     family, step, encode = _encoder(args.run_dir)
     x, labels = _real_data(family, args.split, args.num)
     with torch.no_grad():
         z = torch.cat([encode(c) for c in x.split(500)]).numpy().astype(np.float32)
     arrays = {"z": z} | ({"labels": labels.numpy()} if labels is not None else {})
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **arrays)
-    print(f"wrote z {z.shape} of {len(x)} {family.cfg.data.name} {args.split} examples (step {step}) to {args.out}")
+    out = Path(args.out)
+    out = out if out.suffix == ".npz" else out.with_name(out.name + ".npz")  # numpy adds the suffix; say so
+    with _writing(out):
+        np.savez_compressed(out, **arrays)
+    print(f"wrote z {z.shape} of {len(x)} {family.cfg.data.name} {args.split} examples (step {step}) to {out}")
 
 
 def _reconstruct(args) -> None:
@@ -139,6 +259,7 @@ def _reconstruct(args) -> None:
 
     from .train import images
 
+    _check_out(args.out)
     family, step, encode = _encoder(args.run_dir)
     if len(family.data_shape) != 3:
         raise GanforgeError("reconstruct draws images; for vector data use `ganforge encode` and G yourself")
@@ -146,11 +267,11 @@ def _reconstruct(args) -> None:
     with torch.no_grad():
         rec = family.nets[family.generator](encode(x)).float()
     error = (x - rec).flatten(1).norm(dim=1).mean().item()
-    cols = 8  # rows alternate: 8 originals, their 8 reconstructions
+    cols = min(8, len(x))  # rows alternate: 8 originals, their 8 reconstructions
     pairs = torch.stack([x[: len(x) // cols * cols].view(-1, cols, *x.shape[1:]),
                          rec[: len(x) // cols * cols].view(-1, cols, *x.shape[1:])], dim=1).flatten(0, 2)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    images.save_png(images.grid(images.to_uint8(pairs), cols=cols), args.out, scale=max(1, 96 // x.shape[-1]))
+    with _writing(args.out):
+        images.save_png(images.grid(images.to_uint8(pairs), cols=cols), args.out, scale=max(1, 96 // x.shape[-1]))
     print(f"wrote {len(x)} {args.split} images and G(E(x)) (step {step}) to {args.out}; "
           f"mean ‖x − G(E(x))‖ = {error:.3f} (pixels in [-1, 1])")
 
@@ -175,7 +296,7 @@ def _info(args) -> None:
         "checkpoint": str(ckpt),
         "last_metrics": metrics[-1] if metrics else None,
         "diagnoses": [{k: d[k] for k in ("step", "code", "message")} for d in read_diagnoses(args.run_dir)],
-        "ganforge": info["ganforge"], "torch": info["torch"],
+        "ganforge": info.get("ganforge"), "torch": info.get("torch"),
     }
     if args.json:
         print(json.dumps(summary))
@@ -192,6 +313,8 @@ def _evaluate(args) -> None:
     from .evaluate import DEFAULT_METRICS, describe_evaluator, evaluate_images, evaluate_points, evaluate_run, write_report
 
     metrics = args.metrics or ",".join(DEFAULT_METRICS)
+    if args.num_reference is not None:
+        _check_sample_count(args.num_reference, metrics, "--num-reference")
     if args.samples:
         if args.run_dir:
             raise GanforgeError("give either RUN_DIR or --samples FILE.npz, not both")
@@ -201,6 +324,7 @@ def _evaluate(args) -> None:
                                 inception_weights=args.inception_weights, num_reference=args.num_reference)
         write_report(result, Path(args.samples).parent)
     elif args.run_dir:
+        _check_sample_count(args.num, metrics, "--num")
         result = evaluate_run(args.run_dir, metrics, num=args.num, seed=args.seed,
                               inception_weights=args.inception_weights, num_reference=args.num_reference)
     else:
@@ -215,26 +339,95 @@ def _evaluate(args) -> None:
     print(json.dumps(result))
 
 
+def _min_samples(metrics: str) -> int:
+    """Fewest samples the chosen metrics are defined on: FID/KID a covariance (2), precision/recall the 3rd and
+    density/coverage the 5th nearest other sample."""
+    names = {m.strip() for m in metrics.split(",")}
+    return 6 if "dc" in names else 4 if "pr" in names else 2
+
+
+def _check_sample_count(n: int, metrics: str, what: str) -> None:
+    need = _min_samples(metrics)
+    if n < need:
+        raise GanforgeError(f"{what}: {n} samples are too few for metrics {metrics} (they need at least {need})")
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an .npz, read now (a damaged member fails here, not halfway through), never unpickled."""
+    import zipfile
+    import zlib
+
+    if path.is_dir():
+        raise GanforgeError(f"--samples {path}: is a folder, not an .npz file")
+    if not path.is_file():
+        raise GanforgeError(f"--samples {path}: file not found")
+    if path.stat().st_size == 0:
+        raise GanforgeError(f"--samples {path}: the file is empty")
+    if not zipfile.is_zipfile(path):  # also catches a truncated archive: its directory sits at the end
+        raise GanforgeError(f"--samples {path}: not an .npz archive (truncated, or another format; "
+                            "`ganforge sample` writes one)")
+    arrays = {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            for name in z.files:
+                try:
+                    arrays[name] = z[name]
+                except ValueError as e:
+                    if "allow_pickle" not in str(e):
+                        raise
+                    raise GanforgeError(f"--samples {path}: '{name}' holds an object array (Python objects); "
+                                        "ganforge will not unpickle it — save plain numeric arrays") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error) as e:
+        raise GanforgeError(f"--samples {path}: not a readable .npz ({e})") from None
+    return arrays
+
+
+def _sample_labels(z: dict, n: int, path: Path):
+    import torch
+
+    if "labels" not in z:
+        return None
+    labels = z["labels"]
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise GanforgeError(f"--samples {path}: 'labels' must be integers of shape (N,), got {labels.dtype} {labels.shape}")
+    if len(labels) != n:
+        raise GanforgeError(f"--samples {path}: {len(labels)} labels for {n} samples")
+    if len(labels) and labels.min() < 0:
+        raise GanforgeError(f"--samples {path}: 'labels' must be class numbers ≥ 0, found {labels.min()}")
+    return torch.from_numpy(labels.astype(np.int64))
+
+
+def _sample_points(a: np.ndarray, dataset: str, path: Path):
+    import torch
+
+    from .data import MIXTURES
+
+    if a.ndim != 2 or a.dtype.kind != "f" or not len(a):
+        raise GanforgeError(f"--samples {path}: 'points' must be floats of shape (N, D), N ≥ 1, got {a.dtype} {a.shape}")
+    if not np.isfinite(a).all():
+        raise GanforgeError(f"--samples {path}: 'points' holds {int((~np.isfinite(a)).sum())} NaN or infinite values")
+    if dataset in MIXTURES and a.shape[1] != MIXTURES[dataset][0].shape[1]:
+        raise GanforgeError(f"--samples {path}: points of dimension {a.shape[1]}; {dataset} is "
+                            f"{MIXTURES[dataset][0].shape[1]}-D")
+    return torch.from_numpy(a).float()
+
+
 def _evaluate_file(path: Path, dataset: str, metrics, evaluate_images, evaluate_points, **options) -> dict:
     import torch
 
-    if not path.is_file():
-        raise GanforgeError(f"samples file not found: {path}")
-    try:
-        z = np.load(path)
-    except Exception as e:
-        raise GanforgeError(f"{path}: not a readable .npz ({e})") from None
+    z = _read_npz(path)
     if "images" in z:
         a = z["images"]
         if a.dtype != np.uint8 or a.ndim != 4:
-            raise GanforgeError(f"{path}: 'images' must be uint8 (N, H, W, C), got {a.dtype} {a.shape}")
+            raise GanforgeError(f"--samples {path}: 'images' must be uint8 (N, H, W, C), got {a.dtype} {a.shape}")
+        _check_sample_count(len(a), metrics, f"--samples {path}")
+        labels = _sample_labels(z, len(a), path)
         x = torch.from_numpy(a).permute(0, 3, 1, 2).float() / 127.5 - 1
-        labels = torch.from_numpy(z["labels"]) if "labels" in z else None
         result = evaluate_images(x, dataset, metrics, labels=labels, out_dir=path.parent, **options)
     elif "points" in z:
-        result = evaluate_points(torch.from_numpy(z["points"]).float(), dataset)
+        result = evaluate_points(_sample_points(z["points"], dataset, path), dataset)
     else:
-        raise GanforgeError(f"{path}: needs an array 'images' or 'points'; it has {', '.join(z.files) or 'none'}")
+        raise GanforgeError(f"--samples {path}: needs an array 'images' or 'points'; it has {', '.join(z) or 'none'}")
     result["provenance"]["samples_file"] = str(path)
     return result
 
@@ -262,21 +455,24 @@ def build_parser() -> argparse.ArgumentParser:
                         "keys, e.g. optim.D.lr=1e-4")
     t.add_argument("--data", help="data file or folder (default: the dataset's lookup order)")
     t.add_argument("--out", help="run directory (default runs/<family>-<data>-<time>)")
-    t.add_argument("--steps", type=int, help="total generator steps")
-    t.add_argument("--time-budget", type=float, help="stop cleanly after this many seconds of training")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--labels-per-class", type=int, metavar="N",
+    t.add_argument("--steps", type=_count(1), help="total generator steps")
+    t.add_argument("--time-budget", type=_real(0, inclusive=False), help="stop cleanly after this many seconds of training")
+    t.add_argument("--seed", type=_seed)
+    t.add_argument("--labels-per-class", type=_count(1), metavar="N",
                    help="semi-supervised families: keep the labels of N training examples per class, hide the rest")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue this run to --steps")
+    t.add_argument("--use-intact-checkpoint", action="store_true",
+                   help="with --resume: if the newest checkpoint is unreadable or holds NaN, continue from the newest "
+                        "intact one (the unusable ones are renamed broken_step_*)")
     t.set_defaults(run=_train)
 
     s = sub.add_parser("sample", help="write samples of a trained run to an .npz")
     s.add_argument("run_dir")
-    s.add_argument("--num", type=int, default=64)
+    s.add_argument("--num", type=_count(1), default=64)
     s.add_argument("--out", required=True, help="FILE.npz: 'images' uint8 (N, H, W, C) or 'points' float32 (N, D)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_seed, default=0)
     cls = s.add_mutually_exclusive_group()
-    cls.add_argument("--class", dest="label", type=int, metavar="K", help="conditional runs: samples of class K only")
+    cls.add_argument("--class", dest="label", type=_count(0), metavar="K", help="conditional runs: samples of class K only")
     cls.add_argument("--class-balanced", action="store_true",
                      help="conditional runs: every class equally often (the default for them); writes 'labels'")
     s.add_argument("--grid", metavar="FILE.png", help="also write the samples as a grid (row-major: index = row·cols + col)")
@@ -285,38 +481,38 @@ def build_parser() -> argparse.ArgumentParser:
     it = sub.add_parser("interpolate", help="a grid of walks through z between random pairs of samples")
     it.add_argument("run_dir")
     it.add_argument("--out", required=True, help="FILE.png")
-    it.add_argument("--rows", type=int, default=6, help="number of walks (one per row)")
-    it.add_argument("--steps", type=int, default=9, help="images per walk, ends included")
+    it.add_argument("--rows", type=_count(1), default=6, help="number of walks (one per row)")
+    it.add_argument("--steps", type=_count(2), default=9, help="images per walk, ends included")
     it.add_argument("--method", choices=["slerp", "linear"], default="slerp")
-    it.add_argument("--seed", type=int, default=0)
-    it.add_argument("--class", dest="label", type=int, metavar="K", help="conditional runs: keep class K on every row")
+    it.add_argument("--seed", type=_seed, default=0)
+    it.add_argument("--class", dest="label", type=_count(0), metavar="K", help="conditional runs: keep class K on every row")
     it.set_defaults(run=_interpolate)
 
     ar = sub.add_parser("arithmetic", help="DCGAN-style vector arithmetic on the z of chosen samples")
     ar.add_argument("run_dir")
     ar.add_argument("--out", required=True, help="FILE.png: the result and its noisy neighbours")
-    ar.add_argument("--seed", type=int, default=0, help="the exemplars are the samples of `ganforge sample --seed S`")
-    ar.add_argument("--num", type=int, default=64, help="… --num N")
+    ar.add_argument("--seed", type=_seed, default=0, help="the exemplars are the samples of `ganforge sample --seed S`")
+    ar.add_argument("--num", type=_count(1), default=64, help="… --num N")
     ar.add_argument("--plus", type=_group, action="append", required=True, metavar="I,J,K",
                     help="indices whose mean z is added (repeatable)")
     ar.add_argument("--minus", type=_group, action="append", metavar="I,J,K", help="indices whose mean z is subtracted")
-    ar.add_argument("--variations", type=int, default=8, help="images: the result and its neighbours")
-    ar.add_argument("--noise", type=float, default=0.25, help="uniform noise of the neighbours")
-    ar.add_argument("--class", dest="label", type=int, metavar="K", help="conditional runs: the result's class")
+    ar.add_argument("--variations", type=_count(1), default=8, help="images: the result and its neighbours")
+    ar.add_argument("--noise", type=_real(0), default=0.25, help="uniform noise of the neighbours")
+    ar.add_argument("--class", dest="label", type=_count(0), metavar="K", help="conditional runs: the result's class")
     ar.set_defaults(run=_arithmetic)
 
     en = sub.add_parser("encode", help="E(x) of a bigan/vae run for real examples (its dataset) → z.npz")
     en.add_argument("run_dir")
     en.add_argument("--out", required=True, help="FILE.npz: 'z' float32 (N, latent_dim) and 'labels' when known")
     en.add_argument("--split", choices=["train", "test"], default="test")
-    en.add_argument("--num", type=int, help="the first N examples (default all)")
+    en.add_argument("--num", type=_count(1), help="the first N examples (default all)")
     en.set_defaults(run=_encode)
 
     rc = sub.add_parser("reconstruct", help="real images beside G(E(x)) for a bigan/vae run")
     rc.add_argument("run_dir")
     rc.add_argument("--out", required=True, help="FILE.png: rows of 8 originals, each followed by their reconstructions")
     rc.add_argument("--split", choices=["train", "test"], default="test")
-    rc.add_argument("--num", type=int, default=32)
+    rc.add_argument("--num", type=_count(1), default=32)
     rc.set_defaults(run=_reconstruct)
 
     i = sub.add_parser("info", help="what a run trained, on what, how far, with which results")
@@ -330,13 +526,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dataset", help="real dataset to compare --samples with, e.g. fashion-mnist")
     e.add_argument("--metrics", help="comma-separated: fid,kid,is,pr,dc,modes,parzen,tstr,nn "
                                      "(default fid,kid,is,pr,dc,modes)")
-    e.add_argument("--num", type=int, default=10_000, help="samples to draw from the run")
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--num-reference", type=int, help="real images to compare with (default: the whole test split)")
+    e.add_argument("--num", type=_count(2), default=10_000, help="samples to draw from the run")
+    e.add_argument("--seed", type=_seed, default=0)
+    e.add_argument("--num-reference", type=_count(2), help="real images to compare with (default: the whole test split)")
     e.add_argument("--inception-weights", metavar="PATH",
                    help="score with the standard FID Inception-v3 (pytorch-fid's pt_inception-2015-12-05 weights "
                         "file) instead of the dataset's own evaluator")
     e.set_defaults(run=_evaluate)
+
 
     ls = sub.add_parser("list", help="families, networks and configs that exist")
     ls.set_defaults(run=_list)

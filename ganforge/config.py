@@ -6,12 +6,13 @@ never silent corrections.
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import GanforgeError
 
@@ -19,15 +20,32 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "dcgan-fas
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # NaN and ±inf are never a sensible setting: refuse them in every float field
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+# the metrics ganforge.evaluate computes; named here so a config with a misspelt one fails when it loads
+MetricName = Literal["fid", "kid", "is", "pr", "dc", "modes", "parzen", "tstr", "nn"]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def _device_name(name: str) -> str:
+    """"auto", "cpu", "cuda", "cuda:1", "mps": checked for form here, for existence when the run starts."""
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", name):
+        raise ValueError("expected auto, cpu, cuda, cuda:N or mps")
+    return name
+
+
+Device = Annotated[str, AfterValidator(_device_name)]
 
 
 class DataConfig(Strict):
     name: str = "fashion-mnist"
     path: str | None = None  # explicit data file/folder; otherwise the lookup order of ganforge.data
-    image_size: int | None = None  # resize images to this; None keeps the dataset's own size
-    channels: int | None = None
-    num_samples: int | None = None  # size of synthetic (2-D mixture) datasets
+    image_size: int | None = Field(None, ge=4, le=4096)  # resize images to this; None keeps the dataset's own size
+    channels: Literal[1, 3] | None = None  # grey or RGB; None keeps the dataset's own
+    # size of synthetic (2-D mixture) datasets; a seeded random subset of the others
+    num_samples: int | None = Field(None, ge=1)
     # semi-supervised training: keep the labels of this many training examples per class (a balanced subset drawn
     # with train.seed); every example still serves as unlabelled data. Only semi-supervised families accept it.
     labels_per_class: int | None = Field(None, ge=1)
@@ -42,21 +60,22 @@ class NetConfig(Strict):
 
 class OptimConfig(Strict):
     name: Literal["adam", "rmsprop", "sgd"] = "adam"
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    momentum: float = 0.0  # sgd / rmsprop only
-    weight_decay: float = 0.0
+    lr: float = Field(2e-4, gt=0.0)
+    betas: tuple[Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]] = (0.5, 0.999)
+    momentum: float = Field(0.0, ge=0.0, lt=1.0)  # sgd / rmsprop only
+    weight_decay: float = Field(0.0, ge=0.0)
 
 
 class TrainConfig(Strict):
-    steps: int = 5000  # generator steps (one "step" = one pass over all phases)
-    batch_size: int = 64
-    seed: int = 0
-    time_budget: float | None = None  # seconds of training (this invocation) before a clean stop
+    steps: int = Field(5000, ge=1)  # generator steps (one "step" = one pass over all phases)
+    batch_size: int = Field(64, ge=1)
+    seed: int = Field(0, ge=0, lt=2**63)
+    time_budget: float | None = Field(None, gt=0.0)  # seconds of training (this invocation) before a clean stop
     bf16: bool = False  # autocast the forward passes to bfloat16 (CPU and CUDA)
-    ema: float | None = None  # decay of an exponential moving average of G's weights, e.g. 0.999
-    device: str = "auto"
-    threads: int | None = None  # torch CPU threads; None keeps torch's default
+    # decay of an exponential moving average of G's weights, e.g. 0.999; null = no EMA (0 is refused, not "off")
+    ema: float | None = Field(None, gt=0.0, lt=1.0)
+    device: Device = "auto"
+    threads: int | None = Field(None, ge=1, le=1024)  # torch CPU threads; None keeps torch's default
     # learning-rate schedule of every network: constant, or held until `lr_decay_start` × steps and then linearly
     # to zero at `steps` (pix2pix/CycleGAN's schedule; on the 2-D mixtures it tightens the modes)
     lr_decay: Literal["none", "linear"] = "none"
@@ -64,25 +83,25 @@ class TrainConfig(Strict):
 
 
 class LogConfig(Strict):
-    every: int = 50  # steps between metrics lines / progress-bar updates
-    sample_every: int = 500  # steps between fixed-z sample grids
-    grid: int = 64  # images in a grid
+    every: int = Field(50, ge=1)  # steps between metrics lines / progress-bar updates
+    sample_every: int = Field(500, ge=1)  # steps between fixed-z sample grids
+    grid: int = Field(64, ge=1, le=1024)  # images in a grid
     tensorboard: bool = True
     progress: bool = True
 
 
 class CheckpointConfig(Strict):
-    every: int = 1000
-    keep: int = 3
+    every: int = Field(1000, ge=1)  # steps between checkpoints (one is always written when training stops)
+    keep: int = Field(3, ge=0)  # newest checkpoints kept; 0 keeps every one
 
 
 class EvalConfig(Strict):
-    every: int = 0  # steps between evaluations during training; 0 = never
-    num: int = 2000  # generated samples per evaluation
-    metrics: list[str] = Field(default_factory=lambda: ["fid", "kid"])
+    every: int = Field(0, ge=0)  # steps between evaluations during training; 0 = never
+    num: int = Field(2000, ge=2)  # generated samples per evaluation (FID's covariance needs two)
+    metrics: list[MetricName] = Field(default_factory=lambda: ["fid", "kid"])
     final: bool = False  # evaluate `final_num` samples when training ends and write RUN/eval.md + eval.json
-    final_num: int = 10_000
-    final_metrics: list[str] = Field(default_factory=lambda: ["fid", "kid", "is", "pr", "dc", "modes"])
+    final_num: int = Field(10_000, ge=2)
+    final_metrics: list[MetricName] = Field(default_factory=lambda: ["fid", "kid", "is", "pr", "dc", "modes"])
 
 
 class DoctorConfig(Strict):
@@ -91,24 +110,24 @@ class DoctorConfig(Strict):
     enabled: bool = True  # diagnoses and doctor/diversity; off: only the NaN/Inf stop remains
     patience: int = Field(3, ge=1)  # consecutive windows a sign must hold (and be gone, to clear)
     warmup_steps: int = Field(500, ge=0)  # no mode-collapse verdicts before this step (with train.ema: ≥ 2/(1-ema))
-    d_wins_fake: float = 0.05  # discriminator_wins: D(G(z)) below this ...
-    d_wins_real: float = 0.95  # ... and D(x) above this; or, without D(x), D's loss in [0, d_loss_floor)
-    d_loss_floor: float = 0.01
-    grad_fraction: float = 0.01  # vanishing_generator_gradient: grad_norm/G below this × its early median
+    d_wins_fake: Fraction = 0.05  # discriminator_wins: D(G(z)) below this ...
+    d_wins_real: Fraction = 0.95  # ... and D(x) above this; or, without D(x), D's loss in [0, d_loss_floor)
+    d_loss_floor: float = Field(0.01, ge=0.0)
+    grad_fraction: Fraction = 0.01  # vanishing_generator_gradient: grad_norm/G below this × its early median
     grad_baseline: int = Field(5, ge=1, le=20)  # the first windows whose largest grad_norm/G is the reference
-    min_diversity: float = 0.3  # mode_collapse: fixed-z samples' mean pairwise distance / real data's
-    mode_drop: int = 2  # mode_collapse: eval classes_covered / modes this far below their best
-    kl_rise: float = 0.5  # mode_collapse: eval class_kl this far above its best
-    oscillation_windows: int = Field(12, ge=4)  # oscillation: windows looked at
-    oscillation_amplitude: float = 0.18  # std of D(G(z)) around its linear trend over those windows
-    oscillation_relative: float = 0.5  # without D(G(z)): std of D's loss around its trend / its mean
-    oscillation_crossings: float = 0.4  # fraction of window-to-window steps that cross the trend
+    min_diversity: float = Field(0.3, ge=0.0)  # mode_collapse: fixed-z samples' mean pairwise distance / real data's
+    mode_drop: int = Field(2, ge=1)  # mode_collapse: eval classes_covered / modes this far below their best
+    kl_rise: float = Field(0.5, gt=0.0)  # mode_collapse: eval class_kl this far above its best
+    oscillation_windows: int = Field(12, ge=4, le=10_000)  # oscillation: windows looked at
+    oscillation_amplitude: float = Field(0.18, gt=0.0)  # std of D(G(z)) around its linear trend over those windows
+    oscillation_relative: float = Field(0.5, gt=0.0)  # without D(G(z)): std of D's loss around its trend / its mean
+    oscillation_crossings: Fraction = 0.4  # fraction of window-to-window steps that cross the trend
     fid_evals: int = Field(4, ge=2)  # oscillation: evaluations of FID alternating up/down with no new best
 
 
 class RunConfig(Strict):
     family: str = "gan"
-    latent_dim: int = 100
+    latent_dim: int = Field(100, ge=1, le=65_536)
     latent: Literal["normal", "uniform"] = "normal"
     data: DataConfig = Field(default_factory=DataConfig)
     nets: dict[str, NetConfig]
@@ -125,14 +144,17 @@ class RunConfig(Strict):
 
 
 def _describe(err: ValidationError, source: str) -> str:
-    lines = [f"invalid config ({source}):"]
+    """One line for one problem; a line each under a heading for several."""
+    problems = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
         if e["type"] == "extra_forbidden":
-            lines.append(f"  unknown key '{key}'" + _suggest(e["loc"]))
+            problems.append(f"unknown key '{key}'" + _suggest(e["loc"]))
         else:
-            lines.append(f"  {key}: {e['msg']} (got {e.get('input')!r})")
-    return "\n".join(lines)
+            problems.append(f"{key}: {e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})")
+    if len(problems) == 1:
+        return f"invalid config ({source}): {problems[0]}"
+    return "\n  ".join([f"invalid config ({source}):"] + problems)
 
 
 def _suggest(loc: tuple) -> str:
@@ -184,12 +206,18 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
     path = Path(path) if path is not None else DEFAULT_CONFIG
+    if path.is_dir():
+        raise GanforgeError(f"config {path}: is a folder, not a YAML file")
     if not path.is_file():
         raise GanforgeError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise GanforgeError(f"config {path}: cannot read it ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise GanforgeError(f"config {path}: not a text file (byte {e.start} is not UTF-8)") from None
     except yaml.YAMLError as e:
-        raise GanforgeError(f"{path}: not valid YAML: {e}") from None
+        raise GanforgeError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(raw, dict):
         raise GanforgeError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
     return config_from_dict(apply_overrides(raw, overrides or []), source=str(path))

@@ -53,6 +53,8 @@ def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS
         raise GanforgeError(f"samples of shape {tuple(samples.shape)} do not fit {dataset} images {evaluator.in_shape}")
     if not torch.isfinite(samples).all():
         raise GanforgeError("samples contain NaN or Inf")
+    if labels is not None and len(labels) != len(samples):  # before the slow reference pass
+        raise GanforgeError(f"{len(labels)} labels for {len(samples)} samples")
     ref = load_dataset(dataset, split=reference_split)
     ref_x = _subset(ref.x, num_reference, seed)
     t0 = time.perf_counter()
@@ -60,8 +62,6 @@ def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS
     fake_f, fake_p = evaluator.run(samples)
     out: dict = {}
     if labels is not None and not inception_weights:  # a conditional G's requested classes: does the evaluator see them?
-        if len(labels) != len(samples):
-            raise GanforgeError(f"{len(labels)} labels for {len(samples)} samples")
         asked = labels.cpu().numpy()
         hit = fake_p.argmax(1) == asked
         out["class_agreement"] = float(hit.mean())
@@ -131,6 +131,10 @@ def evaluate_points(points: torch.Tensor, dataset: str) -> dict:
     if dataset not in MIXTURES:
         raise GanforgeError(f"vector data can be evaluated on the 2-D mixtures ({', '.join(MIXTURES)}), not '{dataset}'")
     means, sigma = MIXTURES[dataset]
+    if points.ndim != 2 or points.shape[1] != means.shape[1]:
+        raise GanforgeError(f"points of shape {tuple(points.shape)} do not fit {dataset} ((N, {means.shape[1]}))")
+    if not torch.isfinite(points).all():
+        raise GanforgeError("points contain NaN or Inf")
     report = M.mode_report(points, means, sigma)
     return {"modes": report["modes"], "num_modes": len(means), "high_quality": report["high_quality"],
             "reverse_kl": report["reverse_kl"], "mode_counts": report["counts"].tolist(),
@@ -146,6 +150,8 @@ def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000
 
     run_dir = Path(run_dir)
     gen = load(run_dir)
+    if gen.kind == "image" and not options.get("inception_weights"):
+        get_evaluator(gen.info["dataset"])  # no evaluator for this data: say so before drawing samples
     x = gen.sample(num, seed=seed)  # a conditional G: every class equally often, gen.labels(num)
     if gen.kind == "vector":
         result = evaluate_points(x, gen.info["dataset"])

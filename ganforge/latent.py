@@ -11,6 +11,7 @@ rarely saw in training (White 2016, "Sampling generative networks").
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -57,6 +58,8 @@ def interpolate(gen, rows: int = 6, steps: int = 9, method: str = "slerp", seed:
                 label: int | None = None) -> torch.Tensor:
     """Samples along `rows` paths between random pairs of z: (rows·steps, …), row-major. A conditional generator
     keeps one class along each row (`label`, or row r gets class r mod K)."""
+    if rows < 1:
+        raise GanforgeError(f"interpolation needs at least 1 row, got {rows}")
     ends = gen.latents(2 * rows, seed=seed)
     z = interpolation_latents(ends[:rows], ends[rows:], steps, method)
     labels = None
@@ -89,6 +92,10 @@ def arithmetic_latent(z: torch.Tensor, plus: Sequence[Sequence[int]], minus: Seq
 def arithmetic(gen, z: torch.Tensor, plus: Sequence[Sequence[int]], minus: Sequence[Sequence[int]] = (),
                variations: int = 8, noise: float = 0.25, seed: int = 0, label: int | None = None) -> torch.Tensor:
     """The result z and `variations − 1` neighbours (uniform noise ±`noise`, as in DCGAN's figure) → images."""
+    if variations < 1:
+        raise GanforgeError(f"variations counts the result itself: at least 1, got {variations}")
+    if not math.isfinite(noise) or noise < 0:
+        raise GanforgeError(f"noise is the half-width of the neighbours' jitter: a finite number ≥ 0, got {noise}")
     target = arithmetic_latent(z, plus, minus)
     g = torch.Generator().manual_seed(seed)
     jitter = (torch.rand(variations - 1, len(target), generator=g) * 2 - 1) * noise

@@ -132,9 +132,9 @@ def test_lookup_env_beats_cache_and_test_split(tmp_path, monkeypatch):
 def test_lookup_not_found_lists_places(tmp_path, monkeypatch):
     monkeypatch.setenv("GANFORGE_DATA", str(tmp_path / "envdir"))
     with pytest.raises(GanforgeError) as e:
-        lookup.find_files("mnist", "train", tmp_path, downloader=no_download)
+        lookup.find_files("mnist", "train", None, downloader=no_download)
     msg = str(e.value)
-    for place in (str(tmp_path), str(tmp_path / "envdir"), str(lookup.cache_dir("mnist"))):
+    for place in (str(tmp_path / "envdir"), str(lookup.cache_dir("mnist"))):
         assert place in msg
     assert "apt-get install dataset-fashion-mnist" in msg and "--data" in msg and "GANFORGE_DATA" in msg
     with pytest.raises(GanforgeError, match="split"):

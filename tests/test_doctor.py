@@ -16,7 +16,7 @@ from ganforge.data import MIXTURES
 from ganforge.errors import GanforgeError
 from ganforge.families import get_family
 from ganforge.nets import build_net, register_net
-from ganforge.train import train
+from ganforge.train import checkpoint, train
 from ganforge.train.doctor import (
     History,
     Doctor,
@@ -207,8 +207,11 @@ def test_diversity_is_relative_to_real_data(tmp_path):
 
 def test_nan_names_the_network_the_loss_the_step_and_the_checkpoint(tmp_path):
     doc, said, logged = make_doctor(tmp_path)
-    for step in (1000, 1220):  # 1220: written after the last finite window (1200), so suspect
-        (tmp_path / "checkpoints" / f"step_{step:08d}").mkdir(parents=True)
+    nets = {"D": torch.nn.Linear(2, 1)}
+    checkpoint.save_checkpoint(tmp_path, 1000, nets, {"step": 1000}, keep=0)
+    with torch.no_grad():
+        nets["D"].weight.fill_(float("nan"))  # a checkpoint that holds NaN (an older ganforge could write one)
+    checkpoint.save_checkpoint(tmp_path, 1220, nets, {"step": 1220}, keep=0)
     doc.window(1200, gan_window(gd=3e8), GAN_OWNERS)
     bad = gan_window() | {"loss/d_bce": float("nan"), "grad_norm/D": float("inf")}
     with pytest.raises(GanforgeError) as e:
@@ -216,8 +219,8 @@ def test_nan_names_the_network_the_loss_the_step_and_the_checkpoint(tmp_path):
     msg = str(e.value)
     assert msg.startswith("step 1234: the discriminator's (D) loss d_bce became NaN (grad_norm/D was 3e+08 the "
                           "window before, at step 1200); also non-finite: grad_norm/D")
-    assert "the last good checkpoint" in msg and "step_00001000" in msg and "optim.D.lr, now 0.01" in msg
-    assert "checkpoints of steps [1220] came after the last finite window (step 1200)" in msg
+    assert "the newest checkpoint with finite values is" in msg and "step_00001000" in msg
+    assert "--use-intact-checkpoint" in msg and "optim.D.lr, now 0.01" in msg
     assert logged == [(1234, {"doctor/nan": 1.0})] and not said
     record = read_diagnoses(tmp_path)[-1]
     assert record["code"] == "nan" and record["evidence"]["non_finite"] == {"loss/d_bce": "nan", "grad_norm/D": "inf"}

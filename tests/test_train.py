@@ -127,7 +127,7 @@ def test_cli_sample_points_for_vector_data(tmp_path):
     (["train", "train.steps=many"], "train.steps"),
     (["train", "missing.yaml"], "config file not found: missing.yaml"),
     (["train", "family=wgann"], "unknown family 'wgann'"),
-    (["info", "/nonexistent/run"], "not a ganforge run directory"),
+    (["info", "/nonexistent/run"], "no such run directory"),
 ])
 def test_cli_user_errors_are_one_clear_line(args, message, capsys):
     assert main(args) == 2

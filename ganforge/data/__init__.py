@@ -13,6 +13,7 @@ from ganforge.data.mixtures import MIXTURES, sample_mixture
 from ganforge.errors import GanforgeError
 
 DATASETS: tuple[str, ...] = ("fashion-mnist", "mnist", "digits", "ring8", "grid25", "folder", "npz")
+FILELESS = ("digits", *MIXTURES)  # built in or generated: a --data for them is a mistake
 DEFAULT_MIXTURE_SAMPLES = 100_000
 DEFAULT_FOLDER_SIZE = 64
 
@@ -75,6 +76,9 @@ def load_dataset(
         close = difflib.get_close_matches(name, DATASETS, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise GanforgeError(f"unknown dataset {name!r}.{hint} Known datasets: {', '.join(DATASETS)}")
+
+    if path is not None and name in FILELESS:
+        raise GanforgeError(f"dataset {name!r} reads no files and takes no --data (data.path); got {path}")
 
     if name in MIXTURES:
         n = DEFAULT_MIXTURE_SAMPLES if num_samples is None else num_samples

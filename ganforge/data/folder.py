@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
+from ganforge.data.base import one_line
 from ganforge.errors import GanforgeError
 
 EXTENSIONS = {".png", ".jpg", ".jpeg"}
@@ -15,7 +16,10 @@ EXTENSIONS = {".png", ".jpg", ".jpeg"}
 
 def list_images(root: str | os.PathLike) -> list[Path]:
     """All image files under root (recursive), sorted for a reproducible order."""
-    return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    try:
+        return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    except OSError as e:  # an unreadable subfolder
+        raise GanforgeError(f"{root}: cannot list images ({one_line(e)})") from None
 
 
 def _load_one(p: Path, size: int, mode: str) -> np.ndarray:
@@ -25,8 +29,10 @@ def _load_one(p: Path, size: int, mode: str) -> np.ndarray:
             # ImageOps.fit = centre crop to square + bicubic resize: same as shorter side -> size, then centre crop.
             im = ImageOps.fit(im, (size, size), method=Image.BICUBIC, centering=(0.5, 0.5))
             a = np.asarray(im, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise GanforgeError(f"{p}: unreadable or corrupt image ({e})") from None
+    # A damaged file can make PIL's decoders raise nearly anything (OSError, SyntaxError, struct.error,
+    # IndexError, DecompressionBombError, …); the try holds PIL calls only, so every failure is this file's.
+    except Exception as e:
+        raise GanforgeError(f"{p}: unreadable or corrupt image ({type(e).__name__}: {one_line(e)})") from None
     return a[:, :, None] if a.ndim == 2 else a
 
 

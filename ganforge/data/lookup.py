@@ -74,10 +74,12 @@ def _find_in(d: Path, split: str) -> tuple[Path, Path] | None:
 
 
 def candidate_dirs(dataset: str, path: str | os.PathLike | None = None) -> list[Path]:
-    """Directories searched, in order: explicit path, $GANFORGE_DATA(/<dataset>), system package, cache."""
-    dirs: list[Path] = []
+    """Directories searched, in order. An explicit path is searched alone (with its <dataset> subdir): a user who
+    names a place must never silently get data from somewhere else. Otherwise: $GANFORGE_DATA(/<dataset>),
+    the system package (Fashion-MNIST), the cache."""
     if path is not None:
-        dirs += [Path(path), Path(path) / dataset]
+        return [Path(path), Path(path) / dataset]
+    dirs: list[Path] = []
     env = os.environ.get("GANFORGE_DATA")
     if env:
         dirs += [Path(env), Path(env) / dataset]
@@ -142,21 +144,21 @@ def find_files(
     source: Source | None = None,
     downloader: Downloader | None = urllib_download,
 ) -> tuple[Path, Path]:
-    """(images, labels) paths for `dataset`/`split`, downloading into the cache if found nowhere.
-    downloader=None disables downloading."""
+    """(images, labels) paths for `dataset`/`split`. With an explicit `path` only that path is searched and
+    nothing is downloaded; otherwise the lookup order, then a download into the cache (downloader=None: none)."""
     if dataset not in SOURCES:
         raise GanforgeError(f"unknown idx dataset {dataset!r}; known: {', '.join(SOURCES)}")
     if split not in FILES:
         raise GanforgeError(f"unknown split {split!r} for {dataset}; use one of: {', '.join(FILES)}")
-    if path is not None and not Path(path).is_dir():
-        raise GanforgeError(f"--data {path}: not a directory")
-    dirs = candidate_dirs(dataset, path)
+    wanted = " and ".join(f"{s}[.gz]" for s in FILES[split])
+    if path is not None:
+        return _find_explicit(dataset, split, Path(path), wanted)
+    dirs = candidate_dirs(dataset)
     for d in dirs:
         hit = _find_in(d, split)
         if hit:
             return hit
     looked = "\n  ".join(str(d) for d in dirs)
-    wanted = " and ".join(f"{s}[.gz]" for s in FILES[split])
     howto = (
         "To get the data: `apt-get install dataset-fashion-mnist` (Fashion-MNIST), "
         "or pass --data DIR holding the idx files, or set GANFORGE_DATA=DIR."
@@ -170,3 +172,16 @@ def find_files(
             f"{dataset} {split} files {wanted} not found; looked in:\n  {looked}\n"
             f"and the download failed: {e}\n{howto}"
         ) from None
+
+
+def _find_explicit(dataset: str, split: str, path: Path, wanted: str) -> tuple[Path, Path]:
+    if not path.exists():
+        raise GanforgeError(f"--data {path}: no such directory (expected one holding the {dataset} files {wanted})")
+    if not path.is_dir():
+        raise GanforgeError(f"--data {path}: not a directory (expected one holding the {dataset} files {wanted})")
+    for d in candidate_dirs(dataset, path):
+        hit = _find_in(d, split)
+        if hit:
+            return hit
+    raise GanforgeError(f"--data {path}: {dataset} {split} files {wanted} not found in {path} "
+                        f"or {path / dataset}")

@@ -84,30 +84,47 @@ class Family(nn.Module):
 
     def __init__(self, cfg: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0):
         super().__init__()
-        if cfg.data.labels_per_class is not None and not self.semi_supervised:
-            semi = sorted(n for n, f in _FAMILIES.items() if f.semi_supervised)
-            raise GanforgeError(f"data.labels_per_class applies to semi-supervised families ({', '.join(semi)}); "
-                                f"family '{self.name}' is not one")
         self.cfg = cfg
         self.data_shape = tuple(data_shape)
         self.num_classes = num_classes
-        try:
-            self.opts = self.Options.model_validate(cfg.objective)
-        except ValidationError as e:
-            bad = "; ".join(f"objective.{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-            raise GanforgeError(f"family '{self.name}': {bad}") from None
-        missing = set(self.networks) - set(cfg.nets)
-        if missing:
-            raise GanforgeError(f"family '{self.name}' needs networks {sorted(self.networks)}; "
-                                f"config 'nets' lacks {sorted(missing)}")
-        extra = set(cfg.nets) - set(self.networks)
-        if extra:
-            raise GanforgeError(f"family '{self.name}' has no network(s) {sorted(extra)} (it uses {sorted(self.networks)})")
+        self.opts = self.check_config(cfg)
         self.nets = nn.ModuleDict({n: self.build(n, role) for n, role in self.networks.items()})
         self._monitors: dict[str, torch.Tensor] = {}
         self.step = 0  # training steps completed before the current one; set by the loop
 
     # -- construction -----------------------------------------------------------------------------------------
+    @classmethod
+    def check_config(cls, cfg: RunConfig) -> Options:
+        """Everything about `cfg` this family can judge without data: its objective options (with close matches
+        for unknown keys), its networks, the data options it accepts. Runs before a run touches disk or data."""
+        if cfg.data.labels_per_class is not None and not cls.semi_supervised:
+            semi = sorted(n for n, f in _FAMILIES.items() if f.semi_supervised)
+            raise GanforgeError(f"data.labels_per_class applies to semi-supervised families ({', '.join(semi)}); "
+                                f"family '{cls.name}' is not one")
+        try:
+            opts = cls.Options.model_validate(cfg.objective)
+        except ValidationError as e:
+            raise GanforgeError(f"family '{cls.name}': " + "; ".join(map(cls._describe_option, e.errors()))) from None
+        missing = set(cls.networks) - set(cfg.nets)
+        if missing:
+            raise GanforgeError(f"family '{cls.name}' needs networks {sorted(cls.networks)}; "
+                                f"config 'nets' lacks {sorted(missing)}")
+        extra = set(cfg.nets) - set(cls.networks)
+        if extra:
+            raise GanforgeError(f"family '{cls.name}' has no network(s) {sorted(extra)} (it uses {sorted(cls.networks)})")
+        return opts
+
+    @classmethod
+    def _describe_option(cls, error: dict) -> str:
+        key = ".".join(map(str, error["loc"]))
+        if error["type"] != "extra_forbidden":
+            msg = error["msg"].removeprefix("Value error, ")
+            return f"objective.{key}: {msg} (got {error['input']!r})" if key else f"objective: {msg}"
+        known = list(cls.Options.model_fields)
+        close = difflib.get_close_matches(key, known, n=3)
+        hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"known: {', '.join(known)}"
+        return f"unknown key 'objective.{key}'; {hint}"
+
     def build(self, name: str, role: str) -> nn.Module:
         """Networks get the shapes they need from the data; everything else comes from `nets.<name>.args`."""
         net_cfg = self.cfg.nets[name]

@@ -7,6 +7,7 @@ so a crash mid-write leaves the previous checkpoint and pointer as they were. Lo
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,35 @@ from safetensors.torch import load_file, save_file
 from ..errors import GanforgeError
 
 WEIGHTS, STATE, LATEST = "weights.safetensors", "state.pt", "latest"
+TMP_PREFIX, BROKEN_PREFIX = ".tmp_", "broken_"
+
+
+def non_finite(tensors: dict[str, torch.Tensor]) -> dict[str, int]:
+    """{name: count} of the floating-point tensors holding NaN or ±inf (parameters, buffers, optimiser moments)."""
+    bad = {}
+    for name, t in tensors.items():
+        if torch.is_tensor(t) and t.is_floating_point():
+            count = int((~torch.isfinite(t)).sum())
+            if count:
+                bad[name] = count
+    return bad
+
+
+def state_tensors(state: dict, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Every tensor of a nested training state (optimiser moments, RNG states…), keyed by its path."""
+    out = {}
+    for k, v in state.items() if isinstance(state, dict) else enumerate(state):
+        key = f"{prefix}{k}"
+        if torch.is_tensor(v):
+            out[key] = v
+        elif isinstance(v, (dict, list, tuple)):
+            out |= state_tensors(v, key + "/")
+    return out
+
+
+def describe_non_finite(bad: dict[str, int], limit: int = 3) -> str:
+    shown = ", ".join(f"{k} ({n} values)" for k, n in list(bad.items())[:limit])
+    return shown + (f" and {len(bad) - limit} more tensors" if len(bad) > limit else "")
 
 
 def flatten_state(modules: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
@@ -28,7 +58,7 @@ def save_checkpoint(run_dir: Path, step: int, modules: dict[str, torch.nn.Module
     ckpt_root = Path(run_dir) / "checkpoints"
     ckpt_root.mkdir(parents=True, exist_ok=True)
     final = ckpt_root / f"step_{step:08d}"
-    tmp = ckpt_root / f".tmp_step_{step:08d}"
+    tmp = ckpt_root / f"{TMP_PREFIX}step_{step:08d}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_file(flatten_state(modules), str(tmp / WEIGHTS), metadata={"step": str(step)})
@@ -39,11 +69,15 @@ def save_checkpoint(run_dir: Path, step: int, modules: dict[str, torch.nn.Module
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    pointer = ckpt_root / (LATEST + ".tmp")
-    pointer.write_text(final.name + "\n")
-    os.replace(pointer, ckpt_root / LATEST)
+    _point_latest_to(final)
     _prune(ckpt_root, keep, final.name)
     return final
+
+
+def _point_latest_to(ckpt: Path) -> None:
+    pointer = ckpt.parent / (LATEST + ".tmp")
+    pointer.write_text(ckpt.name + "\n")
+    os.replace(pointer, ckpt.parent / LATEST)
 
 
 def _prune(ckpt_root: Path, keep: int, newest: str) -> None:
@@ -51,6 +85,63 @@ def _prune(ckpt_root: Path, keep: int, newest: str) -> None:
     for old in done[:-keep] if keep > 0 else []:
         if old.name != newest:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_stale_temporaries(run_dir: str | Path) -> list[str]:
+    """Delete what a crash mid-save leaves behind (a half-written checkpoint folder, a pointer not yet renamed);
+    they are never read, so removing them loses nothing. Returns their names."""
+    ckpt_root = Path(run_dir) / "checkpoints"
+    stale = sorted(ckpt_root.glob(TMP_PREFIX + "step_*")) + [p for p in [ckpt_root / (LATEST + ".tmp")] if p.exists()]
+    for p in stale:
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    return [p.name for p in stale]
+
+
+def _complete(ckpt_root: Path) -> list[Path]:
+    return sorted(p for p in ckpt_root.glob("step_*") if (p / WEIGHTS).is_file() and (p / STATE).is_file())
+
+
+def problem(ckpt: Path) -> str | None:
+    """Why checkpoint `ckpt` cannot be resumed from (unreadable, truncated, holds NaN/Inf), or None if it can."""
+    try:
+        bad = non_finite(_read_weights(ckpt)) | non_finite(state_tensors(load_state(ckpt)))
+    except GanforgeError as e:
+        return str(e)
+    return f"it holds non-finite values in {describe_non_finite(bad)}" if bad else None
+
+
+def checkpoint_for_resume(run_dir: str | Path, use_intact: bool = False) -> tuple[Path, str | None]:
+    """The checkpoint a resume starts from, and a note when it is not the newest.
+
+    The newest checkpoint is checked before anything else happens. If it cannot be used, the error names the newest
+    one that can; with `use_intact` the run continues from that one instead, and the unusable folders are renamed
+    `broken_step_*` (kept for inspection, never read again)."""
+    ckpt_root = Path(run_dir) / "checkpoints"
+    if not _complete(ckpt_root):
+        raise GanforgeError(f"cannot resume {run_dir}: it has no checkpoint yet (the run stopped before its first "
+                            f"one); start it again: ganforge train {Path(run_dir) / 'config.yaml'} --out {run_dir}")
+    newest = latest_checkpoint(run_dir)
+    why = problem(newest)
+    if why is None:
+        return newest, None
+    older = [p for p in reversed(_complete(ckpt_root)) if p.name < newest.name]
+    intact = next((p for p in older if problem(p) is None), None)
+    if intact is None:
+        raise GanforgeError(f"cannot resume {run_dir}: the newest checkpoint {newest.name} is unusable ({why}) and "
+                            f"no older intact checkpoint is left; start a new run")
+    if not use_intact:
+        raise GanforgeError(f"cannot resume {run_dir}: the newest checkpoint {newest.name} is unusable ({why}); the "
+                            f"newest intact one is {intact.name}: add --use-intact-checkpoint to continue from it")
+    for p in _complete(ckpt_root):
+        if p.name > intact.name:
+            os.replace(p, p.with_name(BROKEN_PREFIX + p.name))
+    _point_latest_to(intact)
+    return intact, f"the newest checkpoint {newest.name} is unusable ({why}); continuing from {intact.name}"
+
+
+def newest_finite(run_dir: str | Path) -> Path | None:
+    """The newest checkpoint that reads back whole with every tensor finite; None when there is none."""
+    return next((p for p in reversed(_complete(Path(run_dir) / "checkpoints")) if problem(p) is None), None)
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path:
@@ -61,7 +152,7 @@ def latest_checkpoint(run_dir: str | Path) -> Path:
         if (path / WEIGHTS).is_file() and (path / STATE).is_file():
             return path
     # pointer missing or stale: fall back to the newest complete folder
-    done = sorted(p for p in ckpt_root.glob("step_*") if (p / WEIGHTS).is_file() and (p / STATE).is_file())
+    done = _complete(ckpt_root)
     if not done:
         raise GanforgeError(f"no checkpoint found in {ckpt_root}")
     return done[-1]
@@ -78,11 +169,19 @@ def step_checkpoint(run_dir: str | Path, step: int) -> Path:
                         "(checkpoint.every and checkpoint.keep decide which are kept)")
 
 
-def load_weights(ckpt: Path, modules: dict[str, torch.nn.Module]) -> None:
+def _read_weights(ckpt: Path) -> dict[str, torch.Tensor]:
     try:
-        flat = load_file(str(ckpt / WEIGHTS))
+        return load_file(str(ckpt / WEIGHTS))
     except Exception as e:  # safetensors raises its own error types for truncated or foreign files
-        raise GanforgeError(f"{ckpt / WEIGHTS}: cannot read weights ({e})") from None
+        raise GanforgeError(f"{ckpt / WEIGHTS}: cannot read weights ({_first_line(e)})") from None
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def load_weights(ckpt: Path, modules: dict[str, torch.nn.Module]) -> None:
+    flat = _read_weights(ckpt)
     for name, m in modules.items():
         prefix = name + "/"
         sd = {k[len(prefix):]: v for k, v in flat.items() if k.startswith(prefix)}
@@ -95,7 +194,21 @@ def load_weights(ckpt: Path, modules: dict[str, torch.nn.Module]) -> None:
 
 
 def load_state(ckpt: Path) -> dict:
+    state = safe_torch_load(ckpt / STATE, "training state")
+    if not isinstance(state, dict) or "step" not in state:
+        raise GanforgeError(f"{ckpt / STATE}: not a ganforge training state (no step recorded)")
+    return state
+
+
+def safe_torch_load(path: Path, what: str):
+    """torch.load with weights_only=True; a file that would need unpickling is refused in our words, not torch's
+    (whose advice to pass weights_only=False would run the file's code)."""
     try:
-        return torch.load(ckpt / STATE, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise GanforgeError(f"{ckpt / STATE}: cannot read training state ({e})") from None
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise GanforgeError(f"{path}: not a ganforge {what}: it holds Python objects that only unpickling could "
+                            "read, and ganforge never unpickles files") from None
+    except FileNotFoundError:
+        raise GanforgeError(f"{path}: {what} file not found") from None
+    except Exception as e:  # truncated zip, wrong format, …
+        raise GanforgeError(f"{path}: cannot read {what} ({_first_line(e)})") from None

@@ -22,7 +22,8 @@ import torch
 
 from ..config import DoctorConfig, RunConfig
 from ..errors import GanforgeError
-from .logger import read_metrics
+from .checkpoint import latest_checkpoint, newest_finite
+from .logger import read_jsonl, read_metrics
 
 if TYPE_CHECKING:
     from ..families import Family
@@ -286,10 +287,7 @@ def spread(x: torch.Tensor) -> float:
 
 
 def read_diagnoses(run_dir: str | Path) -> list[dict]:
-    path = Path(run_dir) / DIAGNOSES
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(Path(run_dir) / DIAGNOSES)
 
 
 class Doctor:
@@ -313,7 +311,6 @@ class Doctor:
                           if not (k == "discriminator_wins" and self.opts.get("feature_matching"))}
         self.history = History(roles=roles, generator=self.g)
         self.silent: dict[str, int] = {}  # active diagnoses → checks since their detector last fired
-        self.last_good = start_step  # the last step whose logged values were all finite
         self.real_spread = 0.0
         if c.enabled:
             pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(cfg.train.seed + 30_011))
@@ -325,7 +322,6 @@ class Doctor:
     def window(self, step: int, values: dict[str, float], owners: dict[str, tuple[str, ...]]) -> dict[str, float]:
         self.history.owners.update(owners)
         self._stop_if_not_finite(step, values)
-        self.last_good = step
         extra = {}
         if self.c.enabled and self.real_spread > 0 and len(x := self.samples()) > 1:
             extra["doctor/diversity"] = spread(x) / self.real_spread
@@ -390,17 +386,13 @@ class Doctor:
         raise GanforgeError(self._issue(step, "nan", finding))
 
     def _checkpoint_note(self) -> str:
-        root = self.run_dir / "checkpoints"
-        steps = sorted(int(p.name[5:]) for p in root.glob("step_*") if p.is_dir() and p.name[5:].isdigit())
-        good = [s for s in steps if s <= self.last_good]
-        note = (f"the last good checkpoint {root / f'step_{good[-1]:08d}'} is kept (`ganforge train --resume "
-                f"{self.run_dir} key=value …` continues from it with changed settings)" if good
-                else "no checkpoint was written before this")
-        later = [s for s in steps if s > self.last_good]
-        if later:
-            note += (f"; checkpoints of steps {later} came after the last finite window (step {self.last_good}) and "
-                     f"may already hold NaN/Inf: remove them before resuming")
-        return note
+        good = newest_finite(self.run_dir)  # read back, every tensor checked, not assumed from the logs
+        if good is None:
+            return "no checkpoint with finite values was written before this, so there is nothing to resume from"
+        note = f"the newest checkpoint with finite values is {good}"
+        if good != latest_checkpoint(self.run_dir):
+            return note + f" (`ganforge train --resume {self.run_dir} --use-intact-checkpoint key=value …` continues from it)"
+        return note + f" (`ganforge train --resume {self.run_dir} key=value …` continues from it with changed settings)"
 
     def _resume(self, start_step: int) -> None:
         """Rebuild the history and the active diagnoses from RUN/metrics.jsonl up to the resumed step."""

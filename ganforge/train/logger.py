@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
+
+from ..errors import GanforgeError
 
 
 class MetricsLog:
@@ -30,8 +33,32 @@ class MetricsLog:
             self.tb.close()
 
 
-def read_metrics(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / "metrics.jsonl"
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a .jsonl log; a last line cut short by a crash is skipped, a bad line elsewhere is not."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if i < len(lines) - 1:
+                raise GanforgeError(f"{path}: line {i + 1} is not JSON ({e})") from None
+    return rows
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    return read_jsonl(Path(run_dir) / "metrics.jsonl")
+
+
+def cut_log(path: Path, step: int) -> int:
+    """Drop the records after `step` from a .jsonl log (a resumed run repeats those steps); atomic. Returns how
+    many were dropped."""
+    rows = read_jsonl(path)
+    kept = [r for r in rows if r.get("step", 0) <= step]
+    if len(kept) != len(rows) or (path.is_file() and not path.read_text().endswith("\n")):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        os.replace(tmp, path)
+    return len(rows) - len(kept)

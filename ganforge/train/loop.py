@@ -6,6 +6,7 @@ write grids and checkpoints → final checkpoint.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from contextlib import nullcontext
@@ -24,10 +25,10 @@ from ..data.base import Dataset
 from ..errors import GanforgeError
 from ..families import Batch, Family, draw_latents, get_family
 from . import checkpoint, images
-from .doctor import DIVERSITY_SAMPLES, Doctor
+from .doctor import DIAGNOSES, DIVERSITY_SAMPLES, Doctor
 from .ema import EMA
 from .evaluation import RunEvaluator
-from .logger import MetricsLog
+from .logger import MetricsLog, cut_log
 from .sampler import BatchSampler
 
 RUN_INFO = "run.json"
@@ -47,7 +48,64 @@ class Run:
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
+        raise GanforgeError(f"train.device={name}: no such CUDA device here ({torch.cuda.device_count()} visible); "
+                            "use train.device=cpu or auto")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise GanforgeError(f"train.device={name}: MPS is not available here; use train.device=cpu or auto")
+    return device
+
+
+def run_directory(cfg: RunConfig, out: str | Path | None) -> Path:
+    """The folder a new run writes to. Never one that holds a run with checkpoints, never a file, and never a
+    folder of the user's other files: a new run gets an empty (or new) folder."""
+    run_dir = Path(out) if out is not None else Path("runs") / f"{cfg.family}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GanforgeError(f"--out {run_dir}: is a file, not a folder")
+    if list((run_dir / "checkpoints").glob("step_*")):
+        raise GanforgeError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / "config.yaml").is_file():
+        raise GanforgeError(f"--out {run_dir}: the folder is not empty and is not a ganforge run; give a new or "
+                            "empty folder")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GanforgeError(f"--out {run_dir}: cannot create the folder ({e.strerror or e})") from None
+    # a run that died before its first checkpoint left only logs (and perhaps a half-written save): start afresh
+    for stale in ("metrics.jsonl", "diagnoses.jsonl"):
+        (run_dir / stale).unlink(missing_ok=True)
+    checkpoint.remove_stale_temporaries(run_dir)
+    return run_dir
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """A crash mid-write leaves the old file or the new one, never half of one (a run is resumed from these)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def apply_optimiser_settings(optimizers: dict[str, torch.optim.Optimizer], cfg: RunConfig, saved: dict) -> list[str]:
+    """After restoring optimiser state, put the config's hyper-parameters (lr, betas, momentum, weight decay) back
+    over the restored ones: a resumed run follows the config it records. Returns 'optim.D.lr 0.0002 → 0.05' for
+    each setting that differs from the checkpoint's (`saved`: {net: OptimConfig dump} written with it)."""
+    changes = []
+    for n, opt in optimizers.items():
+        want = cfg.optim_for(n)
+        before = saved.get(n)
+        if before is not None and (before.get("name") or want.name) != want.name:  # None: not recorded
+            raise GanforgeError(f"optim.{n}.name: the checkpoint's optimiser is {before['name']}, the config asks for "
+                                f"{want.name}; a resumed run keeps its optimiser (start a new run to change it)")
+        for group in opt.param_groups:
+            for key in ("lr", "betas", "momentum", "weight_decay"):
+                if key in group:
+                    group[key] = tuple(want.betas) if key == "betas" else getattr(want, key)
+        for key in ("lr", "betas", "momentum", "weight_decay"):
+            old, new = (tuple(before[key]) if key == "betas" else before[key]) if before else None, getattr(want, key)
+            if before is not None and old != (tuple(new) if key == "betas" else new):
+                changes.append(f"optim.{n}.{key} {old} → {new}")
+    return changes
 
 
 def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -109,21 +167,38 @@ def _grad_norm(net: nn.Module) -> float:
     return float(torch.stack(norms).norm()) if norms else 0.0
 
 
-def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | None = None) -> Run:
-    # ---- set-up -----------------------------------------------------------------------------------------------
+def _saved_optimiser_settings(state: dict) -> dict[str, dict]:
+    """The optimiser settings a checkpoint was trained with (checkpoints before they were recorded: read from the
+    optimiser state's first parameter group)."""
+    if "optim" in state:
+        return state["optim"]
+    return {n: {k: g[k] for k in ("lr", "betas", "momentum", "weight_decay") if k in g} | {"name": None}
+            for n, o in state["optimizers"].items() for g in o["param_groups"][:1]}
+
+
+def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | None = None,
+          use_intact_checkpoint: bool = False) -> Run:
+    """Train `cfg` into a new run folder `out`, or continue the run in `resume` (to cfg.train.steps).
+    `use_intact_checkpoint`: when the newest checkpoint of `resume` is unusable, continue from the newest intact one."""
+    # ---- set-up: everything that can be judged without data is judged before anything is written --------------
+    get_family(cfg.family).check_config(cfg)
+    device = pick_device(cfg.train.device)
+    resume_from = None
     if resume is not None:
         run_dir = Path(resume)
         if not (run_dir / "config.yaml").is_file():
             raise GanforgeError(f"--resume {run_dir}: not a run directory (no config.yaml)")
+        removed = checkpoint.remove_stale_temporaries(run_dir)
+        if removed:
+            print(f"resume: removed what an interrupted save left behind: {', '.join(removed)}", file=sys.stderr)
+        resume_from, note = checkpoint.checkpoint_for_resume(run_dir, use_intact_checkpoint)
+        if note:
+            print(f"resume: {note}", file=sys.stderr)
     else:
-        run_dir = Path(out) if out is not None else Path("runs") / f"{cfg.family}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if (run_dir / "checkpoints").exists():
-            raise GanforgeError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = run_directory(cfg, out)
     (run_dir / "samples").mkdir(exist_ok=True)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    device = pick_device(cfg.train.device)
     torch.manual_seed(cfg.train.seed)
 
     data = build_data(cfg)
@@ -138,12 +213,15 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     modules = dict(family.nets.items()) | ({"G_ema": ema.net} if ema else {})
 
     step, elapsed = 0, 0.0
-    if resume is not None:
-        ckpt = checkpoint.latest_checkpoint(run_dir)
-        checkpoint.load_weights(ckpt, modules)
-        state = checkpoint.load_state(ckpt)
+    if resume_from is not None:
+        checkpoint.load_weights(resume_from, modules)
+        state = checkpoint.load_state(resume_from)
         for n, opt in optimizers.items():
             opt.load_state_dict(state["optimizers"][n])
+        changes = apply_optimiser_settings(optimizers, cfg, _saved_optimiser_settings(state))
+        if changes:
+            print(f"resume: the config's optimiser settings replace the checkpoint's: {'; '.join(changes)}",
+                  file=sys.stderr)
         sampler.load_state_dict(state["sampler"])
         if labelled is not None:
             labelled.load_state_dict(state["labelled_sampler"])
@@ -151,8 +229,11 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
-    (run_dir / RUN_INFO).write_text(json.dumps({
+        # the steps after the checkpoint are trained again: their log lines go, so each step is logged once
+        for log_file in ("metrics.jsonl", DIAGNOSES):
+            cut_log(run_dir / log_file, step)
+    write_atomically(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    write_atomically(run_dir / RUN_INFO, json.dumps({
         "family": cfg.family, "dataset": data.name, "kind": data.kind, "shape": list(data.shape),
         "num_classes": num_classes, "num_examples": len(data), "ganforge": __version__, "torch": torch.__version__,
     }, indent=1))
@@ -196,17 +277,24 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                     say=bar.write, log=log.write, start_step=step)
 
     def save(at: int) -> None:
-        # NaN is caught at logging windows; between them a checkpoint must still never hold non-finite weights
-        bad = [n for n, m in modules.items() if not all(torch.isfinite(p).all() for p in m.parameters())]
-        if bad:
-            raise GanforgeError(f"step {at}: non-finite weights in {', '.join(bad)}; no checkpoint written, the last "
-                                f"good one in {run_dir / 'checkpoints'} is kept")
         state = {"step": at, "elapsed": elapsed, "rng": torch.get_rng_state(), "sampler": sampler.state_dict(),
-                 "optimizers": {n: o.state_dict() for n, o in optimizers.items()}}
+                 "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
+                 "optim": {n: cfg.optim_for(n).model_dump(mode="json") for n in optimizers}}
         if labelled is not None:
             state["labelled_sampler"] = labelled.state_dict()
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state()
+        # NaN is caught at logging windows; between them a checkpoint must still never hold a non-finite tensor
+        # (weights, batch-norm statistics, optimiser moments): the newest checkpoint is always one to resume from
+        bad = checkpoint.non_finite(checkpoint.flatten_state(modules)) | checkpoint.non_finite(
+            checkpoint.state_tensors(state))
+        if bad:
+            good = checkpoint.newest_finite(run_dir)
+            then = (f"the newest finite checkpoint is {good}: lower the learning rates (optim.<net>.lr) and "
+                    f"`--resume {run_dir}`" if good else "no finite checkpoint was written before this: lower the "
+                    "learning rates (optim.<net>.lr) and start again")
+            raise GanforgeError(f"step {at}: non-finite values in {checkpoint.describe_non_finite(bad)}; no checkpoint "
+                                f"written; {then}")
         checkpoint.save_checkpoint(run_dir, at, modules, state, cfg.checkpoint.keep)
 
     # ---- the loop ---------------------------------------------------------------------------------------------

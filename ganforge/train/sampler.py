@@ -4,12 +4,16 @@ from __future__ import annotations
 import torch
 
 from ..data.base import Dataset
+from ..errors import GanforgeError
 
 
 class BatchSampler:
     def __init__(self, data: Dataset, batch_size: int, seed: int, device: torch.device):
+        if batch_size <= 0:
+            raise GanforgeError(f"train.batch_size must be positive, got {batch_size}")
         if len(data) < batch_size:
-            raise ValueError(f"dataset '{data.name}' has {len(data)} examples, fewer than batch_size {batch_size}")
+            raise GanforgeError(f"dataset '{data.name}' has {len(data)} examples, fewer than train.batch_size="
+                                f"{batch_size}; use train.batch_size={len(data)} or fewer")
         self.data, self.batch_size, self.device = data, batch_size, device
         self.generator = torch.Generator().manual_seed(seed)
         self.order = torch.randperm(len(data), generator=self.generator)
