@@ -1,5 +1,10 @@
 """Pure loss functions: discriminator/critic outputs in, scalar out. No networks, no optimisers
-(the penalties take the network they differentiate through, nothing else)."""
+(the penalties take the network they differentiate through, nothing else).
+
+The logits contract: a discriminator returns raw logits (never probabilities) of shape (N,) or (N, …), e.g. a
+PatchGAN's (N, H', W'). Every cost reduces all dimensions by mean, so a map costs the mean over examples and
+positions, and (N, 1) costs what (N,) does. The penalties take each example's score as the mean over its positions
+and their gradient norms are per example (tests/test_logits_contract.py checks all of this)."""
 from .adversarial import (  # noqa: F401
     GENERATOR_COSTS,
     discriminator_bce,
