@@ -445,6 +445,17 @@ def _list(args) -> None:
         print("configs:   " + ", ".join(sorted(p.name for p in configs.glob("*.yaml"))))
 
 
+def _data_pack(args) -> None:
+    from .data.shards import pack_folder
+
+    m = pack_folder(args.folder, args.out, image_size=args.image_size, channels=args.channels,
+                    shard_size=args.shard_size)
+    size = sum(s["bytes"] for s in m["shards"])
+    classes = len(m["classes"]) if m["classes"] else "no"
+    print(f"packed {m['num_examples']} examples into {len(m['shards'])} shards of shape {tuple(m['shape'])}, "
+          f"{classes} classes, {size} bytes, in {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganforge", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -534,6 +545,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "file) instead of the dataset's own evaluator")
     e.set_defaults(run=_evaluate)
 
+    # `ganforge data …`: dataset tools (a group, so more can join `pack`)
+    dt = sub.add_parser("data", help="dataset tools: pack an image folder into shards for streaming")
+    dsub = dt.add_subparsers(dest="data_command", required=True)
+    dp = dsub.add_parser("pack", help="write an image folder as tar shards + manifest.json (WebDataset layout)")
+    dp.add_argument("folder", help="image folder; class sub-folders become labels")
+    dp.add_argument("--out", required=True, help="new folder for the shards")
+    dp.add_argument("--image-size", type=_count(1), metavar="S",
+                    help="centre-crop and resize to S×S (default: keep the size, which all images must share)")
+    dp.add_argument("--channels", type=int, choices=[1, 3], default=3)
+    dp.add_argument("--shard-size", type=_count(1), default=1000, metavar="N", help="examples per shard")
+    dp.set_defaults(run=_data_pack)
 
     ls = sub.add_parser("list", help="families, networks and configs that exist")
     ls.set_defaults(run=_list)
