@@ -29,11 +29,11 @@ import torch
 import torch.nn.functional as F
 
 import ganforge
+from ganforge import images
 from ganforge.api import load_family
 from ganforge.config import load_config
 from ganforge.data import load_dataset
 from ganforge.families import get_family
-from ganforge.train import images
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"

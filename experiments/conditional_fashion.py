@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 
 import ganforge
+from ganforge import images
 from ganforge.config import load_config
 from ganforge.evaluate import evaluate_images
-from ganforge.train import images
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"

@@ -24,11 +24,11 @@ from pathlib import Path
 import torch
 
 import ganforge
+from ganforge import images
 from ganforge.api import load_family
 from ganforge.config import load_config
 from ganforge.data import load_dataset
 from ganforge.evaluate import evaluate_images
-from ganforge.train import images
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"

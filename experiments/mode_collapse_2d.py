@@ -32,11 +32,11 @@ import yaml
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 import ganforge
+from ganforge import images
 from ganforge.config import apply_overrides, config_from_dict
 from ganforge.data.mixtures import sample_mixture
 from ganforge.errors import GanforgeError
 from ganforge.evaluate import evaluate_points
-from ganforge.train import images
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"

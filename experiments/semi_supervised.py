@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 
 import ganforge
+from ganforge import images
 from ganforge.config import load_config
 from ganforge.data import labelled_subset, load_dataset
 from ganforge.families import get_family
-from ganforge.train import images
 from ganforge.train.loop import build_data, lr_factor, make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,5 @@
-"""The Python API: `ganforge.train(config) -> Run` and `ganforge.load(run_dir) -> Generator`."""
+"""The Python API: `ganforge.train(config) -> Run`, `ganforge.load(run_dir) -> Generator`, `load_family` and
+`evaluate_run`. The layer above training: it reads what a run wrote (config, run.json, checkpoints)."""
 from __future__ import annotations
 
 import json
@@ -9,31 +10,22 @@ import yaml
 
 from .config import RunConfig, config_from_dict, load_config
 from .errors import GanforgeError
+from .evaluate import DEFAULT_METRICS, evaluate_images, evaluate_points, write_report
 from .families import draw_latents, get_family
+from .metrics.evaluator import get_evaluator
 from .nets.conditional import balanced_labels
+from .sampling import generate_batches  # public here too: ganforge.api.generate_batches
+from .train import checkpoint
+from .train import train as run_training
+from .train.loop import held_out_metrics
 
 
 def train(config: RunConfig | dict | str | Path | None = None, out: str | Path | None = None,
           resume: str | Path | None = None, use_intact_checkpoint: bool = False):
     """Train from a RunConfig, a dict, a YAML path, or (None) the default DCGAN on Fashion-MNIST."""
-    from .train import train as run_training
-
     if not isinstance(config, RunConfig):
         config = config_from_dict(config) if isinstance(config, dict) else load_config(config)
     return run_training(config, out=out, resume=resume, use_intact_checkpoint=use_intact_checkpoint)
-
-
-@torch.no_grad()
-def generate_batches(net: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
-                     batch_size: int = 1000) -> torch.Tensor:
-    """net(z) (or net(z, labels)) in batches on net's device, gathered on the CPU as float32."""
-    device = next(net.parameters()).device
-    out = []
-    for start in range(0, len(z), batch_size):
-        zb = z[start:start + batch_size].to(device)
-        args = (zb,) if labels is None else (zb, labels[start:start + batch_size].to(device))
-        out.append(net(*args).float().cpu())
-    return torch.cat(out) if out else torch.empty(0)
 
 
 def _check_count(n: int) -> None:
@@ -157,8 +149,6 @@ def _family(run_dir: str | Path):
 
 
 def _checkpoint(run_dir: str | Path, which: str | int) -> Path:
-    from .train import checkpoint
-
     if which == "best":
         ckpt = Path(run_dir) / "checkpoints" / "best"
         if not (ckpt / "best.json").is_file():
@@ -172,8 +162,6 @@ def _checkpoint(run_dir: str | Path, which: str | int) -> Path:
 
 
 def _step(ckpt: Path) -> int:
-    from .train import checkpoint
-
     best = ckpt / "best.json"
     return int(json.loads(best.read_text())["step"] if best.is_file() else checkpoint.load_state(ckpt)["step"])
 
@@ -181,8 +169,6 @@ def _step(ckpt: Path) -> int:
 def load(run_dir: str | Path, device: str = "cpu", which: str | int = "latest") -> Generator:
     """which: "latest"; "best" for the checkpoint with the lowest FID seen by `eval.every`; or a step number
     whose checkpoint is still kept (checkpoint.keep)."""
-    from .train import checkpoint
-
     cfg, info, family = _family(run_dir)
     ckpt = _checkpoint(run_dir, which)
     modules = dict(family.nets.items())
@@ -198,9 +184,28 @@ def load_family(run_dir: str | Path, device: str = "cpu", which: str | int = "la
     """The run's whole family (every network with its trained weights, G without EMA) in eval mode, for what
     needs more than the generator: a VAE's encoder and ELBO, a BiGAN's encoder, a discriminator's features.
     Returns (family, step)."""
-    from .train import checkpoint
-
     _, _, family = _family(run_dir)
     ckpt = _checkpoint(run_dir, which)
     checkpoint.load_weights(ckpt, dict(family.nets.items()))
     return family.to(device).eval(), _step(ckpt)
+
+
+def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000, seed: int = 0, **options) -> dict:
+    """Evaluate a run's generator (and the family's own test metrics, if it has them) on `num` samples; the
+    result is also written to RUN/eval.json, RUN/eval.md and, for some metrics, PNGs."""
+    run_dir = Path(run_dir)
+    gen = load(run_dir)
+    if gen.kind == "image" and not options.get("inception_weights"):
+        get_evaluator(gen.info["dataset"])  # no evaluator for this data: say so before drawing samples
+    x = gen.sample(num, seed=seed)  # a conditional G: every class equally often, gen.labels(num)
+    if gen.kind == "vector":
+        result = evaluate_points(x, gen.info["dataset"])
+    else:
+        labels = gen.labels(num) if gen.num_classes else None
+        result = evaluate_images(x, gen.info["dataset"], metrics, labels=labels, out_dir=run_dir, seed=seed, **options)
+    if get_family(gen.cfg.family).has_test_metrics():  # a family's own test metrics (classifier error, ELBO)
+        family, _ = load_family(run_dir)
+        result |= held_out_metrics(family.cfg, family)
+    result["provenance"]["run"] = {"dir": str(run_dir), "step": gen.step, "family": gen.cfg.family}
+    write_report(result, run_dir)
+    return result

@@ -4,11 +4,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from . import images
+from .api import evaluate_run, load, load_family, read_run, read_run_config
+from .config import apply_overrides, config_from_dict, load_config
+from .data import MIXTURES, load_dataset
+from .data.shards import pack_folder
 from .errors import GanforgeError
+from .evaluate import DEFAULT_METRICS, describe_evaluator, evaluate_images, evaluate_points, write_report
+from .families import available_families, get_family
+from .latent import arithmetic, interpolate
+from .nets import available_nets
+from .train import train
+from .train.checkpoint import latest_checkpoint, load_state
+from .train.doctor import read_diagnoses
+from .train.logger import read_metrics
 
 
 def _count(minimum: int):
@@ -87,10 +103,6 @@ class _writing:
 
 
 def _train(args) -> None:
-    from .api import read_run_config
-    from .config import apply_overrides, config_from_dict, load_config
-    from .train import train
-
     overrides = list(args.overrides)
     for flag, key in ((args.data, "data.path"), (args.steps, "train.steps"), (args.time_budget, "train.time_budget"),
                       (args.seed, "train.seed"), (args.labels_per_class, "data.labels_per_class")):
@@ -122,9 +134,6 @@ def _train(args) -> None:
 
 
 def _sample(args) -> None:
-    from .api import load
-    from .train.images import to_uint8
-
     _check_out(args.out)
     _check_out(args.grid, "--grid")
     gen = load(args.run_dir)
@@ -134,7 +143,7 @@ def _sample(args) -> None:
     x = gen.sample(args.num, seed=args.seed, label=args.label)
     out = Path(args.out)
     out = out if out.suffix == ".npz" else out.with_name(out.name + ".npz")  # numpy adds the suffix; say so
-    arrays = {"images": to_uint8(x)} if gen.kind == "image" else {"points": x.numpy().astype(np.float32)}
+    arrays = {"images": images.to_uint8(x)} if gen.kind == "image" else {"points": x.numpy().astype(np.float32)}
     if gen.num_classes:  # the classes the samples were asked for, beside them
         arrays["labels"] = gen.labels(args.num, args.label).numpy()
     with _writing(out):
@@ -162,16 +171,11 @@ def _need_images(gen, run_dir: str, what: str) -> None:
 
 
 def _write_grid(x, gen, path: str, cols: int, flag: str = "--out") -> None:
-    from .train import images
-
     with _writing(path, flag):
         images.save_png(images.grid(images.to_uint8(x), cols=cols), path, scale=max(1, 96 // gen.shape[-1]))
 
 
 def _interpolate(args) -> None:
-    from .api import load
-    from .latent import interpolate
-
     _check_out(args.out)
     gen = load(args.run_dir)
     _need_images(gen, args.run_dir, "interpolate")
@@ -201,9 +205,6 @@ def _check_indices(args) -> None:
 
 
 def _arithmetic(args) -> None:
-    from .api import load
-    from .latent import arithmetic
-
     _check_indices(args)
     _check_out(args.out)
     gen = load(args.run_dir)
@@ -218,8 +219,6 @@ def _arithmetic(args) -> None:
 
 
 def _encoder(run_dir: str):
-    from .api import load_family
-
     family, step = load_family(run_dir)
     if "E" not in family.nets:
         raise GanforgeError(f"{run_dir}: '{family.cfg.family}' has no encoder; encode/reconstruct need a bigan or vae run")
@@ -229,8 +228,6 @@ def _encoder(run_dir: str):
 
 
 def _real_data(family, split: str, num: int | None):
-    from .data import load_dataset
-
     d = family.cfg.data
     data = load_dataset(d.name, split=split, path=d.path, image_size=d.image_size, channels=d.channels,
                         num_samples=d.num_samples)
@@ -239,8 +236,6 @@ def _real_data(family, split: str, num: int | None):
 
 
 def _encode(args) -> None:
-    import torch
-
     _check_out(args.out)
     family, step, encode = _encoder(args.run_dir)
     x, labels = _real_data(family, args.split, args.num)
@@ -255,10 +250,6 @@ def _encode(args) -> None:
 
 
 def _reconstruct(args) -> None:
-    import torch
-
-    from .train import images
-
     _check_out(args.out)
     family, step, encode = _encoder(args.run_dir)
     if len(family.data_shape) != 3:
@@ -277,12 +268,6 @@ def _reconstruct(args) -> None:
 
 
 def _info(args) -> None:
-    from .api import read_run
-    from .families import get_family
-    from .train.checkpoint import latest_checkpoint, load_state
-    from .train.doctor import read_diagnoses
-    from .train.logger import read_metrics
-
     cfg, info = read_run(args.run_dir)
     ckpt = latest_checkpoint(args.run_dir)
     state = load_state(ckpt)
@@ -310,8 +295,6 @@ def _info(args) -> None:
 
 
 def _evaluate(args) -> None:
-    from .evaluate import DEFAULT_METRICS, describe_evaluator, evaluate_images, evaluate_points, evaluate_run, write_report
-
     metrics = args.metrics or ",".join(DEFAULT_METRICS)
     if args.num_reference is not None:
         _check_sample_count(args.num_reference, metrics, "--num-reference")
@@ -354,9 +337,6 @@ def _check_sample_count(n: int, metrics: str, what: str) -> None:
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     """Every array of an .npz, read now (a damaged member fails here, not halfway through), never unpickled."""
-    import zipfile
-    import zlib
-
     if path.is_dir():
         raise GanforgeError(f"--samples {path}: is a folder, not an .npz file")
     if not path.is_file():
@@ -383,8 +363,6 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def _sample_labels(z: dict, n: int, path: Path):
-    import torch
-
     if "labels" not in z:
         return None
     labels = z["labels"]
@@ -398,10 +376,6 @@ def _sample_labels(z: dict, n: int, path: Path):
 
 
 def _sample_points(a: np.ndarray, dataset: str, path: Path):
-    import torch
-
-    from .data import MIXTURES
-
     if a.ndim != 2 or a.dtype.kind != "f" or not len(a):
         raise GanforgeError(f"--samples {path}: 'points' must be floats of shape (N, D), N ≥ 1, got {a.dtype} {a.shape}")
     if not np.isfinite(a).all():
@@ -413,8 +387,6 @@ def _sample_points(a: np.ndarray, dataset: str, path: Path):
 
 
 def _evaluate_file(path: Path, dataset: str, metrics, evaluate_images, evaluate_points, **options) -> dict:
-    import torch
-
     z = _read_npz(path)
     if "images" in z:
         a = z["images"]
@@ -433,9 +405,6 @@ def _evaluate_file(path: Path, dataset: str, metrics, evaluate_images, evaluate_
 
 
 def _list(args) -> None:
-    from .families import available_families
-    from .nets import available_nets
-
     print("families:")
     for name, doc in available_families().items():
         print(f"  {name:<12} {doc}")
@@ -446,8 +415,6 @@ def _list(args) -> None:
 
 
 def _data_pack(args) -> None:
-    from .data.shards import pack_folder
-
     m = pack_folder(args.folder, args.out, image_size=args.image_size, channels=args.channels,
                     shard_size=args.shard_size)
     size = sum(s["bytes"] for s in m["shards"])

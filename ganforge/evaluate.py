@@ -2,7 +2,9 @@
 
     evaluate_images(samples, "fashion-mnist", metrics=("fid", "kid", ...)) -> {"fid": ..., "provenance": {...}}
     evaluate_points(points, "ring8") -> {"modes": ..., "high_quality": ..., "reverse_kl": ...}
-    evaluate_run(run_dir, metrics, num) -> the same, written to RUN/eval.json, RUN/eval.md and PNGs
+    write_report(result, out_dir) -> OUT/eval.json and OUT/eval.md
+
+A trained run is evaluated by `ganforge.api.evaluate_run`, which loads it (the layer above training) and calls these.
 """
 from __future__ import annotations
 
@@ -13,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__, metrics as M
+from . import images as image_io, metrics as M
+from ._version import __version__
 from .data import MIXTURES, load_dataset
 from .errors import GanforgeError
 from .metrics.evaluator import InceptionEvaluator, get_evaluator, reference_features
-from .train import images as image_io
 
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "parzen", "tstr", "nn")
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "modes")
@@ -141,29 +143,6 @@ def evaluate_points(points: torch.Tensor, dataset: str) -> dict:
             "provenance": {"dataset": dataset, "num_samples": len(points),
                            "protocol": "PacGAN: high quality within 3σ of the nearest mode; a mode counts with "
                                        "≥ 0.8 % of the samples (20 of 2,500)", "ganforge": __version__}}
-
-
-def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000, seed: int = 0, **options) -> dict:
-    from .api import load, load_family
-    from .families import get_family
-    from .train.loop import held_out_metrics
-
-    run_dir = Path(run_dir)
-    gen = load(run_dir)
-    if gen.kind == "image" and not options.get("inception_weights"):
-        get_evaluator(gen.info["dataset"])  # no evaluator for this data: say so before drawing samples
-    x = gen.sample(num, seed=seed)  # a conditional G: every class equally often, gen.labels(num)
-    if gen.kind == "vector":
-        result = evaluate_points(x, gen.info["dataset"])
-    else:
-        labels = gen.labels(num) if gen.num_classes else None
-        result = evaluate_images(x, gen.info["dataset"], metrics, labels=labels, out_dir=run_dir, seed=seed, **options)
-    if get_family(gen.cfg.family).has_test_metrics():  # a family's own test metrics (classifier error, ELBO)
-        family, _ = load_family(run_dir)
-        result |= held_out_metrics(family.cfg, family)
-    result["provenance"]["run"] = {"dir": str(run_dir), "step": gen.step, "family": gen.cfg.family}
-    write_report(result, run_dir)
-    return result
 
 
 def describe_evaluator(ev: dict) -> str:

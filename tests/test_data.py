@@ -256,7 +256,7 @@ def test_npz_uint8_nhwc_and_labels(tmp_path):
 def test_npz_gray_and_nchw_and_points(tmp_path):
     np.savez(tmp_path / "g.npz", x=np.zeros((2, 5, 5), np.uint8))
     x, y, kind = load_npz(tmp_path / "g.npz")
-    assert x.shape == (2, 1, 5, 5) and torch.all(x == -1) and y is None
+    assert x.shape == (2, 1, 5, 5) and x.dtype == torch.uint8 and torch.all(x == 0) and y is None  # 8-bit kept
     np.savez(tmp_path / "c.npz", x=np.zeros((2, 3, 5, 5), np.float32))
     assert load_npz(tmp_path / "c.npz")[0].shape == (2, 3, 5, 5)
     np.savez(tmp_path / "p.npz", points=np.random.rand(9, 2), labels=np.zeros(9, np.int64))
@@ -327,3 +327,20 @@ def test_real_fashion_mnist():
     assert ds.x.shape == (60000, 1, 28, 28) and ds.x.dtype == torch.float32
     assert ds.x.min() >= -1 and ds.x.max() <= 1 and ds.x.min() == -1 and ds.x.max() == 1
     assert sorted(ds.labels.unique().tolist()) == list(range(10))
+
+
+def test_images_are_stored_as_uint8_and_converted_per_batch_exactly_as_before(tmp_path):
+    """4× less memory, same numbers: a batch of the stored uint8 set equals the old eager float conversion
+    (x / 127.5 − 1, then resize and channel conversion), bit for bit."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (40, 12, 12, 3), dtype=np.uint8)
+    np.savez(tmp_path / "c.npz", images=a)
+    ds = load_dataset("npz", path=str(tmp_path / "c.npz"), image_size=8, channels=1)
+    assert ds.stored.dtype == torch.uint8 and ds.stored.shape == (40, 3, 12, 12) and ds.shape == (1, 8, 8)
+    eager = torch.from_numpy(a.astype(np.float32)).div_(127.5).sub_(1.0).permute(0, 3, 1, 2)
+    eager = torch.nn.functional.interpolate(eager, size=(8, 8), mode="bilinear", align_corners=False,
+                                            antialias=True).clamp_(-1, 1)
+    eager = (eager * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    idx = torch.tensor([3, 17, 0, 39])
+    assert torch.equal(ds.examples(idx), eager[idx]) and torch.equal(ds.x, eager)
+    assert ds.spec["x"].shape == (1, 8, 8) and ds.spec["x"].kind == "image" and "label" not in ds.spec

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ganforge.data.base import Dataset
 from ganforge.data.mixtures import MIXTURES, sample_mixture
@@ -20,41 +19,13 @@ DEFAULT_FOLDER_SIZE = 64
 __all__ = ["DATASETS", "Dataset", "MIXTURES", "labelled_subset", "load_dataset", "sample_mixture"]
 
 
-def _to_unit(a: np.ndarray) -> torch.Tensor:
-    # astype copies, so the tensor owns writable memory (idx arrays are read-only views of file bytes).
-    return torch.from_numpy(a.astype(np.float32)).div_(127.5).sub_(1.0)
-
-
-def _resize(x: torch.Tensor, image_size: int | None, name: str) -> torch.Tensor:
-    if image_size is None or image_size == x.shape[-1] == x.shape[-2]:
-        return x
-    if image_size <= 0:
-        raise GanforgeError(f"{name}: image_size must be positive, got {image_size}")
-    # antialias matters when shrinking; clamp because bilinear can overshoot [-1, 1] slightly.
-    x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True)
-    return x.clamp_(-1.0, 1.0)
-
-
-def _set_channels(x: torch.Tensor, channels: int | None, name: str) -> torch.Tensor:
-    c = x.shape[1]
-    if channels is None or channels == c:
-        return x
-    if c == 1 and channels == 3:
-        return x.repeat(1, 3, 1, 1)
-    if c == 3 and channels == 1:
-        # ITU-R 601 luma, as PIL's "L" uses.
-        w = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype).view(1, 3, 1, 1)
-        return (x * w).sum(1, keepdim=True)
-    raise GanforgeError(f"{name}: cannot convert {c}-channel images to channels={channels} (use 1 or 3)")
-
-
 def _subsample(ds: Dataset, num_samples: int | None, seed: int) -> Dataset:
     if num_samples is None or num_samples >= len(ds):
         return ds
     if num_samples <= 0:
         raise GanforgeError(f"{ds.name}: num_samples must be positive, got {num_samples}")
     idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:num_samples]
-    return Dataset(ds.name, ds.x[idx], None if ds.labels is None else ds.labels[idx], ds.kind)
+    return ds.subset(idx)
 
 
 def load_dataset(
@@ -69,7 +40,8 @@ def load_dataset(
 ) -> Dataset:
     """Load dataset `name` whole into memory.
 
-    Images: float32 (N, C, H, W) in [-1, 1]. Mixtures: `num_samples` (default 100 000) points drawn
+    Images are stored as loaded (uint8 when 8-bit) and come out of `Dataset.x` / `Dataset.examples` / batches as
+    float32 (N, C, H, W) in [-1, 1], resized to `image_size` and converted to `channels`. Mixtures: `num_samples` (default 100 000) points drawn
     with a generator seeded by `seed`. For the other datasets `num_samples` takes a seeded random subset.
     """
     if name not in DATASETS:
@@ -91,7 +63,7 @@ def load_dataset(
 
         images, labels_path = find_files(name, split, path)
         a, y = read_idx_pair(images, labels_path)
-        x = _to_unit(a).unsqueeze(1)
+        x = torch.from_numpy(a.copy()).unsqueeze(1)  # uint8; the copy owns writable memory (a views file bytes)
         ds = Dataset(name, x, torch.from_numpy(y.astype(np.int64)), "image")
     elif name == "digits":
         from ganforge.data.digits import load_digits
@@ -113,10 +85,13 @@ def load_dataset(
         x, y, kind = load_npz(path)
         ds = Dataset(name, x, y, kind)
 
-    # Subsample before resizing so a small subset of a big set stays cheap.
     ds = _subsample(ds, num_samples, seed)
-    if ds.kind == "image":
-        ds.x = _set_channels(_resize(ds.x, image_size, name), channels, name).contiguous()
+    if ds.kind == "image":  # resized and converted a batch at a time: the stored data stays compact
+        if image_size is not None and image_size <= 0:
+            raise GanforgeError(f"{name}: image_size must be positive, got {image_size}")
+        if channels not in (None, 1, 3):
+            raise GanforgeError(f"{name}: cannot convert images to channels={channels} (use 1 or 3)")
+        ds.image_size, ds.channels = image_size, channels
     return ds
 
 

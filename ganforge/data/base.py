@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
 
@@ -26,28 +27,104 @@ def check_file(path: str, what: str) -> None:
         raise GanforgeError(f"{path}: not a regular file (expected {what})")
 
 
-@dataclass
-class Dataset:
-    """A whole dataset held as one tensor, so the training path does no per-item work.
+@dataclass(frozen=True)
+class FieldSpec:
+    """What one field of a batch holds for one example, as the model sees it (after conversion)."""
 
-    x: float32, images as (N, C, H, W) in [-1, 1]; vectors as (N, D) in their natural units.
-    labels: int64 (N,) or None.
-    kind: "image" or "vector".
+    kind: str  # "image" (C, H, W) in [-1, 1], "vector" (D,) in natural units, "label" () int64 class
+    shape: tuple[int, ...]
+    classes: int = 0  # label fields: the number of classes
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """8-bit images → float32 in [-1, 1], the range every model sees."""
+    return x.float().div_(127.5).sub_(1.0)
+
+
+class Dataset:
+    """A dataset held in memory in its compact stored form, converted a batch at a time.
+
+    `x` is stored as uint8 (N, C, H, W) for 8-bit images (4× smaller than float32), float32 otherwise (images in
+    [-1, 1], or vectors (N, D) in their natural units); `labels` int64 (N,) or None; `kind` "image" or "vector".
+    `image_size` / `channels` resize / convert images as batches are drawn, so the stored data stays as loaded.
+    Batches carry named fields: "x" and, for labelled data, "label" (`spec` says what each holds).
     """
 
-    name: str
-    x: torch.Tensor
-    labels: torch.Tensor | None
-    kind: str
-
-    def __post_init__(self):
-        if self.labels is not None and len(self.labels) != len(self.x):
-            raise ValueError(f"{self.name}: {len(self.x)} examples but {len(self.labels)} labels")
+    def __init__(self, name: str, x: torch.Tensor, labels: torch.Tensor | None, kind: str,
+                 image_size: int | None = None, channels: int | None = None):
+        if labels is not None and len(labels) != len(x):
+            raise ValueError(f"{name}: {len(x)} examples but {len(labels)} labels")
+        if x.dtype not in (torch.uint8, torch.float32):
+            raise ValueError(f"{name}: examples are stored as uint8 or float32, got {x.dtype}")
+        self.name, self.stored, self.labels, self.kind = name, x, labels, kind
+        self.image_size, self.channels = image_size, channels
+        self._converted: torch.Tensor | None = None
 
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.stored)
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """Shape of one example."""
-        return tuple(self.x.shape[1:])
+        """Shape of one example as batches carry it."""
+        if self.kind != "image":
+            return tuple(self.stored.shape[1:])
+        c, h, w = self.stored.shape[1:]
+        size = self.image_size
+        return (self.channels or c, size or h, size or w)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.labels.max()) + 1 if self.labels is not None and len(self.labels) else 0
+
+    @property
+    def spec(self) -> dict[str, FieldSpec]:
+        fields = {"x": FieldSpec(self.kind, self.shape)}
+        if self.labels is not None:
+            fields["label"] = FieldSpec("label", (), self.num_classes)
+        return fields
+
+    def convert(self, stored: torch.Tensor) -> torch.Tensor:
+        """Stored examples → what the model sees: float32, images in [-1, 1] at the requested size and channels."""
+        x = to_unit(stored) if stored.dtype == torch.uint8 else stored
+        if self.kind == "image":
+            x = set_channels(resize(x, self.image_size), self.channels)
+        return x
+
+    def examples(self, index: torch.Tensor) -> torch.Tensor:
+        """The converted examples at `index` (a LongTensor)."""
+        return self.convert(self.stored[index])
+
+    def subset(self, index: torch.Tensor, name: str | None = None) -> "Dataset":
+        return Dataset(name or self.name, self.stored[index], None if self.labels is None else self.labels[index],
+                       self.kind, self.image_size, self.channels)
+
+    @property
+    def x(self) -> torch.Tensor:
+        """Every example converted (float32), made on first use and kept: for evaluation and analysis of data
+        that fits in memory as float; the training path converts per batch instead."""
+        if self._converted is None:
+            self._converted = self.convert(self.stored).contiguous()
+        return self._converted
+
+
+def resize(x: torch.Tensor, image_size: int | None) -> torch.Tensor:
+    if image_size is None or image_size == x.shape[-1] == x.shape[-2]:
+        return x
+    # antialias matters when shrinking; clamp because bilinear can overshoot [-1, 1] slightly.
+    x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True)
+    return x.clamp_(-1.0, 1.0)
+
+
+# ITU-R 601 luma, as PIL's "L" uses.
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def set_channels(x: torch.Tensor, channels: int | None) -> torch.Tensor:
+    c = x.shape[1]
+    if channels is None or channels == c:
+        return x
+    if c == 1 and channels == 3:
+        return x.repeat(1, 3, 1, 1)
+    if c == 3 and channels == 1:
+        return (x * torch.tensor(_LUMA, dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    raise GanforgeError(f"cannot convert {c}-channel images to channels={channels} (use 1 or 3)")

@@ -39,7 +39,7 @@ def _load_one(p: Path, size: int, mode: str) -> np.ndarray:
 def load_folder(
     root: str | os.PathLike, size: int = 64, channels: int = 3
 ) -> tuple[torch.Tensor, torch.Tensor | None, list[str]]:
-    """(x (N, C, size, size) in [-1, 1], labels or None, class names).
+    """(x uint8 (N, C, size, size), labels or None, class names).
 
     Labels come from the immediate subfolder names when every image sits in one; otherwise None."""
     root = Path(root)
@@ -54,7 +54,7 @@ def load_folder(
         raise GanforgeError(f"{root}: no images found (looked recursively for {', '.join(sorted(EXTENSIONS))})")
     mode = "L" if channels == 1 else "RGB"
     arr = np.stack([_load_one(p, size, mode) for p in files])  # (N, H, W, C)
-    x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
+    x = torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # uint8: converted to [-1, 1] a batch at a time
     tops = [p.relative_to(root).parts for p in files]
     if all(len(t) >= 2 for t in tops):
         classes = sorted({t[0] for t in tops})

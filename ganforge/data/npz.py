@@ -26,8 +26,8 @@ CORRUPT = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, struct
 
 
 def load_npz(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor | None, str]:
-    """(x, labels or None, kind). Images become float32 (N, C, H, W); uint8 ones are mapped to [-1, 1],
-    float ones are kept as stored. Points become float32 (N, D). Only the data and label arrays are read."""
+    """(x, labels or None, kind). Images become (N, C, H, W): uint8 ones stay uint8 (the Dataset maps them to
+    [-1, 1] a batch at a time), float ones become float32 as stored. Points become float32 (N, D). Only the data and label arrays are read."""
     path = str(path)
     check_file(path, "an .npz file")
     try:
@@ -121,8 +121,8 @@ def _images(path: str, key: str, a: np.ndarray) -> torch.Tensor:
     if a.dtype != np.uint8 and a.dtype.kind != "f":
         raise GanforgeError(f"{path}: key {key!r} must be uint8 or float images, got {a.dtype}")
     _check_shape(path, key, a)
-    if a.dtype == np.uint8:
-        t = torch.from_numpy(a).float().div_(127.5).sub_(1.0)
+    if a.dtype == np.uint8:  # kept as 8-bit: converted to [-1, 1] a batch at a time
+        t = torch.from_numpy(np.array(a))
     else:
         t = torch.from_numpy(_float32(path, key, a))
     if t.ndim == 3:

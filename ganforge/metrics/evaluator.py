@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 
 from ..errors import GanforgeError
 from ..nets import build_net
+from .inception_fid import load_fid_inception, preprocess
 
 EVALUATOR_DIR = Path(__file__).resolve().parent.parent / "evaluators"
 
@@ -100,8 +101,6 @@ class InceptionEvaluator:
     as the domain evaluators: 2048-d pool features for FID/KID/PR, softmax of its 1008 logits for IS."""
 
     def __init__(self, weights: str | Path):
-        from .inception_fid import load_fid_inception
-
         self.net = load_fid_inception(weights)
         self.name, self.sha256 = "fid-inception-v3", self.net.sha256
         self.in_shape = None  # any size and 1 or 3 channels: images are resized to 299×299
@@ -114,8 +113,6 @@ class InceptionEvaluator:
 
     @torch.no_grad()
     def run(self, x: torch.Tensor, batch_size: int = 50) -> tuple[np.ndarray, np.ndarray]:
-        from .inception_fid import preprocess
-
         self._check(x)
         feats, probs = [], []
         for i in range(0, len(x), batch_size):

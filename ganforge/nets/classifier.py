@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_net
+from .registry import register_net
 
 
 def _block(c_in: int, c_out: int) -> list[nn.Module]:

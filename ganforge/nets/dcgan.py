@@ -12,10 +12,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
-from . import register_net
 from .args import check_bool, check_choice, check_int
 from .discriminator import FeatureDiscriminator
 from .layers import GaussianNoise, VirtualBatchNorm2d
+from .registry import register_net
 
 GENERATOR_NORMS = ("batch", "virtual_batch", "none")
 

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
-from . import register_net
 from .discriminator import FeatureDiscriminator
 from .layers import GaussianNoise
+from .registry import register_net
 
 _OUTPUT = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity}
 

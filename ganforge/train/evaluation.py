@@ -12,8 +12,10 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..config import RunConfig
+from ..evaluate import evaluate_images, evaluate_points
 from ..families import draw_latents
 from ..nets.conditional import balanced_labels
+from ..sampling import generate_batches
 from .checkpoint import WEIGHTS, flatten_state
 
 
@@ -27,9 +29,6 @@ class RunEvaluator:
     @torch.no_grad()
     def evaluate(self, generator: nn.Module, num: int, metrics: list[str], out_dir: Path | None = None) -> dict:
         """Metrics of `num` samples whose z come from their own generator, never the training RNG."""
-        from ..api import generate_batches
-        from ..evaluate import evaluate_images, evaluate_points
-
         z = draw_latents(self.cfg, num, torch.Generator().manual_seed(self.cfg.train.seed + 20_011))
         was_training = generator.training
         generator.eval()

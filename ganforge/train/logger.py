@@ -15,7 +15,7 @@ class MetricsLog:
         self.file = open(self.path, "a", buffering=1)
         self.tb = None
         if tensorboard:
-            try:
+            try:  # imported lazily: tensorboard is slow to import and optional, so only runs that log to it pay
                 from torch.utils.tensorboard import SummaryWriter
                 self.tb = SummaryWriter(str(Path(run_dir) / "tensorboard"))
             except ImportError as e:  # the tensorboard package is optional at run time

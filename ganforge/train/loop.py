@@ -18,13 +18,15 @@ import yaml
 from torch import nn
 from tqdm.auto import tqdm
 
-from .. import __version__
+from .. import images
+from .._version import __version__
 from ..config import OptimConfig, RunConfig, TrainConfig
 from ..data import labelled_subset, load_dataset
 from ..data.base import Dataset
 from ..errors import GanforgeError
+from ..evaluate import write_report
 from ..families import Batch, Family, draw_latents, get_family
-from . import checkpoint, images
+from . import checkpoint
 from .doctor import DIAGNOSES, DIVERSITY_SAMPLES, Doctor
 from .ema import EMA
 from .evaluation import RunEvaluator
@@ -129,7 +131,7 @@ def labelled_sampler(cfg: RunConfig, data: Dataset, device: torch.device) -> Bat
     if per_class is None:
         return None
     idx = labelled_subset(data, per_class, cfg.train.seed)
-    subset = Dataset(f"{data.name} ({per_class} labels per class)", data.x[idx], data.labels[idx], data.kind)
+    subset = data.subset(idx, name=f"{data.name} ({per_class} labels per class)")
     return BatchSampler(subset, min(cfg.train.batch_size, len(idx)), cfg.train.seed + 1, device)
 
 
@@ -202,7 +204,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     torch.manual_seed(cfg.train.seed)
 
     data = build_data(cfg)
-    num_classes = int(data.labels.max()) + 1 if data.labels is not None else 0
+    num_classes = data.num_classes
     family = get_family(cfg.family)(cfg, data.shape, num_classes).to(device)
     phases = family.phases()
     trained = sorted({n for p in phases for n in p.updates})
@@ -240,7 +242,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
 
     # image runs show a grid of `log.grid` samples; 2-D runs a scatter of 2,000 over the data
     fixed_z = fixed_latents(cfg, cfg.log.grid if data.kind == "image" else 2000).to(device)
-    reference = data.x[:2000].numpy() if data.kind == "vector" else None
+    reference = data.examples(torch.arange(min(2000, len(data)))).numpy() if data.kind == "vector" else None
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.train.bf16 else nullcontext())
     log = MetricsLog(run_dir, cfg.log.tensorboard)
     evaluator = RunEvaluator(cfg, run_dir, data.name, data.kind) if (cfg.eval.every or cfg.eval.final) else None
@@ -273,7 +275,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             return Batch(x, labels, len(x), (x, labels))
         return Batch(x, None, len(x), labelled.next())  # the labels of the unlabelled batch stay hidden
 
-    doctor = Doctor(cfg, run_dir, family, data.x, samples=lambda: generate(fixed_z[:DIVERSITY_SAMPLES]),
+    doctor = Doctor(cfg, run_dir, family, data, samples=lambda: generate(fixed_z[:DIVERSITY_SAMPLES]),
                     say=bar.write, log=log.write, start_step=step)
 
     def save(at: int) -> None:
@@ -374,8 +376,6 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     write_grid(step)
     evaluation = None
     if cfg.eval.final:
-        from ..evaluate import write_report
-
         generator = ema.net if ema else family.nets[family.generator]
         evaluation = evaluator.evaluate(generator, cfg.eval.final_num, cfg.eval.final_metrics, out_dir=run_dir)
         evaluation |= held_out_metrics(cfg, family)

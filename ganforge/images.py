@@ -1,4 +1,5 @@
-"""Images out: tensors in [-1, 1] → uint8 arrays and PNG grids."""
+"""Images out: tensors in [-1, 1] → uint8 arrays, PNG grids and 2-D scatter plots (for training, evaluation, the CLI
+and experiments/)."""
 from __future__ import annotations
 
 import math
