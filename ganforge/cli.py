@@ -220,11 +220,9 @@ def _arithmetic(args) -> None:
 
 def _encoder(run_dir: str):
     family, step = load_family(run_dir)
-    if "E" not in family.nets:
+    if not family.has_encoder():
         raise GanforgeError(f"{run_dir}: '{family.cfg.family}' has no encoder; encode/reconstruct need a bigan or vae run")
-    encoder = family.nets["E"]
-    # a VAE's encoder gives (μ, log σ²): its code is the mean
-    return family, step, (lambda x: encoder(x)[0]) if family.cfg.family == "vae" else encoder
+    return family, step, family.encode
 
 
 def _real_data(family, split: str, num: int | None):

@@ -280,7 +280,7 @@ class PoisonedD(nn.Module):
         return out * float("nan") if self.calls > self.after else out
 
 
-register_net("test_ring_points")(RingPoints)
+register_net("test_ring_points", role="generator")(RingPoints)
 register_net("test_poisoned_discriminator")(PoisonedD)
 
 
@@ -371,7 +371,7 @@ class LinearCritic(nn.Module):
 
 
 register_net("test_dirac_generator")(DiracGenerator)
-register_net("test_linear_critic")(LinearCritic)
+register_net("test_linear_critic", role="discriminator")(LinearCritic)
 
 
 def dirac_run(tmp_path, objective, name):

@@ -104,7 +104,7 @@ def test_unrolling_changes_the_generator_gradient():
         fam.opts.unrolled_steps = unrolled
         fam.nets.G.zero_grad()
         torch.manual_seed(1)
-        sum(fam.g_step(Batch(real, None, 16)).values()).backward()
+        sum(fam.g_step(Batch(16, {"x": real})).values()).backward()
         return torch.cat([p.grad.flatten() for p in fam.nets.G.parameters()])
 
     plain, unrolled = g_grad(0), g_grad(3)
@@ -117,4 +117,4 @@ def test_feature_matching_is_zero_when_fakes_match_reals_in_feature_mean():
     torch.manual_seed(0)
     x = fam.nets.G(fam.z(16)).detach()
     torch.manual_seed(0)
-    assert fam.g_step(Batch(x, None, 16))["g_feature_matching"].item() < 1e-10
+    assert fam.g_step(Batch(16, {"x": x}))["g_feature_matching"].item() < 1e-10

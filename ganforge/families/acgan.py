@@ -49,8 +49,8 @@ class ACGAN(LabelledGAN):
         real_s, real_c = self.nets.D.classify(self.d_input(batch.x))
         fake_s, fake_c = self.nets.D.classify(self.d_input(fake))
         terms = self.d_terms(batch.x, fake, real_s.float(), fake_s.float())
-        class_loss = F.cross_entropy(real_c.float(), batch.labels)
-        self.monitor(**{"D_class_accuracy(x)": (real_c.argmax(1) == batch.labels).float().mean()})
+        class_loss = F.cross_entropy(real_c.float(), batch.label)
+        self.monitor(**{"D_class_accuracy(x)": (real_c.argmax(1) == batch.label).float().mean()})
         if self.opts.classify_fakes:
             class_loss = (class_loss + F.cross_entropy(fake_c.float(), fake_y)) / 2
         terms["d_class"] = self.opts.class_weight * class_loss

@@ -58,12 +58,28 @@ class Phase:
     data: bool = True  # whether it needs a real batch (a generator step does not)
 
 
-@dataclass
 class Batch:
-    x: torch.Tensor | None  # real examples, or None for phases that need no data
-    labels: torch.Tensor | None  # None when the data has none, or in semi-supervised runs (labels hidden)
-    size: int
-    labelled: tuple[torch.Tensor, torch.Tensor] | None = None  # semi-supervised families: (x, labels) of the few
+    """The data of one phase: named fields (`batch.x`, `batch.label`, …; each with the batch first) and its size.
+    A batch carries only the fields its family `needs`; `streams` holds the batches of the family's extra streams
+    (`batch.labelled`, the semi-supervised few). A phase that needs no data gets a batch of no fields."""
+
+    def __init__(self, size: int, fields: dict[str, torch.Tensor] | None = None,
+                 streams: dict[str, "Batch"] | None = None):
+        self.size, self.fields, self.streams = size, dict(fields or {}), dict(streams or {})
+
+    def __getattr__(self, name: str):
+        # called only for names that are not ordinary attributes: the fields and streams
+        if name in ("fields", "streams"):
+            raise AttributeError(name)
+        if name in self.fields:
+            return self.fields[name]
+        if name in self.streams:
+            return self.streams[name]
+        raise AttributeError(f"this batch has no field or stream '{name}' (it has: "
+                             f"{', '.join([*self.fields, *self.streams]) or 'nothing'})")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.fields or name in self.streams
 
 
 class Options(BaseModel):
@@ -78,8 +94,10 @@ class Family(nn.Module):
     networks: ClassVar[dict[str, str]] = {}
     generator: ClassVar[str] = "G"  # the network that `sample` and EMA use
     Options: ClassVar[type[Options]] = Options
-    # True: the family learns from a few labelled examples beside unlabelled data, and its batches carry
-    # `labelled` (data.labels_per_class picks them; without it every label is used)
+    # the fields of the data its phases read: a batch carries these and no others (so labels a family must not
+    # see stay hidden); the loop checks the data has them
+    needs: ClassVar[tuple[str, ...]] = ("x",)
+    # True: the family learns from a few labelled examples beside unlabelled data (`data.labels_per_class`)
     semi_supervised: ClassVar[bool] = False
 
     def __init__(self, cfg: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0):
@@ -156,6 +174,19 @@ class Family(nn.Module):
         return self.data_shape
 
     # -- what the loop calls ----------------------------------------------------------------------------------
+    def streams(self, data: Dataset) -> dict[str, tuple[Dataset, int]]:
+        """Batch streams beside the main one, as {name: (data, batch size)}: each is drawn every time a phase
+        draws a batch, and reaches the phase as `batch.<name>`. None by default."""
+        return {}
+
+    @classmethod
+    def has_encoder(cls) -> bool:
+        return cls.encode is not Family.encode
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The latent code the family infers for examples x (families with an encoder: BiGAN, VAE)."""
+        raise GanforgeError(f"family '{self.name}' has no encoder; encode/reconstruct need one (bigan, vae)")
+
     def after_update(self, phase: Phase) -> None:
         """Hook after a phase's optimiser step (e.g. weight clipping)."""
 

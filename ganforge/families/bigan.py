@@ -35,6 +35,9 @@ class BiGAN(Family):
             return DeterministicEncoder(trunk, self.data_shape, self.cfg.latent_dim)
         return JointDiscriminator(trunk, self.data_shape, self.cfg.latent_dim, self.opts.joint_hidden)
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.nets.E(x)
+
     def phases(self) -> list[Phase]:
         return [Phase("d_step", updates=("D",), repeat=self.opts.d_steps), Phase("ge_step", updates=("G", "E"))]
 

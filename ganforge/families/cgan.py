@@ -11,7 +11,6 @@ from typing import Literal
 import torch
 from pydantic import Field, model_validator
 
-from ..errors import GanforgeError
 from ..nets import build_net
 from ..nets.conditional import ConcatDiscriminator, LabelGenerator, ProjectionDiscriminator, feature_dim
 from .base import Batch, register_family
@@ -44,6 +43,7 @@ class LabelledGAN(GAN):
     how its D sees the class: `build_discriminator(name)` returns the wrapped network."""
 
     Options = LabelledOptions
+    needs = ("x", "label")
 
     def __init__(self, cfg, data_shape, num_classes=0):
         self.require_classes(cfg, num_classes)
@@ -79,6 +79,4 @@ class ConditionalGAN(LabelledGAN):
         return ProjectionDiscriminator(base, k, feature_dim(base, self.data_shape))
 
     def real_labels(self, batch: Batch) -> torch.Tensor:
-        if batch.labels is None:
-            raise GanforgeError("cgan: the real batch has no labels")
-        return batch.labels
+        return batch.label

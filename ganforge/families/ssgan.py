@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
 
+from ..data import labelled_subset
 from ..data.base import Dataset
-from ..errors import GanforgeError
 from ..nets.conditional import KPlusOneDiscriminator, feature_dim
 from .base import Batch, register_family
 from .gan import GAN, GANOptions
@@ -53,10 +53,25 @@ class SemiSupervisedGAN(GAN):
         trunk = self.build_trunk(name, "ssgan's class head")
         return KPlusOneDiscriminator(trunk, self.num_classes, feature_dim(trunk, self.data_shape))
 
+    @property
+    def needs(self) -> tuple[str, ...]:
+        # with data.labels_per_class the main batch's labels stay hidden and the labelled few come as a stream;
+        # without it every label is known and the main batch serves as the labelled one too
+        return ("x",) if self.cfg.data.labels_per_class else ("x", "label")
+
+    def streams(self, data: Dataset) -> dict[str, tuple[Dataset, int]]:
+        """The labelled few (`data.labels_per_class` of each class, drawn with the run's seed) in a stream of their
+        own, so they are seen every step, not once an epoch."""
+        per_class = self.cfg.data.labels_per_class
+        if per_class is None:
+            return {}
+        index = labelled_subset(data, per_class, self.cfg.train.seed)
+        few = data.subset(index, name=f"{data.name} ({per_class} labels per class)")
+        return {"labelled": (few, min(self.cfg.train.batch_size, len(index)))}
+
     def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        if batch.labelled is None:
-            raise GanforgeError("ssgan: the batch carries no labelled examples")
-        x_lab, y_lab = batch.labelled
+        labelled = batch.labelled if "labelled" in batch else batch
+        x_lab, y_lab = labelled.x, labelled.label
         with torch.no_grad():
             fake = self.generate(batch.size, None)
         real_s, fake_s = self.scores(batch.x, fake)

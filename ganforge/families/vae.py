@@ -60,6 +60,10 @@ class VAE(Family):
             return GaussianDecoder(super().build(name, role), self.opts.init_log_scale)
         return GaussianEncoder(self.build_trunk(name, "the VAE encoder"), self.data_shape, self.cfg.latent_dim)
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean of q(z | x)."""
+        return self.nets.E(x)[0]
+
     def phases(self) -> list[Phase]:
         return [Phase("elbo_step", updates=("E", "G"))]
 

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from .. import images
 from .._version import __version__
 from ..config import OptimConfig, RunConfig, TrainConfig
-from ..data import labelled_subset, load_dataset
+from ..data import load_dataset
 from ..data.base import Dataset
 from ..errors import GanforgeError
 from ..evaluate import write_report
@@ -34,6 +34,7 @@ from .logger import MetricsLog, cut_log
 from .sampler import BatchSampler
 
 RUN_INFO = "run.json"
+MAIN = "main"  # the batch stream every data phase draws from
 
 
 @dataclass
@@ -124,15 +125,27 @@ def build_data(cfg: RunConfig) -> Dataset:
                         num_samples=d.num_samples, seed=cfg.train.seed)
 
 
-def labelled_sampler(cfg: RunConfig, data: Dataset, device: torch.device) -> BatchSampler | None:
-    """Batches of the `data.labels_per_class` labelled examples of a semi-supervised run (None otherwise): a
-    sampler of their own, so the few labelled examples are seen every step, not once an epoch."""
-    per_class = cfg.data.labels_per_class
-    if per_class is None:
-        return None
-    idx = labelled_subset(data, per_class, cfg.train.seed)
-    subset = data.subset(idx, name=f"{data.name} ({per_class} labels per class)")
-    return BatchSampler(subset, min(cfg.train.batch_size, len(idx)), cfg.train.seed + 1, device)
+def build_samplers(cfg: RunConfig, data: Dataset, family: Family, device: torch.device) -> dict[str, BatchSampler]:
+    """The main stream of batches and the family's extra streams (seeded seed + 1, + 2, … in declaration order);
+    the data must hold every field the family needs."""
+    missing = [f for f in family.needs if f not in data.spec]
+    if missing:
+        raise GanforgeError(f"family '{cfg.family}' needs the data fields {', '.join(missing)}; dataset "
+                            f"'{data.name}' has {', '.join(data.spec)}")
+    samplers = {MAIN: BatchSampler(data, cfg.train.batch_size, cfg.train.seed, device)}
+    for i, (name, (stream, batch_size)) in enumerate(family.streams(data).items()):
+        samplers[name] = BatchSampler(stream, batch_size, cfg.train.seed + 1 + i, device)
+    return samplers
+
+
+def load_sampler_states(samplers: dict[str, BatchSampler], state: dict) -> None:
+    saved = state.get("samplers") or {MAIN: state["sampler"]} | (  # checkpoints before named streams
+        {"labelled": state["labelled_sampler"]} if "labelled_sampler" in state else {})
+    for name, sampler in samplers.items():
+        if name not in saved:
+            raise GanforgeError(f"the checkpoint has no state of the batch stream '{name}' (it has "
+                                f"{', '.join(saved)}): was the run trained with other data options?")
+        sampler.load_state_dict(saved[name])
 
 
 def held_out_metrics(cfg: RunConfig, family: Family) -> dict[str, float]:
@@ -210,8 +223,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     trained = sorted({n for p in phases for n in p.updates})
     optimizers = {n: make_optimizer(family.nets[n].parameters(), cfg.optim_for(n)) for n in trained}
     ema = EMA(family.nets[family.generator], cfg.train.ema).to(device) if cfg.train.ema else None
-    sampler = BatchSampler(data, cfg.train.batch_size, cfg.train.seed, device)
-    labelled = labelled_sampler(cfg, data, device)
+    samplers = build_samplers(cfg, data, family, device)
     modules = dict(family.nets.items()) | ({"G_ema": ema.net} if ema else {})
 
     step, elapsed = 0, 0.0
@@ -224,9 +236,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
         if changes:
             print(f"resume: the config's optimiser settings replace the checkpoint's: {'; '.join(changes)}",
                   file=sys.stderr)
-        sampler.load_state_dict(state["sampler"])
-        if labelled is not None:
-            labelled.load_state_dict(state["labelled_sampler"])
+        load_sampler_states(samplers, state)
         torch.set_rng_state(state["rng"])
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"])
@@ -268,22 +278,19 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             images.save_png(images.scatter(x.numpy(), reference), path)
 
     def real_batch() -> Batch:
-        x, labels = sampler.next()
-        if not family.semi_supervised:
-            return Batch(x, labels, len(x))
-        if labelled is None:  # no data.labels_per_class: every example is labelled
-            return Batch(x, labels, len(x), (x, labels))
-        return Batch(x, None, len(x), labelled.next())  # the labels of the unlabelled batch stay hidden
+        # only the fields the family needs: a semi-supervised family's unlabelled batch keeps its labels hidden
+        fields = {k: v for k, v in samplers[MAIN].next().items() if k in family.needs}
+        streams = {n: Batch(s.batch_size, s.next()) for n, s in samplers.items() if n != MAIN}
+        return Batch(len(fields["x"]), fields, streams)
 
     doctor = Doctor(cfg, run_dir, family, data, samples=lambda: generate(fixed_z[:DIVERSITY_SAMPLES]),
                     say=bar.write, log=log.write, start_step=step)
 
     def save(at: int) -> None:
-        state = {"step": at, "elapsed": elapsed, "rng": torch.get_rng_state(), "sampler": sampler.state_dict(),
+        state = {"step": at, "elapsed": elapsed, "rng": torch.get_rng_state(),
+                 "samplers": {n: s.state_dict() for n, s in samplers.items()},
                  "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
                  "optim": {n: cfg.optim_for(n).model_dump(mode="json") for n in optimizers}}
-        if labelled is not None:
-            state["labelled_sampler"] = labelled.state_dict()
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state()
         # NaN is caught at logging windows; between them a checkpoint must still never hold a non-finite tensor
@@ -323,10 +330,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                 for net_name, net in family.nets.items():  # no weight gradients for networks this phase leaves alone
                     net.requires_grad_(net_name in phase.updates)
                 for _ in range(phase.repeat):
-                    if phase.data:
-                        batch = real_batch()
-                    else:
-                        batch = Batch(None, None, cfg.train.batch_size)
+                    batch = real_batch() if phase.data else Batch(cfg.train.batch_size)
                     with autocast:
                         terms = getattr(family, phase.name)(batch)
                     total = sum(terms.values())

@@ -23,13 +23,17 @@ class BatchSampler:
         self.stored = data.stored.to(device)
         self.labels = data.labels.to(device) if data.labels is not None else None
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def next(self) -> dict[str, torch.Tensor]:
+        """The next batch's fields: "x" (converted) and, for labelled data, "label"."""
         if self.position + self.batch_size > len(self.order):  # drop the ragged tail, start a new epoch
             self.order = torch.randperm(len(self.data), generator=self.generator)
             self.position = 0
         idx = self.order[self.position:self.position + self.batch_size].to(self.device)
         self.position += self.batch_size
-        return self.data.convert(self.stored[idx]), (self.labels[idx] if self.labels is not None else None)
+        fields = {"x": self.data.convert(self.stored[idx])}
+        if self.labels is not None:
+            fields["label"] = self.labels[idx]
+        return fields
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(), "order": self.order, "position": self.position}
