@@ -173,9 +173,8 @@ def load(run_dir: str | Path, device: str = "cpu", which: str | int = "latest") 
     ckpt = _checkpoint(run_dir, which)
     modules = dict(family.nets.items())
     gen = modules[family.generator]
-    if cfg.train.ema:
-        modules["G_ema"] = gen  # the averaged weights go straight into the generator we hand out
-        del modules[family.generator]
+    if cfg.train.ema:  # the averaged weights go straight into the generators
+        modules |= {f"{n}_ema": modules.pop(n) for n in family.generators()}
     checkpoint.load_weights(ckpt, modules)
     return Generator(gen.to(device), cfg, info, _step(ckpt))
 

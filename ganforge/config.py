@@ -49,6 +49,9 @@ class DataConfig(Strict):
     # semi-supervised training: keep the labels of this many training examples per class (a balanced subset drawn
     # with train.seed); every example still serves as unlabelled data. Only semi-supervised families accept it.
     labels_per_class: int | None = Field(None, ge=1)
+    # DataLoader worker processes that read and decode streamed shards (data.name=shards) beside training; 0 reads
+    # them in the training process. The batches are the same for any number; in-memory datasets ignore it.
+    workers: int = Field(0, ge=0, le=256)
 
 
 class NetConfig(Strict):

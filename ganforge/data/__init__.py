@@ -1,8 +1,10 @@
-"""Dataset loading: every dataset comes back as one in-memory `Dataset`."""
+"""Dataset loading: every dataset comes back as one in-memory `Dataset`, except packed shards (`ShardDataset`,
+streamed batch by batch)."""
 from __future__ import annotations
 
 import difflib
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -11,7 +13,7 @@ from ganforge.data.base import Dataset
 from ganforge.data.mixtures import MIXTURES, sample_mixture
 from ganforge.errors import GanforgeError
 
-DATASETS: tuple[str, ...] = ("fashion-mnist", "mnist", "digits", "ring8", "grid25", "folder", "npz")
+DATASETS: tuple[str, ...] = ("fashion-mnist", "mnist", "digits", "ring8", "grid25", "folder", "npz", "shards")
 FILELESS = ("digits", *MIXTURES)  # built in or generated: a --data for them is a mistake
 DEFAULT_MIXTURE_SAMPLES = 100_000
 DEFAULT_FOLDER_SIZE = 64
@@ -43,6 +45,8 @@ def load_dataset(
     Images are stored as loaded (uint8 when 8-bit) and come out of `Dataset.x` / `Dataset.examples` / batches as
     float32 (N, C, H, W) in [-1, 1], resized to `image_size` and converted to `channels`. Mixtures: `num_samples` (default 100 000) points drawn
     with a generator seeded by `seed`. For the other datasets `num_samples` takes a seeded random subset.
+    "shards" (a folder written by `ganforge data pack`) is the exception: its train split comes back as a
+    `ShardDataset` that reads nothing up front and streams batches (no `num_samples`); its test split is DIR/test.
     """
     if name not in DATASETS:
         close = difflib.get_close_matches(name, DATASETS, n=3)
@@ -51,6 +55,9 @@ def load_dataset(
 
     if path is not None and name in FILELESS:
         raise GanforgeError(f"dataset {name!r} reads no files and takes no --data (data.path); got {path}")
+
+    if name == "shards":
+        return _load_shards(path, split, image_size, channels, num_samples)
 
     if name in MIXTURES:
         n = DEFAULT_MIXTURE_SAMPLES if num_samples is None else num_samples
@@ -93,6 +100,29 @@ def load_dataset(
             raise GanforgeError(f"{name}: cannot convert images to channels={channels} (use 1 or 3)")
         ds.image_size, ds.channels = image_size, channels
     return ds
+
+
+def _load_shards(path, split: str, image_size: int | None, channels: int | None, num_samples: int | None):
+    """Streamed shards (`ganforge data pack`): the train split is DIR itself, read batch by batch (a
+    `ShardDataset`); the test split is DIR/test, packed the same way and loaded whole (evaluation needs it so)."""
+    from ganforge.data.shards import MANIFEST, ShardDataset
+
+    if path is None:
+        raise GanforgeError("dataset 'shards' needs a folder written by `ganforge data pack`: pass --data DIR")
+    if num_samples is not None:
+        # a random subset of a stream means reading every shard each epoch for a fraction of it
+        raise GanforgeError(f"{path}: data.num_samples={num_samples} (a random subset) is not offered for streamed "
+                            "shards; pack the subset you want into its own folder instead")
+    if split == "train":
+        return ShardDataset(path, image_size=image_size, channels=channels)
+    if split != "test":
+        raise GanforgeError(f"{path}: shards have the splits train (the folder) and test (its test/ sub-folder), "
+                            f"not {split!r}")
+    test = Path(path) / "test"
+    if not (test / MANIFEST).is_file():
+        raise GanforgeError(f"{path}: no test split ({test}/{MANIFEST} is missing); pack one with "
+                            f"`ganforge data pack TEST_FOLDER --out {test}`")
+    return ShardDataset(test, image_size=image_size, channels=channels).load()
 
 
 def labelled_subset(ds: Dataset, per_class: int, seed: int) -> torch.Tensor:

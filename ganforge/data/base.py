@@ -47,15 +47,20 @@ class Dataset:
     `x` is stored as uint8 (N, C, H, W) for 8-bit images (4× smaller than float32), float32 otherwise (images in
     [-1, 1], or vectors (N, D) in their natural units); `labels` int64 (N,) or None; `kind` "image" or "vector".
     `image_size` / `channels` resize / convert images as batches are drawn, so the stored data stays as loaded.
-    Batches carry named fields: "x" and, for labelled data, "label" (`spec` says what each holds).
+    Batches carry named fields: "x", "label" for labelled data, and any `extra` per-example fields (a paired
+    image "x_b" stored and converted like x, a float text "embedding"); `spec` says what each holds.
     """
 
     def __init__(self, name: str, x: torch.Tensor, labels: torch.Tensor | None, kind: str,
-                 image_size: int | None = None, channels: int | None = None):
-        if labels is not None and len(labels) != len(x):
-            raise ValueError(f"{name}: {len(x)} examples but {len(labels)} labels")
-        if x.dtype not in (torch.uint8, torch.float32):
-            raise ValueError(f"{name}: examples are stored as uint8 or float32, got {x.dtype}")
+                 image_size: int | None = None, channels: int | None = None,
+                 extra: dict[str, torch.Tensor] | None = None):
+        self.extra = dict(extra or {})
+        for field, t in {"label": labels, **self.extra}.items():
+            if t is not None and len(t) != len(x):
+                raise ValueError(f"{name}: {len(x)} examples but {len(t)} values of '{field}'")
+        for field, t in {"x": x, **self.extra}.items():
+            if t.dtype not in (torch.uint8, torch.float32):
+                raise ValueError(f"{name}: '{field}' is stored as uint8 or float32, got {t.dtype}")
         self.name, self.stored, self.labels, self.kind = name, x, labels, kind
         self.image_size, self.channels = image_size, channels
         self._converted: torch.Tensor | None = None
@@ -81,22 +86,41 @@ class Dataset:
         fields = {"x": FieldSpec(self.kind, self.shape)}
         if self.labels is not None:
             fields["label"] = FieldSpec("label", (), self.num_classes)
+        for field, t in self.extra.items():
+            image = t.dim() == 4
+            fields[field] = FieldSpec("image" if image else "embedding",
+                                      tuple(self.convert(t[:1], image).shape[1:]))
         return fields
 
-    def convert(self, stored: torch.Tensor) -> torch.Tensor:
+    def convert(self, stored: torch.Tensor, image: bool | None = None) -> torch.Tensor:
         """Stored examples → what the model sees: float32, images in [-1, 1] at the requested size and channels."""
         x = to_unit(stored) if stored.dtype == torch.uint8 else stored
-        if self.kind == "image":
+        if (self.kind == "image") if image is None else image:
             x = set_channels(resize(x, self.image_size), self.channels)
         return x
 
-    def examples(self, index: torch.Tensor) -> torch.Tensor:
-        """The converted examples at `index` (a LongTensor)."""
-        return self.convert(self.stored[index])
+    def examples(self, index: torch.Tensor, field: str = "x") -> torch.Tensor:
+        """The converted examples of `field` at `index` (a LongTensor)."""
+        if field == "x":
+            return self.convert(self.stored[index])
+        return self.convert(self.extra[field][index], self.extra[field].dim() == 4)
+
+    def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every field of the examples at `index`, converted."""
+        fields = {"x": self.examples(index)}
+        if self.labels is not None:
+            fields["label"] = self.labels[index]
+        return fields | {f: self.examples(index, f) for f in self.extra}
+
+    def to(self, device: torch.device) -> "Dataset":
+        """The same data with every stored tensor on `device`."""
+        moved = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return Dataset(self.name, moved(self.stored), moved(self.labels), self.kind, self.image_size, self.channels,
+                       {f: moved(t) for f, t in self.extra.items()})
 
     def subset(self, index: torch.Tensor, name: str | None = None) -> "Dataset":
         return Dataset(name or self.name, self.stored[index], None if self.labels is None else self.labels[index],
-                       self.kind, self.image_size, self.channels)
+                       self.kind, self.image_size, self.channels, {f: t[index] for f, t in self.extra.items()})
 
     @property
     def x(self) -> torch.Tensor:

@@ -56,6 +56,9 @@ class Phase:
     updates: tuple[str, ...]  # networks whose optimisers step after it
     repeat: int = 1
     data: bool = True  # whether it needs a real batch (a generator step does not)
+    # reuse the batch of the phase before instead of drawing one (CycleGAN's D step judges the real images whose
+    # translations its G step just made, and which the family kept)
+    same_batch: bool = False
 
 
 class Batch:
@@ -92,7 +95,11 @@ class Family(nn.Module):
 
     name: ClassVar[str] = ""
     networks: ClassVar[dict[str, str]] = {}
-    generator: ClassVar[str] = "G"  # the network that `sample` and EMA use
+    generator: ClassVar[str] = "G"  # the network that `sample`, sample grids and evaluation use
+    # what a generator is called with, when not z alone: {network: ("z" or a data field, …)}; a translator maps
+    # images of a field (("x",)), a text-conditioned G takes (z, an embedding field). Sample grids call the
+    # generator with fixed z and fixed real examples of those fields.
+    inputs: ClassVar[dict[str, tuple[str, ...]]] = {}
     Options: ClassVar[type[Options]] = Options
     # the fields of the data its phases read: a batch carries these and no others (so labels a family must not
     # see stay hidden); the loop checks the data has them
@@ -178,6 +185,22 @@ class Family(nn.Module):
         """Batch streams beside the main one, as {name: (data, batch size)}: each is drawn every time a phase
         draws a batch, and reaches the phase as `batch.<name>`. None by default."""
         return {}
+
+    def generator_inputs(self, name: str | None = None) -> tuple[str, ...]:
+        return self.inputs.get(name or self.generator, ("z",))
+
+    def generators(self) -> list[str]:
+        """The networks that generate (every one gets an EMA copy with train.ema)."""
+        return [n for n, role in self.networks.items() if role == "generator"]
+
+    def training_state(self) -> dict:
+        """What the family keeps between steps beyond network weights and buffers (an image pool, a schedule's
+        counters): tensors, numbers, lists and dicts of them. Saved in every checkpoint and handed back to
+        `load_training_state` on resume, so a resumed run continues bit for bit. Nothing by default."""
+        return {}
+
+    def load_training_state(self, state: dict) -> None:
+        """Restore what `training_state` returned."""
 
     @classmethod
     def has_encoder(cls) -> bool:

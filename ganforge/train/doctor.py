@@ -22,6 +22,7 @@ import torch
 
 from ..config import DoctorConfig, RunConfig
 from ..data.base import Dataset
+from ..data.shards import ShardDataset
 from ..errors import GanforgeError
 from .checkpoint import latest_checkpoint, newest_finite
 from .logger import read_jsonl, read_metrics
@@ -295,7 +296,7 @@ class Doctor:
     """The loop's side of it: `window(step, values, owners)` each logging window, `evaluation(step, values)` after
     each evaluation; both return the `doctor/*` values to log with them."""
 
-    def __init__(self, cfg: RunConfig, run_dir: Path, family: Family, real: Dataset | torch.Tensor,
+    def __init__(self, cfg: RunConfig, run_dir: Path, family: Family, real: Dataset | ShardDataset | torch.Tensor,
                  samples: Callable[[], torch.Tensor], say: Callable[[str], None], log: Callable[[int, dict], None],
                  start_step: int = 0):
         c = cfg.doctor
@@ -316,7 +317,7 @@ class Doctor:
         if c.enabled:
             pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(cfg.train.seed + 30_011))
             index = pick[:DIVERSITY_SAMPLES]
-            self.real_spread = spread(real.examples(index) if isinstance(real, Dataset) else real[index])
+            self.real_spread = spread(real[index] if isinstance(real, torch.Tensor) else real.examples(index))
         if start_step:
             self._resume(start_step)
 

@@ -12,8 +12,11 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..config import RunConfig
+from ..data import MIXTURES
+from ..errors import GanforgeError
 from ..evaluate import evaluate_images, evaluate_points
 from ..families import draw_latents
+from ..metrics.evaluator import get_evaluator
 from ..nets.conditional import balanced_labels
 from ..sampling import generate_batches
 from .checkpoint import WEIGHTS, flatten_state
@@ -22,9 +25,22 @@ from .checkpoint import WEIGHTS, flatten_state
 class RunEvaluator:
     def __init__(self, cfg: RunConfig, run_dir: Path, dataset: str, kind: str):
         self.cfg, self.dataset, self.kind = cfg, dataset, kind
+        self._check_scorable()
         self.best_dir = Path(run_dir) / "checkpoints" / "best"
         record = self.best_dir / "best.json"
         self.best = json.loads(record.read_text())["fid"] if record.is_file() else float("inf")
+
+    def _check_scorable(self) -> None:
+        """Before any training: say now, not after hours, when this data cannot be scored."""
+        off = "or turn evaluation off: eval.final=false eval.every=0"
+        if self.kind == "vector" and self.dataset not in MIXTURES:
+            raise GanforgeError(f"evaluation of vector data needs one of the 2-D mixtures ({', '.join(MIXTURES)}); "
+                                f"this run's data is '{self.dataset}': {off}")
+        if self.kind == "image":
+            try:
+                get_evaluator(self.dataset)
+            except GanforgeError as e:
+                raise GanforgeError(f"{e}; {off}") from None
 
     @torch.no_grad()
     def evaluate(self, generator: nn.Module, num: int, metrics: list[str], out_dir: Path | None = None) -> dict:

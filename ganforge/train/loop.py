@@ -31,7 +31,8 @@ from .doctor import DIAGNOSES, DIVERSITY_SAMPLES, Doctor
 from .ema import EMA
 from .evaluation import RunEvaluator
 from .logger import MetricsLog, cut_log
-from .sampler import BatchSampler
+from ..data.shards import ShardDataset
+from .sampler import BatchSampler, StreamSampler
 
 RUN_INFO = "run.json"
 MAIN = "main"  # the batch stream every data phase draws from
@@ -42,10 +43,11 @@ class Run:
     dir: Path
     step: int
     family: Family
-    ema: EMA | None
+    ema: EMA | None  # the EMA of the generator that samples (train.ema), else None
     stopped_by: str  # "steps" or "time_budget"
     last_metrics: dict
     evaluation: dict | None = None  # the final evaluation, when eval.final is on
+    emas: dict[str, EMA] | None = None  # the EMA of every generator, by network name
 
 
 def pick_device(name: str) -> torch.device:
@@ -119,32 +121,57 @@ def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def build_data(cfg: RunConfig) -> Dataset:
+def build_data(cfg: RunConfig) -> Dataset | ShardDataset:
     d = cfg.data
     return load_dataset(d.name, path=d.path, split="train", image_size=d.image_size, channels=d.channels,
                         num_samples=d.num_samples, seed=cfg.train.seed)
 
 
-def build_samplers(cfg: RunConfig, data: Dataset, family: Family, device: torch.device) -> dict[str, BatchSampler]:
+def build_samplers(cfg: RunConfig, data: Dataset | ShardDataset, family: Family,
+                   device: torch.device) -> dict[str, BatchSampler | StreamSampler]:
     """The main stream of batches and the family's extra streams (seeded seed + 1, + 2, … in declaration order);
-    the data must hold every field the family needs."""
+    the data must hold every field the family needs. Streamed shards give the main stream only."""
     missing = [f for f in family.needs if f not in data.spec]
     if missing:
         raise GanforgeError(f"family '{cfg.family}' needs the data fields {', '.join(missing)}; dataset "
                             f"'{data.name}' has {', '.join(data.spec)}")
+    if isinstance(data, ShardDataset):
+        _refuse_extra_streams(cfg, data, family)
+        return {MAIN: StreamSampler(data, cfg.train.batch_size, cfg.train.seed, device, cfg.data.workers)}
     samplers = {MAIN: BatchSampler(data, cfg.train.batch_size, cfg.train.seed, device)}
     for i, (name, (stream, batch_size)) in enumerate(family.streams(data).items()):
         samplers[name] = BatchSampler(stream, batch_size, cfg.train.seed + 1 + i, device)
     return samplers
 
 
-def load_sampler_states(samplers: dict[str, BatchSampler], state: dict) -> None:
+def _refuse_extra_streams(cfg: RunConfig, data: ShardDataset, family: Family) -> None:
+    """Extra streams are subsets picked from labels held in memory (ssgan's labelled few); a stream has none."""
+    try:
+        names = ", ".join(family.streams(data))
+    except GanforgeError:  # picking them asked the shards for every label at once
+        names = "a labelled subset"
+    if names:
+        option = f" (data.labels_per_class={cfg.data.labels_per_class})" if cfg.data.labels_per_class else ""
+        raise GanforgeError(f"family '{cfg.family}' draws an extra batch stream{option} — {names} — picked from data "
+                            f"held in memory; data.name=shards streams {data.root} instead: drop that option or train "
+                            "on an in-memory copy (an npz or an image folder)")
+
+
+def _sampler_kind(state: dict) -> str:
+    return "streamed shards" if "epoch" in state and "dataset" in state else "in-memory data"
+
+
+def load_sampler_states(samplers: dict[str, BatchSampler | StreamSampler], state: dict) -> None:
     saved = state.get("samplers") or {MAIN: state["sampler"]} | (  # checkpoints before named streams
         {"labelled": state["labelled_sampler"]} if "labelled_sampler" in state else {})
     for name, sampler in samplers.items():
         if name not in saved:
             raise GanforgeError(f"the checkpoint has no state of the batch stream '{name}' (it has "
                                 f"{', '.join(saved)}): was the run trained with other data options?")
+        mine = "streamed shards" if isinstance(sampler, StreamSampler) else "in-memory data"
+        if _sampler_kind(saved[name]) != mine:
+            raise GanforgeError(f"the checkpoint's batch stream '{name}' was drawn from {_sampler_kind(saved[name])}, "
+                                f"this run's from {mine}: resume with the data options the run was trained with")
         sampler.load_state_dict(saved[name])
 
 
@@ -166,6 +193,14 @@ def held_out_metrics(cfg: RunConfig, family: Family) -> dict[str, float]:
 def fixed_latents(cfg: RunConfig, n: int) -> torch.Tensor:
     """The z of every sample grid, from its own generator so grids never disturb the training RNG."""
     return draw_latents(cfg, n, torch.Generator().manual_seed(cfg.train.seed + 10_007))
+
+
+def fixed_inputs(cfg: RunConfig, family: Family, data: Dataset, n: int) -> tuple[torch.Tensor, ...]:
+    """What the sampling generator is called with in every grid: fixed z, and fixed real examples of any data
+    field it maps or is conditioned on (a seeded pick), so grids never disturb the training RNG."""
+    pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.train.seed + 10_007))[:n]
+    return tuple(fixed_latents(cfg, n) if field == "z" else data.examples(pick, field)
+                 for field in family.generator_inputs())
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -211,20 +246,27 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             print(f"resume: {note}", file=sys.stderr)
     else:
         run_dir = run_directory(cfg, out)
-    (run_dir / "samples").mkdir(exist_ok=True)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     torch.manual_seed(cfg.train.seed)
 
     data = build_data(cfg)
+    evaluator = RunEvaluator(cfg, run_dir, data.name, data.kind) if (cfg.eval.every or cfg.eval.final) else None
     num_classes = data.num_classes
     family = get_family(cfg.family)(cfg, data.shape, num_classes).to(device)
+    if evaluator is not None and family.generator_inputs() != ("z",):
+        raise GanforgeError(f"family '{cfg.family}': evaluation of a generator that takes {family.generator_inputs()} "
+                            "is not available yet; set eval.final=false eval.every=0")
     phases = family.phases()
+    if phases[0].same_batch:
+        raise GanforgeError(f"family '{cfg.family}': its first phase cannot reuse the batch of a phase before it")
     trained = sorted({n for p in phases for n in p.updates})
     optimizers = {n: make_optimizer(family.nets[n].parameters(), cfg.optim_for(n)) for n in trained}
-    ema = EMA(family.nets[family.generator], cfg.train.ema).to(device) if cfg.train.ema else None
+    # an exponential moving average of every generator; its copy is the one that samples (grids, evaluation)
+    emas = {n: EMA(family.nets[n], cfg.train.ema).to(device) for n in family.generators()} if cfg.train.ema else {}
     samplers = build_samplers(cfg, data, family, device)
-    modules = dict(family.nets.items()) | ({"G_ema": ema.net} if ema else {})
+    modules = dict(family.nets.items()) | {f"{n}_ema": e.net for n, e in emas.items()}
+    sampling_net = emas[family.generator].net if family.generator in emas else family.nets[family.generator]
 
     step, elapsed = 0, 0.0
     if resume_from is not None:
@@ -237,6 +279,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             print(f"resume: the config's optimiser settings replace the checkpoint's: {'; '.join(changes)}",
                   file=sys.stderr)
         load_sampler_states(samplers, state)
+        family.load_training_state(state.get("family", {}))
         torch.set_rng_state(state["rng"])
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"])
@@ -244,33 +287,34 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
         # the steps after the checkpoint are trained again: their log lines go, so each step is logged once
         for log_file in ("metrics.jsonl", DIAGNOSES):
             cut_log(run_dir / log_file, step)
+    (run_dir / "samples").mkdir(exist_ok=True)  # only now: a run refused above leaves its folder empty
     write_atomically(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     write_atomically(run_dir / RUN_INFO, json.dumps({
         "family": cfg.family, "dataset": data.name, "kind": data.kind, "shape": list(data.shape),
         "num_classes": num_classes, "num_examples": len(data), "ganforge": __version__, "torch": torch.__version__,
     }, indent=1))
 
-    # image runs show a grid of `log.grid` samples; 2-D runs a scatter of 2,000 over the data
-    fixed_z = fixed_latents(cfg, cfg.log.grid if data.kind == "image" else 2000).to(device)
+    # image runs show a grid of `log.grid` samples; 2-D runs a scatter of 2,000 over the data; a translator's
+    # grid shows its outputs for fixed real inputs
+    fixed = tuple(t.to(device) for t in fixed_inputs(cfg, family, data, cfg.log.grid if data.kind == "image" else 2000))
     reference = data.examples(torch.arange(min(2000, len(data)))).numpy() if data.kind == "vector" else None
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.train.bf16 else nullcontext())
     log = MetricsLog(run_dir, cfg.log.tensorboard)
-    evaluator = RunEvaluator(cfg, run_dir, data.name, data.kind) if (cfg.eval.every or cfg.eval.final) else None
     bar = tqdm(total=cfg.train.steps, initial=step, disable=not cfg.log.progress, dynamic_ncols=True,
                mininterval=0.5 if sys.stderr.isatty() else 10.0, desc=cfg.family)
 
-    def generate(z: torch.Tensor) -> torch.Tensor:
+    def generate(inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Samples of the generator that `sample` uses (EMA when kept), in eval mode, without gradients."""
-        net = ema.net if ema else family.nets[family.generator]
+        net = sampling_net
         was_training = net.training
         net.eval()
         with torch.no_grad():
-            x = net(z).float().cpu()
+            x = net(*inputs).float().cpu()
         net.train(was_training)
         return x
 
     def write_grid(at: int) -> None:
-        x = generate(fixed_z)
+        x = generate(fixed)
         path = run_dir / "samples" / f"step_{at:08d}.png"
         if data.kind == "image":
             images.save_grid(x, path, scale=max(1, 96 // data.shape[-1]))
@@ -283,12 +327,12 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
         streams = {n: Batch(s.batch_size, s.next()) for n, s in samplers.items() if n != MAIN}
         return Batch(len(fields["x"]), fields, streams)
 
-    doctor = Doctor(cfg, run_dir, family, data, samples=lambda: generate(fixed_z[:DIVERSITY_SAMPLES]),
+    doctor = Doctor(cfg, run_dir, family, data, samples=lambda: generate(tuple(t[:DIVERSITY_SAMPLES] for t in fixed)),
                     say=bar.write, log=log.write, start_step=step)
 
     def save(at: int) -> None:
         state = {"step": at, "elapsed": elapsed, "rng": torch.get_rng_state(),
-                 "samplers": {n: s.state_dict() for n, s in samplers.items()},
+                 "samplers": {n: s.state_dict() for n, s in samplers.items()}, "family": family.training_state(),
                  "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
                  "optim": {n: cfg.optim_for(n).model_dump(mode="json") for n in optimizers}}
         if device.type == "cuda":
@@ -330,7 +374,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                 for net_name, net in family.nets.items():  # no weight gradients for networks this phase leaves alone
                     net.requires_grad_(net_name in phase.updates)
                 for _ in range(phase.repeat):
-                    batch = real_batch() if phase.data else Batch(cfg.train.batch_size)
+                    if not phase.same_batch:
+                        batch = real_batch() if phase.data else Batch(cfg.train.batch_size)
                     with autocast:
                         terms = getattr(family, phase.name)(batch)
                     total = sum(terms.values())
@@ -344,8 +389,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                     family.after_update(phase)
                 losses.update(terms)
                 owners.update(dict.fromkeys(terms, phase.updates))
-            if ema is not None:
-                ema.update(family.nets[family.generator])
+            for n, e in emas.items():
+                e.update(family.nets[n])
             step += 1
             window_steps += 1
             step_s = time.perf_counter() - t0
@@ -369,7 +414,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             if step % cfg.checkpoint.every == 0:
                 save(step)
             if cfg.eval.every and step % cfg.eval.every == 0:
-                values = evaluator(step, ema.net if ema else family.nets[family.generator], modules)
+                values = evaluator(step, sampling_net, modules)
                 bar.write(f"step {step}: " + ", ".join(f"{k[5:]}={v:.4g}" for k, v in values.items()))
                 log.write(step, values | doctor.evaluation(step, values))
     finally:
@@ -380,9 +425,9 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     write_grid(step)
     evaluation = None
     if cfg.eval.final:
-        generator = ema.net if ema else family.nets[family.generator]
+        generator = sampling_net
         evaluation = evaluator.evaluate(generator, cfg.eval.final_num, cfg.eval.final_metrics, out_dir=run_dir)
         evaluation |= held_out_metrics(cfg, family)
         evaluation["provenance"]["run"] = {"dir": str(run_dir), "step": step, "family": cfg.family}
         write_report(evaluation, run_dir)
-    return Run(run_dir, step, family, ema, stopped_by, last, evaluation)
+    return Run(run_dir, step, family, emas.get(family.generator), stopped_by, last, evaluation, emas)
