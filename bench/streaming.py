@@ -139,6 +139,23 @@ def in_child(*args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def write_report(path: str, name: str, script: str, **fields) -> None:
+    """bench/results/<name>.json: the command that made it, the date and the machine, then the results."""
+    import torch
+
+    report = {
+        "benchmark": name,
+        "command": "python " + " ".join([os.path.relpath(script, REPO), *sys.argv[1:]]),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+                    "torch": torch.__version__, "loadavg_at_end": list(os.getloadavg())},
+        **fields,
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
 def cpu_model() -> str:
     try:
         text = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
@@ -178,18 +195,8 @@ def main() -> None:
         print(f"stream-w{w}: {results[f'stream-w{w}']}", flush=True)
     results["memory"] = in_child("--measure", "memory", *common)
     print(f"memory: {results['memory']}", flush=True)
-    report = {
-        "benchmark": "streaming",
-        "command": "python " + " ".join([os.path.relpath(__file__, REPO), *sys.argv[1:]]),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "torch": torch.__version__, "loadavg_at_end": list(os.getloadavg())},
-        "batch_size": BATCH, "timed_batches": batches, "warmup_batches": a.warmup,
-        "data": data, "results": results,
-    }
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {a.out}")
+    write_report(a.out, "streaming", __file__, batch_size=BATCH, timed_batches=batches, warmup_batches=a.warmup,
+                 data=data, results=results)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from streaming import build, children, cpu_model, derive, vm_hwm_mb  # noqa: E402  (the data bench's helpers)
+from streaming import build, children, derive, vm_hwm_mb, write_report  # noqa: E402  (the data bench's helpers)
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "configs" / "dcgan-fashion.yaml"
@@ -137,18 +136,8 @@ def main() -> None:
     for variant in [f"stream-w{int(w)}" for w in a.workers.split(",")] + ["memory"]:
         results[variant] = in_child("--measure", variant, *common)
         print(f"{variant}: {results[variant]}", flush=True)
-    report = {
-        "benchmark": "streaming_train",
-        "command": "python " + " ".join([os.path.relpath(__file__, REPO), *sys.argv[1:]]),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "torch": torch.__version__, "loadavg_at_end": list(os.getloadavg())},
-        "config": str(CONFIG.relative_to(REPO)), "overrides": overrides(a.steps, a.threads),
-        "data": data, "results": results,
-    }
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {a.out}")
+    write_report(a.out, "streaming_train", __file__, config=str(CONFIG.relative_to(REPO)),
+                 overrides=overrides(a.steps, a.threads), data=data, results=results)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,18 @@ from ..data.shards import ShardDataset
 from ..errors import GanforgeError
 
 
+def check_batch_size(batch_size: int, examples: int, what: str) -> None:
+    """A batch is drawn whole from one epoch: the data must hold at least one."""
+    if batch_size <= 0:
+        raise GanforgeError(f"train.batch_size must be positive, got {batch_size}")
+    if examples < batch_size:
+        raise GanforgeError(f"{what} {examples} examples, fewer than train.batch_size={batch_size}; use "
+                            f"train.batch_size={examples} or fewer")
+
+
 class BatchSampler:
     def __init__(self, data: Dataset, batch_size: int, seed: int, device: torch.device):
-        if batch_size <= 0:
-            raise GanforgeError(f"train.batch_size must be positive, got {batch_size}")
-        if len(data) < batch_size:
-            raise GanforgeError(f"dataset '{data.name}' has {len(data)} examples, fewer than train.batch_size="
-                                f"{batch_size}; use train.batch_size={len(data)} or fewer")
+        check_batch_size(batch_size, len(data), f"dataset '{data.name}' has")
         self.data, self.batch_size, self.device = data, batch_size, device
         self.generator = torch.Generator().manual_seed(seed)
         self.order = torch.randperm(len(data), generator=self.generator)
@@ -48,11 +53,7 @@ class StreamSampler:
     The order is the stream's (seeded by `seed`), the same whatever `num_workers` is."""
 
     def __init__(self, data: ShardDataset, batch_size: int, seed: int, device: torch.device, num_workers: int = 0):
-        if batch_size <= 0:
-            raise GanforgeError(f"train.batch_size must be positive, got {batch_size}")
-        if len(data) < batch_size:
-            raise GanforgeError(f"{data.root}: {len(data)} examples, fewer than train.batch_size={batch_size}; use "
-                                f"train.batch_size={len(data)} or fewer")
+        check_batch_size(batch_size, len(data), f"{data.root}:")
         self.data, self.batch_size, self.device = data, batch_size, device
         self.stream = data.stream(batch_size, seed=seed, num_workers=num_workers)
 
