@@ -9,8 +9,11 @@ import torch
 import yaml
 
 from .config import RunConfig, config_from_dict, load_config
+from .data.base import FieldSpec
 from .errors import GanforgeError
-from .evaluate import DEFAULT_METRICS, evaluate_images, evaluate_points, write_report
+from .evaluate import (DEFAULT_METRICS, evaluate_images, evaluate_points, evaluate_translations, test_pairs,
+                       write_report)
+from . import images as image_io
 from .families import draw_latents, get_family
 from .metrics.evaluator import get_evaluator
 from .nets.conditional import balanced_labels
@@ -34,17 +37,36 @@ def _check_count(n: int) -> None:
 
 
 class Generator:
-    """A trained generator rebuilt from its run directory (the EMA weights when the run kept them)."""
+    """A trained generator rebuilt from its run directory (the EMA weights when the run kept them).
 
-    def __init__(self, net: torch.nn.Module, cfg: RunConfig, info: dict, step: int):
+    `inputs` is what it is called with: ("z",) for G(z) and for a class-conditional G(z | y) (whose class is a
+    `label`), or z and/or fields of the data it maps or is conditioned on: ("x",) for a translator, ("z",
+    "embedding") for a text-conditioned G. Those fields are its `conditions`; `sample` needs one per sample."""
+
+    def __init__(self, net: torch.nn.Module, cfg: RunConfig, info: dict, step: int,
+                 inputs: tuple[str, ...] = ("z",)):
         self.net, self.cfg, self.info, self.step = net.eval(), cfg, info, step
         self.kind: str = info["kind"]
         self.shape: tuple[int, ...] = tuple(info["shape"])
+        self.inputs = tuple(inputs)
 
     @property
     def num_classes(self) -> int:
         """Classes a conditional generator can be asked for; 0 for an unconditional one."""
         return int(getattr(self.net, "num_classes", 0))
+
+    def field_shape(self, field: str) -> tuple[int, ...]:
+        """The shape of one example of a data field the generator takes, as the run trained on it."""
+        fields = self.info.get("fields") or {}
+        if field not in fields:
+            raise GanforgeError(f"this run's run.json does not describe the data field '{field}' (runs before "
+                                "ganforge recorded fields cannot say)")
+        return tuple(fields[field]["shape"])
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """The data fields the generator takes beside z (("x",), ("embedding",), …); () when it takes z alone."""
+        return tuple(f for f in self.inputs if f != "z")
 
     def latents(self, n: int, seed: int | None = None) -> torch.Tensor:
         """n draws of z from the run's prior (the same draws `sample(n, seed)` uses)."""
@@ -65,18 +87,75 @@ class Generator:
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
         """G(z) (or G(z | labels)) for given latents, in batches, on the CPU as float32."""
-        if z.ndim != 2 or z.shape[1] != self.cfg.latent_dim:
-            raise GanforgeError(f"z must have shape (N, {self.cfg.latent_dim}), got {tuple(z.shape)}")
+        self._check_latents(z)
         if labels is not None and len(labels) != len(z):
             raise GanforgeError(f"{len(labels)} labels for {len(z)} latents")
-        return generate_batches(self.net, z, labels, batch_size) if len(z) else torch.empty(0, *self.shape)
+        return self._run((z, labels), len(z), batch_size)
 
-    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000, label: int | None = None) -> torch.Tensor:
-        """n samples: images (n, C, H, W) in [-1, 1] or vectors (n, D). A conditional generator makes class
-        `label`, or every class equally often (`labels(n)`) when label is None."""
+    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000, label: int | None = None,
+               condition: int | torch.Tensor | dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """n samples: images (n, C, H, W) in [-1, 1] or vectors (n, D).
+
+        A class-conditional generator makes class `label` (or `condition` = an int, or (n,) int64 class labels),
+        or every class equally often (`labels(n)`) when neither is given. A generator with `conditions` needs
+        `condition`: the tensor of its one condition field with n rows (an image batch (n, C, H, W) in [-1, 1] for
+        a translator, an embedding (n, E)), or {field: tensor} when it has several."""
         _check_count(n)
+        if self.conditions:
+            if label is not None:
+                raise GanforgeError(f"this run's generator ({self.cfg.family}) takes {', '.join(self.conditions)}, "
+                                    "not a class: pass condition=")
+            given = self._condition_fields(n, condition)
+            z = self.latents(n, seed) if "z" in self.inputs else None
+            return self._run(tuple(z if f == "z" else given[f] for f in self.inputs), n, batch_size)
+        if condition is not None:
+            if label is not None:
+                raise GanforgeError("give the class as label= or condition=, not both")
+            if isinstance(condition, int) and not isinstance(condition, bool):
+                label = condition
+            else:
+                return self.generate(self.latents(n, seed), self._class_tensor(n, condition), batch_size)
         labels = self.labels(n, label) if self.num_classes or label is not None else None
         return self.generate(self.latents(n, seed), labels, batch_size)
+
+    # -- checks ------------------------------------------------------------------------------------------------
+    def _run(self, inputs: tuple, n: int, batch_size: int) -> torch.Tensor:
+        return generate_batches(self.net, *inputs, batch_size=batch_size) if n else torch.empty(0, *self.shape)
+
+    def _check_latents(self, z: torch.Tensor) -> None:
+        if z.ndim != 2 or z.shape[1] != self.cfg.latent_dim:
+            raise GanforgeError(f"z must have shape (N, {self.cfg.latent_dim}), got {tuple(z.shape)}")
+
+    def _class_tensor(self, n: int, labels) -> torch.Tensor:
+        k = self.num_classes
+        if not k:
+            raise GanforgeError(f"this run's generator ({self.cfg.family}) takes no condition (it maps z alone)")
+        if not isinstance(labels, torch.Tensor) or labels.dtype != torch.long or labels.shape != (n,):
+            got = (f"a tensor of shape {tuple(labels.shape)} and dtype {labels.dtype}"
+                   if isinstance(labels, torch.Tensor) else type(labels).__name__)
+            raise GanforgeError(f"condition of a class-conditional generator: an int class or ({n},) int64 labels; "
+                                f"got {got}")
+        if len(labels) and not (0 <= int(labels.min()) and int(labels.max()) < k):
+            raise GanforgeError(f"condition: classes must lie in 0–{k - 1}; got {int(labels.min())}–{int(labels.max())}")
+        return labels
+
+    def _condition_fields(self, n: int, condition) -> dict[str, torch.Tensor]:
+        wanted = self.conditions
+        if condition is None:
+            raise GanforgeError(f"this run's generator ({self.cfg.family}) is conditioned on "
+                                f"{', '.join(wanted)}: sample(n, condition=…) needs one row per sample")
+        given = condition if isinstance(condition, dict) else {wanted[0]: condition} if len(wanted) == 1 else None
+        if given is None or set(given) != set(wanted):
+            raise GanforgeError(f"condition must give {', '.join(wanted)} (as {{field: tensor}}); "
+                                f"got {sorted(condition) if isinstance(condition, dict) else type(condition).__name__}")
+        for field, t in given.items():
+            if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.ndim < 2 or len(t) != n:
+                what = f"shape {tuple(t.shape)}, {t.dtype}" if isinstance(t, torch.Tensor) else type(t).__name__
+                raise GanforgeError(f"condition '{field}': a float tensor with {n} rows (one per sample) expected; "
+                                    f"got {what}")
+            if not torch.isfinite(t).all():
+                raise GanforgeError(f"condition '{field}' holds NaN or Inf")
+        return {f: t.float() for f, t in given.items()}
 
 
 RUN_INFO_KEYS = ("kind", "shape", "num_classes", "dataset", "num_examples")  # what loading and `info` read
@@ -137,6 +216,12 @@ def read_run_info(run_dir: str | Path) -> dict:
     return info
 
 
+def run_fields(info: dict) -> dict[str, FieldSpec]:
+    """The data fields a run trained on, from run.json (runs before fields were recorded: x and label only)."""
+    fields = info.get("fields") or {}
+    return {f: FieldSpec(d["kind"], tuple(d["shape"]), d.get("classes", 0)) for f, d in fields.items()}
+
+
 def read_run(run_dir: str | Path) -> tuple[RunConfig, dict]:
     """(config, run info) of a run directory; every defect of either file is a GanforgeError naming it."""
     return read_run_config(run_dir), read_run_info(run_dir)
@@ -145,7 +230,8 @@ def read_run(run_dir: str | Path) -> tuple[RunConfig, dict]:
 def _family(run_dir: str | Path):
     """(config, run info, the run's family with freshly initialised networks)."""
     cfg, info = read_run(run_dir)
-    return cfg, info, get_family(cfg.family)(cfg, tuple(info["shape"]), info["num_classes"])
+    return cfg, info, get_family(cfg.family)(cfg, tuple(info["shape"]), info["num_classes"],
+                                             fields=run_fields(info))
 
 
 def _checkpoint(run_dir: str | Path, which: str | int) -> Path:
@@ -166,17 +252,25 @@ def _step(ckpt: Path) -> int:
     return int(json.loads(best.read_text())["step"] if best.is_file() else checkpoint.load_state(ckpt)["step"])
 
 
-def load(run_dir: str | Path, device: str = "cpu", which: str | int = "latest") -> Generator:
+def load(run_dir: str | Path, device: str = "cpu", which: str | int = "latest",
+         direction: str | None = None) -> Generator:
     """which: "latest"; "best" for the checkpoint with the lowest FID seen by `eval.every`; or a step number
-    whose checkpoint is still kept (checkpoint.keep)."""
+    whose checkpoint is still kept (checkpoint.keep). direction: an image-to-image run's "AtoB" or "BtoA" (default:
+    the family's sampling generator)."""
     cfg, info, family = _family(run_dir)
+    name = family.generator
+    if direction is not None:
+        if direction not in family.directions:
+            learnt = ", ".join(family.directions) or "none: it is not an image-to-image family"
+            raise GanforgeError(f"{run_dir}: family '{cfg.family}' has no direction {direction!r} (it learns: {learnt})")
+        name = family.directions[direction]
     ckpt = _checkpoint(run_dir, which)
     modules = dict(family.nets.items())
-    gen = modules[family.generator]
+    gen = modules[name]
     if cfg.train.ema:  # the averaged weights go straight into the generators
         modules |= {f"{n}_ema": modules.pop(n) for n in family.generators()}
     checkpoint.load_weights(ckpt, modules)
-    return Generator(gen.to(device), cfg, info, _step(ckpt))
+    return Generator(gen.to(device), cfg, info, _step(ckpt), family.generator_inputs(name))
 
 
 def load_family(run_dir: str | Path, device: str = "cpu", which: str | int = "latest"):
@@ -189,17 +283,50 @@ def load_family(run_dir: str | Path, device: str = "cpu", which: str | int = "la
     return family.to(device).eval(), _step(ckpt)
 
 
+def translator(run_dir: str | Path, direction: str | None = None, which: str | int = "latest") -> Generator:
+    """The generator of an image-to-image run (pix2pix, CycleGAN, super-resolution) for `direction`, with the one
+    image field it maps (`gen.conditions[0]`); a GanforgeError for runs that generate from z."""
+    gen = load(run_dir, which=which, direction=direction)
+    if len(gen.conditions) != 1 or "z" in gen.inputs:
+        raise GanforgeError(f"{run_dir}: family '{gen.cfg.family}' does not translate images (its generator takes "
+                            f"{', '.join(gen.inputs)}); use `ganforge sample`")
+    return gen
+
+
+def translate_test(run_dir: str | Path, direction: str | None = None, num: int | None = None,
+                   batch_size: int = 500) -> dict:
+    """The first `num` (default: all) test images of the run's own task, translated: {"inputs", "outputs",
+    "targets": uint8 (N, H, W, C), "labels": int64 (N,) when the data has classes}."""
+    gen = translator(run_dir, direction)
+    field = gen.conditions[0]
+    given, targets, labels = test_pairs(gen.cfg.data, (field,), num)
+    outputs = gen.sample(len(targets), condition=given, batch_size=batch_size)
+    out = {"inputs": image_io.to_uint8(given[field]), "outputs": image_io.to_uint8(outputs),
+           "targets": image_io.to_uint8(targets)}
+    if labels is not None:
+        out["labels"] = labels.numpy()
+    return out
+
+
 def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000, seed: int = 0, **options) -> dict:
     """Evaluate a run's generator (and the family's own test metrics, if it has them) on `num` samples; the
     result is also written to RUN/eval.json, RUN/eval.md and, for some metrics, PNGs."""
     run_dir = Path(run_dir)
     gen = load(run_dir)
+    if "z" in gen.inputs and gen.conditions:
+        raise GanforgeError(f"{run_dir}: evaluating a generator that takes z and {', '.join(gen.conditions)} is not "
+                            "available yet (sample it with ganforge.load(run).sample(n, condition=…))")
     if gen.kind == "image" and not options.get("inception_weights"):
         get_evaluator(gen.info["dataset"])  # no evaluator for this data: say so before drawing samples
-    x = gen.sample(num, seed=seed)  # a conditional G: every class equally often, gen.labels(num)
-    if gen.kind == "vector":
-        result = evaluate_points(x, gen.info["dataset"])
+    if gen.conditions:  # a translator: the test split's inputs, scored against their own targets
+        given, targets, labels = test_pairs(gen.cfg.data, gen.conditions, num)
+        outputs = gen.sample(len(targets), condition=given)
+        result = evaluate_translations(outputs, targets, gen.info["dataset"], metrics, labels=labels, out_dir=run_dir,
+                                       seed=seed, inputs=given[gen.conditions[0]])
+    elif gen.kind == "vector":
+        result = evaluate_points(gen.sample(num, seed=seed), gen.info["dataset"])
     else:
+        x = gen.sample(num, seed=seed)  # a conditional G: every class equally often, gen.labels(num)
         labels = gen.labels(num) if gen.num_classes else None
         result = evaluate_images(x, gen.info["dataset"], metrics, labels=labels, out_dir=run_dir, seed=seed, **options)
     if get_family(gen.cfg.family).has_test_metrics():  # a family's own test metrics (classifier error, ELBO)

@@ -12,9 +12,11 @@ import numpy as np
 import torch
 
 from . import images
-from .api import evaluate_run, load, load_family, read_run, read_run_config
+from .api import evaluate_run, load, load_family, read_run, read_run_config, translate_test, translator
 from .config import apply_overrides, config_from_dict, load_config
 from .data import MIXTURES, load_dataset
+from .data.base import to_unit
+from .data.folder import list_images, read_images
 from .data.shards import pack_folder
 from .errors import GanforgeError
 from .evaluate import DEFAULT_METRICS, describe_evaluator, evaluate_images, evaluate_points, write_report
@@ -228,7 +230,7 @@ def _encoder(run_dir: str):
 def _real_data(family, split: str, num: int | None):
     d = family.cfg.data
     data = load_dataset(d.name, split=split, path=d.path, image_size=d.image_size, channels=d.channels,
-                        num_samples=d.num_samples)
+                        task=d.task, num_samples=d.num_samples)
     n = len(data) if num is None else min(num, len(data))
     return data.x[:n], (data.labels[:n] if data.labels is not None else None)
 
@@ -402,6 +404,44 @@ def _evaluate_file(path: Path, dataset: str, metrics, evaluate_images, evaluate_
     return result
 
 
+def _translate(args) -> None:
+    gen = translator(args.run_dir, args.direction)
+    if args.test:
+        if args.input is not None:
+            raise GanforgeError("give --input FILE_OR_DIR or --test, not both")
+        out = Path(args.out)
+        out = out if out.suffix == ".npz" else out.with_name(out.name + ".npz")
+        _check_out(str(out))
+        arrays = translate_test(args.run_dir, args.direction, args.num)
+        with _writing(out):
+            np.savez_compressed(out, **arrays)
+        n, h, w, c = arrays["outputs"].shape
+        print(f"wrote {n} test translations ({gen.cfg.data.task or gen.cfg.data.name}) of shape {(h, w, c)}: "
+              f"inputs, outputs, targets{', labels' if 'labels' in arrays else ''} to {out}")
+        return
+    if args.input is None:
+        raise GanforgeError("give --input FILE_OR_DIR (image files to translate) or --test (the run's test split)")
+    if args.num is not None:
+        raise GanforgeError("--num applies to --test only")
+    source = Path(args.input)
+    if not source.exists():
+        raise GanforgeError(f"--input {source}: no such file or folder")
+    files = [source] if source.is_file() else list_images(source)
+    if not files:
+        raise GanforgeError(f"--input {source}: no images found (looked recursively for .png, .jpg, .jpeg)")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise GanforgeError(f"--out {out}: exists and is not an empty folder; give a new folder for the translations")
+    c, side, _ = gen.field_shape(gen.conditions[0])
+    outputs = gen.sample(len(files), condition=to_unit(read_images(files, side, c)))
+    names = [f.name if source.is_file() else str(f.relative_to(source)) for f in files]
+    for name, image in zip(names, images.to_uint8(outputs)):
+        path = (out / name).with_suffix(".png")
+        with _writing(path):  # creates its folder; an OS error names the file
+            images.save_png(image, path)
+    print(f"wrote {len(files)} translations of shape {tuple(gen.shape)} (step {gen.step}) to {out}")
+
+
 def _list(args) -> None:
     print("families:")
     for name, doc in available_families().items():
@@ -521,6 +561,17 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("--channels", type=int, choices=[1, 3], default=3)
     dp.add_argument("--shard-size", type=_count(1), default=1000, metavar="N", help="examples per shard")
     dp.set_defaults(run=_data_pack)
+
+    tr = sub.add_parser("translate", help="image-to-image runs: translate image files, or the run's test split")
+    tr.add_argument("run_dir")
+    tr.add_argument("--input", metavar="FILE_OR_DIR", help="image file(s) to translate (a folder: recursively)")
+    tr.add_argument("--test", action="store_true",
+                    help="translate the test split of the run's own task; --out FILE.npz gets 'inputs', 'outputs', "
+                         "'targets' (uint8 N×H×W×C) and 'labels'")
+    tr.add_argument("--out", required=True, help="a new folder of PNGs (--input), or FILE.npz (--test)")
+    tr.add_argument("--direction", choices=["AtoB", "BtoA"], help="which way (default: the family's own)")
+    tr.add_argument("--num", type=_count(1), help="--test: the first N test images (default all)")
+    tr.set_defaults(run=_translate)
 
     ls = sub.add_parser("list", help="families, networks and configs that exist")
     ls.set_defaults(run=_list)

@@ -52,6 +52,9 @@ class DataConfig(Strict):
     # DataLoader worker processes that read and decode streamed shards (data.name=shards) beside training; 0 reads
     # them in the training process. The batches are the same for any number; in-memory datasets ignore it.
     workers: int = Field(0, ge=0, le=256)
+    # an image-to-image task derived from the dataset (ganforge.data.paired): the batch field "source" holds
+    # edges / a 2× or 4× downscaled copy / the inverted image / the image with a hole, and x the image itself
+    task: Literal["edges", "downscale2", "downscale4", "invert", "inpaint"] | None = None
 
 
 class NetConfig(Strict):

@@ -1,4 +1,4 @@
-"""Running a generator: G(z) in batches. Below `evaluate`, `train` and `api`, which all draw samples with it.
+"""Running a generator: G(z) (or G of any inputs) in batches. Below `evaluate`, `train` and `api`, which all draw samples with it.
 
 The other sampling helpers live with what they describe and are imported from there: the prior is
 `ganforge.families.draw_latents` (a run's config decides it) and class-balanced labels are
@@ -10,13 +10,13 @@ import torch
 
 
 @torch.no_grad()
-def generate_batches(net: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
-                     batch_size: int = 1000) -> torch.Tensor:
-    """net(z) (or net(z, labels)) in batches on net's device, gathered on the CPU as float32."""
+def generate_batches(net: torch.nn.Module, *inputs: torch.Tensor | None, batch_size: int = 1000) -> torch.Tensor:
+    """net(*inputs) in batches on net's device, gathered on the CPU as float32. Inputs are split along their first
+    dimension alike (z; z and labels; z and an embedding; an image batch for a translator); None inputs are left
+    out, so `generate_batches(G, z, labels)` with labels None is G(z)."""
+    inputs = tuple(t for t in inputs if t is not None)
     device = next(net.parameters()).device
     out = []
-    for start in range(0, len(z), batch_size):
-        zb = z[start:start + batch_size].to(device)
-        args = (zb,) if labels is None else (zb, labels[start:start + batch_size].to(device))
-        out.append(net(*args).float().cpu())
+    for start in range(0, len(inputs[0]), batch_size):
+        out.append(net(*(t[start:start + batch_size].to(device) for t in inputs)).float().cpu())
     return torch.cat(out) if out else torch.empty(0)

@@ -1,7 +1,17 @@
+"""Shared by every test folder (tests/<package part>/ mirrors ganforge/<part>/): paths, the tiny config and the
+bit-exact-resume check. pytest puts this folder on sys.path, so tests import these with `from conftest import …`."""
+from pathlib import Path
+
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from ganforge.config import config_from_dict
+from ganforge.train import checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+CONFIGS = ROOT / "configs"
+TINY_CONFIGS = ROOT / "tests" / "families" / "tiny_configs"  # one per family: the family contract's input
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +42,22 @@ def tiny_config(**over) -> dict:
 @pytest.fixture
 def tiny():
     return lambda **over: config_from_dict(tiny_config(**over))
+
+
+def weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(checkpoint.latest_checkpoint(run_dir) / checkpoint.WEIGHTS))
+
+
+def assert_same_state(a: Path, b: Path):
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), f"{k} differs"
+    sa = checkpoint.load_state(checkpoint.latest_checkpoint(a))
+    sb = checkpoint.load_state(checkpoint.latest_checkpoint(b))
+    assert sa["step"] == sb["step"]
+    assert torch.equal(sa["rng"], sb["rng"])
+    for net in sa["optimizers"]:
+        for pid, st in sa["optimizers"][net]["state"].items():
+            for key, value in st.items():
+                assert torch.equal(value, sb["optimizers"][net]["state"][pid][key]), f"{net} optimiser {key} differs"

@@ -39,6 +39,7 @@ def load_dataset(
     channels: int | None = None,
     num_samples: int | None = None,
     seed: int = 0,
+    task: str | None = None,
 ) -> Dataset:
     """Load dataset `name` whole into memory.
 
@@ -47,6 +48,8 @@ def load_dataset(
     with a generator seeded by `seed`. For the other datasets `num_samples` takes a seeded random subset.
     "shards" (a folder written by `ganforge data pack`) is the exception: its train split comes back as a
     `ShardDataset` that reads nothing up front and streams batches (no `num_samples`); its test split is DIR/test.
+    `task` derives an image-to-image task from the images (`ganforge.data.paired.TASKS`): x stays the image and
+    the field "source" holds its edges, a downscaled copy, … .
     """
     if name not in DATASETS:
         close = difflib.get_close_matches(name, DATASETS, n=3)
@@ -57,9 +60,14 @@ def load_dataset(
         raise GanforgeError(f"dataset {name!r} reads no files and takes no --data (data.path); got {path}")
 
     if name == "shards":
+        if task is not None:
+            raise GanforgeError(f"data.task={task} derives pairs from data held in memory; streamed shards "
+                                f"(data.name=shards) do not offer it yet: pack the pairs' folder instead")
         return _load_shards(path, split, image_size, channels, num_samples)
 
     if name in MIXTURES:
+        if task is not None:
+            raise GanforgeError(f"data.task={task} derives image pairs; dataset {name!r} is 2-D points")
         n = DEFAULT_MIXTURE_SAMPLES if num_samples is None else num_samples
         x, labels = sample_mixture(name, n, torch.Generator().manual_seed(seed))
         return Dataset(name, x, labels, "vector")
@@ -99,6 +107,10 @@ def load_dataset(
         if channels not in (None, 1, 3):
             raise GanforgeError(f"{name}: cannot convert images to channels={channels} (use 1 or 3)")
         ds.image_size, ds.channels = image_size, channels
+    if task is not None:
+        from ganforge.data.paired import paired
+
+        ds = paired(ds, task)
     return ds
 
 

@@ -93,10 +93,14 @@ class Dataset:
         return fields
 
     def convert(self, stored: torch.Tensor, image: bool | None = None) -> torch.Tensor:
-        """Stored examples → what the model sees: float32, images in [-1, 1] at the requested size and channels."""
+        """Stored examples → what the model sees: float32, images in [-1, 1] at the requested size and channels.
+        An image field of another size than x (a low-resolution input) is resized by the same factor as x."""
         x = to_unit(stored) if stored.dtype == torch.uint8 else stored
         if (self.kind == "image") if image is None else image:
-            x = set_channels(resize(x, self.image_size), self.channels)
+            size = self.image_size
+            if size is not None and stored.shape[-1] != self.stored.shape[-1]:
+                size = max(1, round(stored.shape[-1] * size / self.stored.shape[-1]))
+            x = set_channels(resize(x, size), self.channels)
         return x
 
     def examples(self, index: torch.Tensor, field: str = "x") -> torch.Tensor:

@@ -36,6 +36,12 @@ def _load_one(p: Path, size: int, mode: str) -> np.ndarray:
     return a[:, :, None] if a.ndim == 2 else a
 
 
+def read_images(paths: list[Path], size: int, channels: int) -> torch.Tensor:
+    """Image files → uint8 (N, C, size, size): grey or RGB, centre-cropped to a square and resized (bicubic)."""
+    mode = "L" if channels == 1 else "RGB"
+    return torch.from_numpy(np.stack([_load_one(Path(p), size, mode) for p in paths])).permute(0, 3, 1, 2).contiguous()
+
+
 def load_folder(
     root: str | os.PathLike, size: int = 64, channels: int = 3
 ) -> tuple[torch.Tensor, torch.Tensor | None, list[str]]:

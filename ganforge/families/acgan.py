@@ -60,5 +60,5 @@ class ACGAN(LabelledGAN):
         fake_y = self.fake_labels(batch)
         fake_s, fake_c = self.nets.D.classify(self.d_input(self.generate(batch.size, fake_y)))
         self.monitor(**{"D_class_accuracy(G(z))": (fake_c.argmax(1) == fake_y).float().mean()})
-        return {"g_" + self.g_name: self.g_cost(fake_s.float()),
+        return {"g_" + self.game.g_name: self.game.g_cost(fake_s.float()),
                 "g_class": self.opts.class_weight * F.cross_entropy(fake_c.float(), fake_y)}

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from torch import nn
 
 from ..config import RunConfig
-from ..data.base import Dataset
+from ..data.base import Dataset, FieldSpec
 from ..errors import GanforgeError
 from ..nets import build_net
 
@@ -85,6 +85,17 @@ class Batch:
         return name in self.fields or name in self.streams
 
 
+@dataclass(frozen=True)
+class Signals:
+    """Which of a family's monitors tell the doctor what its discriminator believes (see `Family.signals`)."""
+
+    p_real: str | None = None  # the monitor of D's mean probability that real data is real (e.g. "D(x)")
+    p_fake: str | None = None  # ... that the generator's samples are real (e.g. "D(G(z))")
+    # False when G learns from something other than D's verdict (feature matching): a D that rejects every fake
+    # then starves nothing
+    g_learns_from_d: bool = True
+
+
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -100,6 +111,8 @@ class Family(nn.Module):
     # images of a field (("x",)), a text-conditioned G takes (z, an embedding field). Sample grids call the
     # generator with fixed z and fixed real examples of those fields.
     inputs: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # image-to-image families: the generator of each direction ({"AtoB": "G"}; CycleGAN has "BtoA" too)
+    directions: ClassVar[dict[str, str]] = {}
     Options: ClassVar[type[Options]] = Options
     # the fields of the data its phases read: a batch carries these and no others (so labels a family must not
     # see stay hidden); the loop checks the data has them
@@ -107,11 +120,15 @@ class Family(nn.Module):
     # True: the family learns from a few labelled examples beside unlabelled data (`data.labels_per_class`)
     semi_supervised: ClassVar[bool] = False
 
-    def __init__(self, cfg: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0):
+    def __init__(self, cfg: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0,
+                 fields: dict[str, FieldSpec] | None = None):
         super().__init__()
         self.cfg = cfg
         self.data_shape = tuple(data_shape)
         self.num_classes = num_classes
+        # what each field of the data holds (`Dataset.spec`; run.json keeps it): the shapes of a translator's input
+        # or of a condition, which data_shape (the generated x) does not give
+        self.fields = dict(fields or {})
         self.opts = self.check_config(cfg)
         self.nets = nn.ModuleDict({n: self.build(n, role) for n, role in self.networks.items()})
         self._monitors: dict[str, torch.Tensor] = {}
@@ -176,6 +193,15 @@ class Family(nn.Module):
             raise GanforgeError(f"family '{cls.name}' needs a labelled dataset with ≥ 2 classes; data "
                                 f"'{cfg.data.name}' has {num_classes or 'no'} labels")
 
+    def field_shape(self, field: str) -> tuple[int, ...]:
+        """The shape of one example of data field `field` (the generated x: data_shape)."""
+        if field == "x":
+            return self.data_shape
+        if field not in self.fields:
+            raise GanforgeError(f"family '{self.name}' needs the data field '{field}'; the data has "
+                                f"{', '.join(self.fields) or 'no field description'}")
+        return tuple(self.fields[field].shape)
+
     def in_shape(self, name: str) -> tuple[int, ...]:
         """The input shape of discriminator `name`: the data's, unless a family packs or pairs its inputs."""
         return self.data_shape
@@ -190,8 +216,8 @@ class Family(nn.Module):
         return self.inputs.get(name or self.generator, ("z",))
 
     def generators(self) -> list[str]:
-        """The networks that generate (every one gets an EMA copy with train.ema)."""
-        return [n for n, role in self.networks.items() if role == "generator"]
+        """The networks that generate: generators and translators (every one gets an EMA copy with train.ema)."""
+        return [n for n, role in self.networks.items() if role in ("generator", "translator")]
 
     def training_state(self) -> dict:
         """What the family keeps between steps beyond network weights and buffers (an image pool, a schedule's
@@ -229,6 +255,11 @@ class Family(nn.Module):
     def monitor(self, **values: torch.Tensor) -> None:
         for k, v in values.items():
             self._monitors[k] = v.detach()
+
+    def signals(self) -> Signals:
+        """The monitors the doctor reads D's verdicts from. None by default: the doctor then judges the
+        discriminator by its loss alone."""
+        return Signals()
 
     def pop_monitors(self) -> dict[str, torch.Tensor]:
         out, self._monitors = self._monitors, {}

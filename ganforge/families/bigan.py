@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from ..nets.encoder import DeterministicEncoder, JointDiscriminator
-from .base import Batch, Family, Options, Phase, register_family
+from .base import Batch, Family, Options, Phase, Signals, register_family
 
 
 class BiGANOptions(Options):
@@ -37,6 +37,9 @@ class BiGAN(Family):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.nets.E(x)
+
+    def signals(self) -> Signals:
+        return Signals(p_real="D(x,E(x))", p_fake="D(G(z),z)")
 
     def phases(self) -> list[Phase]:
         return [Phase("d_step", updates=("D",), repeat=self.opts.d_steps), Phase("ge_step", updates=("G", "E"))]

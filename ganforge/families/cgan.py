@@ -45,9 +45,9 @@ class LabelledGAN(GAN):
     Options = LabelledOptions
     needs = ("x", "label")
 
-    def __init__(self, cfg, data_shape, num_classes=0):
+    def __init__(self, cfg, data_shape, num_classes=0, **kw):
         self.require_classes(cfg, num_classes)
-        super().__init__(cfg, data_shape, num_classes)
+        super().__init__(cfg, data_shape, num_classes, **kw)
 
     def build(self, name: str, role: str):
         net_cfg, k = self.cfg.nets[name], self.num_classes

@@ -16,15 +16,7 @@ from torch.func import functional_call
 
 from .. import objectives
 from ..errors import GanforgeError
-from .base import Batch, Family, Options, Phase, register_family
-
-# loss → (discriminator cost of real and fake scores, generator cost of fake scores); bce and fgan take options
-_PLAIN_LOSSES = {
-    "wasserstein": (objectives.critic_wasserstein, objectives.generator_wasserstein),
-    "least_squares": (objectives.discriminator_least_squares, objectives.generator_least_squares),
-    "hinge": (objectives.discriminator_hinge, objectives.generator_hinge),
-}
-
+from .base import Batch, Family, Options, Phase, Signals, register_family
 
 class GANOptions(Options):
     # -- the objective ---------------------------------------------------------------------------------------
@@ -50,15 +42,17 @@ class GANOptions(Options):
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.loss != "bce":
-            for key, default in (("generator_cost", "non_saturating"), ("real_target", 1.0)):
-                if getattr(self, key) != default:
-                    raise ValueError(f"{key} applies to loss 'bce' only (loss is '{self.loss}')")
+        # the options of one game (objectives.GAMES) keep their defaults under another
+        for key, (owner, default) in objectives.all_game_options().items():
+            if owner != self.loss and getattr(self, key) != default:
+                raise ValueError(f"{key} applies to loss '{owner}' only (loss is '{self.loss}')")
         if self.loss == "fgan" and self.divergence not in objectives.DIVERGENCES:
             raise ValueError(f"divergence '{self.divergence}' unknown; choose from {sorted(objectives.DIVERGENCES)}")
-        if self.loss != "fgan" and self.divergence != "gan":
-            raise ValueError(f"divergence applies to loss 'fgan' only (loss is '{self.loss}')")
         return self
+
+    def game(self) -> objectives.Game:
+        """The objective these options choose, from the registry of games."""
+        return objectives.game(self.loss, **{k: getattr(self, k) for k in objectives.game_options(self.loss)})
 
 
 def pack(x: torch.Tensor, m: int) -> torch.Tensor:
@@ -77,8 +71,8 @@ class GAN(Family):
     networks = {"G": "generator", "D": "discriminator"}
     Options = GANOptions
 
-    def __init__(self, cfg, data_shape, num_classes=0):
-        super().__init__(cfg, data_shape, num_classes)
+    def __init__(self, cfg, data_shape, num_classes=0, **kw):
+        super().__init__(cfg, data_shape, num_classes, **kw)
         o = self.opts
         if cfg.train.batch_size % o.pack:
             raise GanforgeError(f"objective.pack={o.pack} must divide train.batch_size={cfg.train.batch_size}")
@@ -89,16 +83,14 @@ class GAN(Family):
         if o.feature_matching and not hasattr(self.nets.D, "features"):
             raise GanforgeError(f"objective.feature_matching needs a discriminator with features(); "
                                 f"'{cfg.nets['D'].arch}' has none")
-        if o.loss == "bce":
-            self.d_cost = lambda real, fake: objectives.discriminator_bce(real, fake, o.real_target)
-            self.g_cost, self.g_name = objectives.GENERATOR_COSTS[o.generator_cost], o.generator_cost
-        elif o.loss == "fgan":
-            self.d_cost = lambda real, fake: objectives.fgan_discriminator_loss(real, fake, o.divergence)
-            self.g_cost = lambda fake: objectives.fgan_generator_loss(fake, o.divergence, o.fgan_heuristic)
-            self.g_name = f"fgan_{o.divergence}"
-        else:
-            self.d_cost, self.g_cost = _PLAIN_LOSSES[o.loss]
-            self.g_name = o.loss
+        self.game = o.game()
+
+
+    def signals(self) -> Signals:
+        sees = not self.opts.feature_matching
+        if self.game.probabilities:
+            return Signals(p_real="D(x)", p_fake="D(G(z))", g_learns_from_d=sees)
+        return Signals(g_learns_from_d=sees)
 
     def in_shape(self, name: str) -> tuple[int, ...]:
         c, *rest = self.data_shape
@@ -165,11 +157,11 @@ class GAN(Family):
                 real_y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """D's adversarial cost of its scores, its monitors, and the penalties (which run D again)."""
         o = self.opts
-        if o.loss == "bce":
+        if self.game.probabilities:
             self.monitor(**{"D(x)": torch.sigmoid(real_s).mean(), "D(G(z))": torch.sigmoid(fake_s).mean()})
         else:
             self.monitor(**{"score(x)": real_s.mean(), "score(G(z))": fake_s.mean()})
-        terms = {f"d_{o.loss}": self.d_cost(real_s, fake_s)}
+        terms = {f"d_{self.game.name}": self.game.d_cost(real_s, fake_s)}
         if o.loss == "wasserstein":
             self.monitor(wasserstein_estimate=real_s.mean() - fake_s.mean())
         if o.gradient_penalty:  # interpolates judged under the real batch's labels
@@ -191,7 +183,7 @@ class GAN(Family):
             fake_s = self._unrolled_scores(batch.x, fake, self.real_labels(batch), fake_y)
         else:
             fake_s = self.critic(self.nets.D, fake_y)(self.d_input(fake)).float()
-        return {"g_" + self.g_name: self.g_cost(fake_s)}
+        return {"g_" + self.game.g_name: self.game.g_cost(fake_s)}
 
     def after_update(self, phase: Phase) -> None:
         if phase.name == "d_step" and self.opts.clip:
@@ -208,7 +200,7 @@ class GAN(Family):
         for _ in range(self.opts.unrolled_steps):
             state = params | buffers
             real_s, fake_s = self.scores(real, fake, real_y, fake_y, D=lambda *a: functional_call(D, state, a))
-            grads = torch.autograd.grad(self.d_cost(real_s, fake_s), list(params.values()), create_graph=True)
+            grads = torch.autograd.grad(self.game.d_cost(real_s, fake_s), list(params.values()), create_graph=True)
             params = {n: p - lr * g for (n, p), g in zip(params.items(), grads)}
         final = lambda *a: functional_call(D, params | buffers, a)  # noqa: E731
         return self.critic(final, fake_y)(self.d_input(fake)).float()

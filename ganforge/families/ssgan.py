@@ -43,9 +43,10 @@ class SemiSupervisedGAN(GAN):
     Options = SSGANOptions
     semi_supervised = True
 
-    def __init__(self, cfg, data_shape, num_classes=0):
+    def __init__(self, cfg, data_shape, num_classes=0, **kw):
         self.require_classes(cfg, num_classes)  # data.labels_per_class then hides all but a few
-        super().__init__(cfg, data_shape, num_classes)
+        super().__init__(cfg, data_shape, num_classes, **kw)
+        self.game = self.game.scaled(d_weight=self.opts.unsupervised_weight)
 
     def build(self, name: str, role: str):
         if role == "generator":
@@ -76,7 +77,6 @@ class SemiSupervisedGAN(GAN):
             fake = self.generate(batch.size, None)
         real_s, fake_s = self.scores(batch.x, fake)
         terms = self.d_terms(batch.x, fake, real_s, fake_s)
-        terms["d_bce"] = self.opts.unsupervised_weight * terms["d_bce"]
         logits = self.nets.D.class_logits(x_lab).float()
         terms["d_class"] = F.cross_entropy(logits, y_lab)
         self.monitor(**{"D_class_accuracy(labelled)": (logits.argmax(1) == y_lab).float().mean()})

@@ -16,15 +16,16 @@ from .layers import apply_spectral_norm
 
 _NETS: dict[str, Callable[..., nn.Module]] = {}
 # what each registered architecture is: "generator" (latent_dim, out_shape → examples), "discriminator" (in_shape →
-# raw logits (N,) or (N, …), the logits contract of ganforge.objectives), "encoder" or "classifier"
-ROLES = ("generator", "discriminator", "encoder", "classifier")
+# raw logits (N,) or (N, …), the logits contract of ganforge.objectives), "translator" (in_shape, out_shape: images
+# → images), "encoder" or "classifier"
+ROLES = ("generator", "discriminator", "translator", "encoder", "classifier")
 _ROLE_OF: dict[str, str] = {}
 
 
 def register_net(name: str, role: str | None = None):
     """Register an architecture under `name` with its `role` (one of ROLES). Without `role`, the name must end in
     `_<role>` (e.g. `patchgan_discriminator`); a name that says no role needs role=... . Discriminators are
-    checked against the logits contract by tests/test_logits_contract.py automatically."""
+    checked against the logits contract by tests/objectives/test_logits_contract.py automatically."""
     if role is None:
         role = next((r for r in ROLES if name.endswith("_" + r)), None)
         if role is None:

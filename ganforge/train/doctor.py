@@ -1,12 +1,13 @@
 """The doctor: watches the signals GAN lectures name while a run trains, and says in plain words what is wrong.
 
-Every logging window the loop hands it the logged values (losses, D(x), D(G(z)), gradient norms) and after an
+Every logging window the loop hands it the logged values (losses, monitors, gradient norms) and after an
 evaluation the eval metrics. Detectors are pure functions of a short `History` and the `doctor` config section;
 each returns a `Finding` (a sentence with the numbers that show it, and the evidence) or None. A diagnosis is
 issued once when its finding appears and again only after it has cleared (its detector silent for
 `doctor.patience` checks): printed above the progress bar, appended to RUN/diagnoses.jsonl, logged as
-`doctor/<code>` = 1 (0 when it clears) in metrics.jsonl. Signals a family does not log (a WGAN critic has no D(x),
-a VAE no D) are skipped without a word. NaN/Inf in any logged value stops the run with an error naming the network,
+`doctor/<code>` = 1 (0 when it clears) in metrics.jsonl. Which monitors hold D's probabilities on real and fake
+data the family declares (`Family.signals`, e.g. D(x) and D(G(z))); signals a family does not have (a WGAN critic has
+no probabilities, a VAE no D) are skipped without a word, or D is judged by its loss instead. NaN/Inf in any logged value stops the run with an error naming the network,
 the loss and the step; the last checkpoint written before it stays.
 """
 from __future__ import annotations
@@ -54,6 +55,10 @@ class History:
     roles: dict[str, str] = field(default_factory=lambda: {"G": "generator", "D": "discriminator"})
     owners: dict[str, tuple[str, ...]] = field(default_factory=dict)  # loss term → the networks it trains
     generator: str = "G"
+    # the monitors of D's probabilities on real data and on fakes, as the family declares them (`Family.signals`);
+    # None: the family logs no probabilities and D is judged by its loss
+    p_real: str | None = None
+    p_fake: str | None = None
 
     def add_window(self, values: dict) -> None:
         self.windows.append(values)
@@ -100,14 +105,15 @@ def _steps(steps: list[int]) -> str:
 # ---- detectors: (History, DoctorConfig) → Finding | None ----------------------------------------------------------
 def discriminator_wins(h: History, c: DoctorConfig) -> Finding | None:
     n = c.patience
-    steps, fake = h.series("D(G(z))", n)
-    _, real = h.series("D(x)", n)
+    steps, fake = h.series(h.p_fake, n) if h.p_fake else ([], [])
+    _, real = h.series(h.p_real, n) if h.p_real else ([], [])
     if len(fake) == n and len(real) == n:
         if max(fake) < c.d_wins_fake and min(real) > c.d_wins_real:
-            return Finding(f"the discriminator wins: D(G(z)) ≤ {_p(max(fake))} and D(x) ≥ {_p(min(real))} over the "
-                           f"last {n} windows ({_steps(steps)}); it rejects every fake, so the generator's gradient "
-                           f"vanishes (under the minimax and maximum-likelihood costs; the non-saturating one keeps it)",
-                           {"steps": steps, "D(G(z))": fake, "D(x)": real})
+            return Finding(f"the discriminator wins: {h.p_fake} ≤ {_p(max(fake))} and {h.p_real} ≥ {_p(min(real))} "
+                           f"over the last {n} windows ({_steps(steps)}); it rejects every fake, so the generator's "
+                           f"gradient vanishes (under the minimax and maximum-likelihood costs; the non-saturating one "
+                           f"keeps it)",
+                           {"steps": steps, h.p_fake: fake, h.p_real: real})
         return None
     steps, loss = h.series(D_LOSS, n)
     if len(loss) == n and all(v < c.d_loss_floor for v in loss) and not h.ever_negative(D_LOSS):
@@ -122,7 +128,7 @@ def _converged(h: History, c: DoctorConfig) -> bool:
     """A generator gradient near 0 is no starvation when the game sits at its equilibrium: D cannot tell fakes
     from reals (D(G(z)) in (0.3, 0.7)), or a critic's loss (one that takes both signs) has settled at 0
     (e.g. R1 on the Dirac GAN). Losses with a floor and no probabilities (hinge, least squares) are not judged."""
-    verdicts = h.series("D(G(z))", c.patience)[1]
+    verdicts = h.series(h.p_fake, c.patience)[1] if h.p_fake else []
     if verdicts:
         return all(0.3 < v < 0.7 for v in verdicts)
     if h.ever_negative(D_LOSS):
@@ -188,8 +194,8 @@ def _detrend(v: list[float]) -> tuple[float, list[float]]:
 def oscillation(h: History, c: DoctorConfig) -> Finding | None:
     signs, evidence = [], {}
     w = c.oscillation_windows
-    steps, v = h.series("D(G(z))", w)
-    key, limit = "D(G(z))", c.oscillation_amplitude
+    steps, v = h.series(h.p_fake, w) if h.p_fake else ([], [])
+    key, limit = h.p_fake, c.oscillation_amplitude
     if not v:  # no probabilities: D's loss, against a scale of its own
         steps, v = h.series(D_LOSS, w)
         # a loss with a floor (hinge, least squares) is judged against its mean; one that takes both signs (a
@@ -307,11 +313,12 @@ class Doctor:
         roles, self.g = dict(family.networks), family.generator
         self.d = next((n for n, r in roles.items() if r == "discriminator"), "D")
         self.opts = family.opts.model_dump() if hasattr(family, "opts") else {}
-        # a G trained by feature matching never sees D's verdict, so a winning D starves nothing (the semi-
-        # supervised GAN wants a D that rejects every fake)
+        signals = family.signals()
+        # a G that does not learn from D's verdict (feature matching) is starved by nothing a winning D does (the
+        # semi-supervised GAN wants a D that rejects every fake)
         self.detectors = {k: f for k, f in DETECTORS.items()
-                          if not (k == "discriminator_wins" and self.opts.get("feature_matching"))}
-        self.history = History(roles=roles, generator=self.g)
+                          if not (k == "discriminator_wins" and not signals.g_learns_from_d)}
+        self.history = History(roles=roles, generator=self.g, p_real=signals.p_real, p_fake=signals.p_fake)
         self.silent: dict[str, int] = {}  # active diagnoses → checks since their detector last fired
         self.real_spread = 0.0
         if c.enabled:

@@ -14,7 +14,7 @@ from torch import nn
 from ..config import RunConfig
 from ..data import MIXTURES
 from ..errors import GanforgeError
-from ..evaluate import evaluate_images, evaluate_points
+from ..evaluate import evaluate_images, evaluate_points, evaluate_translations, test_pairs
 from ..families import draw_latents
 from ..metrics.evaluator import get_evaluator
 from ..nets.conditional import balanced_labels
@@ -23,8 +23,11 @@ from .checkpoint import WEIGHTS, flatten_state
 
 
 class RunEvaluator:
-    def __init__(self, cfg: RunConfig, run_dir: Path, dataset: str, kind: str):
-        self.cfg, self.dataset, self.kind = cfg, dataset, kind
+    """`inputs`: what the sampling generator takes (`Family.generator_inputs()`); a generator of data fields (a
+    translator) is evaluated on the test split's inputs against their own targets."""
+
+    def __init__(self, cfg: RunConfig, run_dir: Path, dataset: str, kind: str, inputs: tuple[str, ...] = ("z",)):
+        self.cfg, self.dataset, self.kind, self.inputs = cfg, dataset, kind, tuple(inputs)
         self._check_scorable()
         self.best_dir = Path(run_dir) / "checkpoints" / "best"
         record = self.best_dir / "best.json"
@@ -33,6 +36,10 @@ class RunEvaluator:
     def _check_scorable(self) -> None:
         """Before any training: say now, not after hours, when this data cannot be scored."""
         off = "or turn evaluation off: eval.final=false eval.every=0"
+        if "z" in self.inputs and self.inputs != ("z",):
+            raise GanforgeError(f"family '{self.cfg.family}': evaluation of a generator that takes z beside data "
+                                f"fields ({', '.join(self.inputs)}) is not available yet; turn evaluation off: "
+                                "eval.final=false eval.every=0")
         if self.kind == "vector" and self.dataset not in MIXTURES:
             raise GanforgeError(f"evaluation of vector data needs one of the 2-D mixtures ({', '.join(MIXTURES)}); "
                                 f"this run's data is '{self.dataset}': {off}")
@@ -46,6 +53,8 @@ class RunEvaluator:
     def evaluate(self, generator: nn.Module, num: int, metrics: list[str], out_dir: Path | None = None) -> dict:
         """Metrics of `num` samples whose z come from their own generator, never the training RNG."""
         z = draw_latents(self.cfg, num, torch.Generator().manual_seed(self.cfg.train.seed + 20_011))
+        if self.inputs != ("z",):
+            return self._translations(generator, z, metrics, out_dir)
         was_training = generator.training
         generator.eval()
         k = int(getattr(generator, "num_classes", 0))  # a conditional G is asked for every class equally often
@@ -55,6 +64,16 @@ class RunEvaluator:
         if self.kind == "vector":
             return evaluate_points(x, self.dataset)
         return evaluate_images(x, self.dataset, metrics, labels=labels, out_dir=out_dir)
+
+    def _translations(self, generator: nn.Module, z: torch.Tensor, metrics: list[str], out_dir: Path | None) -> dict:
+        given, targets, labels = test_pairs(self.cfg.data, self.inputs, len(z))
+        inputs = [given[f] for f in self.inputs]
+        was_training = generator.training
+        generator.eval()
+        outputs = generate_batches(generator, *inputs, batch_size=500)
+        generator.train(was_training)
+        return evaluate_translations(outputs, targets, self.dataset, metrics, labels=labels, out_dir=out_dir,
+                                     inputs=inputs[0])
 
     def __call__(self, step: int, generator: nn.Module, modules: dict[str, nn.Module]) -> dict[str, float]:
         result = self.evaluate(generator, self.cfg.eval.num, self.cfg.eval.metrics)

@@ -124,7 +124,7 @@ def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
 def build_data(cfg: RunConfig) -> Dataset | ShardDataset:
     d = cfg.data
     return load_dataset(d.name, path=d.path, split="train", image_size=d.image_size, channels=d.channels,
-                        num_samples=d.num_samples, seed=cfg.train.seed)
+                        task=d.task, num_samples=d.num_samples, seed=cfg.train.seed)
 
 
 def build_samplers(cfg: RunConfig, data: Dataset | ShardDataset, family: Family,
@@ -181,7 +181,7 @@ def held_out_metrics(cfg: RunConfig, family: Family) -> dict[str, float]:
         return {}
     d = cfg.data
     test = load_dataset(d.name, path=d.path, split="test", image_size=d.image_size, channels=d.channels,
-                        num_samples=d.num_samples, seed=cfg.train.seed + 1)
+                        task=d.task, num_samples=d.num_samples, seed=cfg.train.seed + 1)
     was_training = family.training
     family.eval()
     with torch.no_grad():
@@ -251,12 +251,10 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     torch.manual_seed(cfg.train.seed)
 
     data = build_data(cfg)
-    evaluator = RunEvaluator(cfg, run_dir, data.name, data.kind) if (cfg.eval.every or cfg.eval.final) else None
     num_classes = data.num_classes
-    family = get_family(cfg.family)(cfg, data.shape, num_classes).to(device)
-    if evaluator is not None and family.generator_inputs() != ("z",):
-        raise GanforgeError(f"family '{cfg.family}': evaluation of a generator that takes {family.generator_inputs()} "
-                            "is not available yet; set eval.final=false eval.every=0")
+    family = get_family(cfg.family)(cfg, data.shape, num_classes, fields=data.spec).to(device)
+    evaluator = (RunEvaluator(cfg, run_dir, data.name, data.kind, family.generator_inputs())
+                 if (cfg.eval.every or cfg.eval.final) else None)
     phases = family.phases()
     if phases[0].same_batch:
         raise GanforgeError(f"family '{cfg.family}': its first phase cannot reuse the batch of a phase before it")
@@ -292,6 +290,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     write_atomically(run_dir / RUN_INFO, json.dumps({
         "family": cfg.family, "dataset": data.name, "kind": data.kind, "shape": list(data.shape),
         "num_classes": num_classes, "num_examples": len(data), "ganforge": __version__, "torch": torch.__version__,
+        "fields": {f: {"kind": s.kind, "shape": list(s.shape), "classes": s.classes} for f, s in data.spec.items()},
     }, indent=1))
 
     # image runs show a grid of `log.grid` samples; 2-D runs a scatter of 2,000 over the data; a translator's

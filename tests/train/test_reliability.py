@@ -1,0 +1,257 @@
+"""Reliability: bad settings are refused before any work, a resumed run follows the config it records, and no
+checkpoint a user may resume from holds NaN or a half-written file."""
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ganforge.cli import main
+from ganforge.config import load_config
+from ganforge.errors import GanforgeError
+from ganforge.train import checkpoint, train
+from ganforge.train import loop
+from ganforge.train.logger import read_metrics
+
+from conftest import ROOT, tiny_config
+
+DIGITS = str(ROOT / "configs" / "dcgan-digits.yaml")
+QUIET = ["log.progress=false", "log.tensorboard=false", "eval.final=false", "train.threads=1"]
+
+
+def optimiser_group(run_dir: Path, net: str) -> dict:
+    return checkpoint.load_state(checkpoint.latest_checkpoint(run_dir))["optimizers"][net]["param_groups"][0]
+
+
+# -- a resumed run follows the config it records --------------------------------------------------------------
+def test_resume_applies_changed_learning_rate_and_says_so(tmp_path, tiny, capsys):
+    train(tiny(train__steps=4), out=tmp_path / "run")
+    assert optimiser_group(tmp_path / "run", "D")["lr"] == pytest.approx(2e-4)
+    train(tiny(train__steps=6, optim={"D": {"lr": 0.05, "betas": [0.0, 0.9]}}), resume=tmp_path / "run")
+    group = optimiser_group(tmp_path / "run", "D")
+    assert group["lr"] == 0.05 and tuple(group["betas"]) == (0.0, 0.9)
+    assert optimiser_group(tmp_path / "run", "G")["lr"] == pytest.approx(2e-4)  # G's unchanged
+    err = capsys.readouterr().err
+    assert "optim.D.lr 0.0002 → 0.05" in err and "optim.D.betas (0.5, 0.999) → (0.0, 0.9)" in err
+    assert "optim.G" not in err
+
+
+def test_resume_with_unchanged_optimiser_says_nothing(tmp_path, tiny, capsys):
+    train(tiny(train__steps=3), out=tmp_path / "run")
+    train(tiny(train__steps=6), resume=tmp_path / "run")
+    assert "optimiser settings" not in capsys.readouterr().err
+
+
+def test_resume_refuses_another_optimiser_type(tmp_path, tiny):
+    train(tiny(train__steps=3), out=tmp_path / "run")
+    with pytest.raises(GanforgeError, match="optim.D.name: the checkpoint's optimiser is adam, the config asks for sgd"):
+        train(tiny(train__steps=6, optim={"D": {"name": "sgd"}}), resume=tmp_path / "run")
+
+
+def test_changed_learning_rate_cures_a_nan_on_resume_via_the_cli(tmp_path):
+    """The NaN message advises lowering optim.D.lr and resuming: following that advice must change the lr used."""
+    run = tmp_path / "run"
+    assert main(["train", DIGITS, "--out", str(run), "--steps", "6", *QUIET, "checkpoint.every=3"]) == 0
+    assert main(["train", "--resume", str(run), "--steps", "9", *QUIET, "optim.D.lr=1e-5"]) == 0
+    assert optimiser_group(run, "D")["lr"] == 1e-5
+    assert yaml.safe_load((run / "config.yaml").read_text())["optim"]["D"]["lr"] == 1e-5
+
+
+# -- no checkpoint holds a non-finite tensor ----------------------------------------------------------------
+def test_exploding_batch_norm_statistics_never_reach_a_checkpoint(tmp_path, tiny):
+    cfg = tiny(train__steps=200, checkpoint__every=5, log__every=5,
+               optim={"D": {"name": "sgd", "lr": 100.0}, "G": {"name": "sgd", "lr": 100.0}})
+    with pytest.raises(GanforgeError) as e:
+        train(cfg, out=tmp_path / "run")
+    msg = str(e.value)
+    assert "non-finite" in msg or "NaN" in msg
+    kept = sorted((tmp_path / "run" / "checkpoints").glob("step_*"))
+    for ckpt in kept:  # weights, batch-norm statistics and optimiser moments: all finite
+        assert checkpoint.problem(ckpt) is None, ckpt
+    if kept:
+        assert str(kept[-1]) in msg  # the message names the newest finite checkpoint, which exists
+    else:
+        assert "no finite checkpoint" in msg or "no checkpoint with finite values" in msg
+
+
+def test_non_finite_running_var_is_refused_at_save(tmp_path, tiny):
+    """The buffer case by itself: parameters finite, a batch-norm running variance NaN."""
+    cfg = tiny(train__steps=3, checkpoint__every=100)
+    run = train(cfg, out=tmp_path / "run")  # writes step 3
+    bn = next(m for m in run.family.nets["D"].modules() if isinstance(m, torch.nn.BatchNorm2d))
+    bn.running_var.fill_(float("nan"))
+    name = next(f"D/{k}" for k, v in run.family.nets["D"].state_dict().items() if v.data_ptr() == bn.running_var.data_ptr())
+    bad = checkpoint.non_finite(checkpoint.flatten_state(dict(run.family.nets.items())))
+    assert bad == {name: bn.running_var.numel()}
+    checkpoint.save_checkpoint(run.dir, 4, dict(run.family.nets.items()), {"step": 4}, keep=0)  # as old ganforge did
+    assert "non-finite values in " + name in checkpoint.problem(run.dir / "checkpoints" / "step_00000004")
+    assert checkpoint.newest_finite(run.dir).name == "step_00000003"
+
+
+# -- resume after a crash ---------------------------------------------------------------------------------------
+def test_resume_cuts_the_log_back_and_removes_stale_temporaries(tmp_path, tiny):
+    run = train(tiny(train__steps=6, checkpoint__every=3, log__every=1), out=tmp_path / "run")
+    # what a kill after the step-6 checkpoint's log lines but during the step-9 save leaves: steps 7–8 logged,
+    # a half-written line, a temporary checkpoint folder and pointer
+    with open(run.dir / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 7, "loss/d_bce": 1.0}) + "\n" + json.dumps({"step": 8, "loss/d_bce": 1.0}) + "\n")
+        f.write('{"step": 9, "loss/d_b')
+    (run.dir / "checkpoints" / ".tmp_step_00000009").mkdir()
+    (run.dir / "checkpoints" / ".tmp_step_00000009" / "weights.safetensors").write_bytes(b"\0" * 10)
+    (run.dir / "checkpoints" / "latest.tmp").write_text("step_00000009\n")
+    train(tiny(train__steps=9, checkpoint__every=3, log__every=1), resume=run.dir)
+    steps = [r["step"] for r in read_metrics(run.dir)]
+    assert steps == list(range(1, 10))  # each step once, in order, the fake 7 and 8 replaced
+    assert not list((run.dir / "checkpoints").glob(".tmp*")) and not (run.dir / "checkpoints" / "latest.tmp").exists()
+
+
+def test_resume_from_a_truncated_checkpoint_offers_the_intact_one(tmp_path, tiny):
+    run = train(tiny(train__steps=6, checkpoint__every=2, checkpoint__keep=3), out=tmp_path / "run")
+    newest = checkpoint.latest_checkpoint(run.dir)
+    (newest / checkpoint.WEIGHTS).write_bytes((newest / checkpoint.WEIGHTS).read_bytes()[:500])
+    with pytest.raises(GanforgeError) as e:
+        train(tiny(train__steps=8, checkpoint__every=2), resume=run.dir)
+    assert "step_00000006 is unusable" in str(e.value) and "step_00000004" in str(e.value)
+    assert "--use-intact-checkpoint" in str(e.value)
+    resumed = train(tiny(train__steps=8, checkpoint__every=2), resume=run.dir, use_intact_checkpoint=True)
+    assert resumed.step == 8
+    assert (run.dir / "checkpoints" / "broken_step_00000006").is_dir()  # kept for inspection, never read
+    assert checkpoint.problem(checkpoint.latest_checkpoint(run.dir)) is None
+    # and the continued run equals one resumed from step 4 of an intact copy: the fallback loses nothing else
+    straight = train(tiny(train__steps=8, checkpoint__every=2), out=tmp_path / "straight")
+    a = checkpoint.flatten_state(dict(resumed.family.nets.items()))
+    b = checkpoint.flatten_state(dict(straight.family.nets.items()))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_without_any_intact_checkpoint_says_so(tmp_path, tiny):
+    run = train(tiny(train__steps=3, checkpoint__every=100), out=tmp_path / "run")
+    only = checkpoint.latest_checkpoint(run.dir)
+    (only / checkpoint.STATE).write_bytes(b"")
+    with pytest.raises(GanforgeError, match="no older intact checkpoint"):
+        train(tiny(train__steps=6), resume=run.dir, use_intact_checkpoint=True)
+
+
+class Payload:  # an object only unpickling could rebuild
+    def __reduce__(self):
+        return (print, ("this ran at load time",))
+
+
+def test_a_pickled_object_is_refused_in_our_words(tmp_path, tiny):
+    run = train(tiny(train__steps=3), out=tmp_path / "run")
+    state = checkpoint.latest_checkpoint(run.dir) / checkpoint.STATE
+    torch.save({"step": 3, "evil": Payload()}, state)
+    with pytest.raises(GanforgeError) as e:
+        checkpoint.load_state(state.parent)
+    msg = str(e.value)
+    assert "never unpickles" in msg and "weights_only" not in msg and "\n" not in msg
+    with pytest.raises(pickle.UnpicklingError):  # torch would have needed weights_only=False: we never pass it
+        torch.load(state, weights_only=True)
+
+
+# -- settings are refused before any work -------------------------------------------------------------------
+BAD_SETTINGS = [
+    ("checkpoint.every=0", "checkpoint.every"), ("log.every=0", "log.every"), ("log.sample_every=0", "log.sample_every"),
+    ("optim.D.lr=-1e-3", "optim.D.lr"), ("optim.G.lr=0", "optim.G.lr"), ("optim.D.betas=[0.5,1.5]", "optim.D.betas"),
+    ("optim.D.momentum=-0.1", "optim.D.momentum"), ("optim.D.weight_decay=-1", "optim.D.weight_decay"),
+    ("train.batch_size=-4", "train.batch_size"), ("train.batch_size=0", "train.batch_size"),
+    ("train.steps=-1", "train.steps"), ("train.steps=0", "train.steps"), ("train.ema=1.5", "train.ema"),
+    ("train.ema=0", "train.ema"), ("train.time_budget=0", "train.time_budget"), ("train.threads=0", "train.threads"),
+    ("train.seed=-1", "train.seed"), ("train.device=gpu", "train.device"), ("latent_dim=0", "latent_dim"),
+    ("data.image_size=0", "data.image_size"), ("data.channels=2", "data.channels"), ("eval.num=1", "eval.num"),
+    ("eval.metrics=[fid,fdi]", "eval.metrics"), ("train.lr_decay_start=1", "train.lr_decay_start"),
+    ("doctor.d_wins_fake=2", "doctor.d_wins_fake"), ("optim.D.lr=.nan", "optim.D.lr"),
+    ("train.time_budget=.inf", "train.time_budget"), ("checkpoint.keep=-1", "checkpoint.keep"),
+]
+
+
+@pytest.mark.parametrize("override,key", BAD_SETTINGS, ids=[o for o, _ in BAD_SETTINGS])
+def test_out_of_range_settings_fail_at_load_naming_the_key(override, key):
+    with pytest.raises(GanforgeError) as e:
+        load_config(DIGITS, [override])
+    assert key in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bad_objective_option_fails_before_data_or_run_folder(tmp_path, monkeypatch, capsys):
+    def no_data(*a, **k):
+        raise AssertionError("data was loaded before the config was judged")
+
+    monkeypatch.setattr(loop, "load_dataset", no_data)
+    assert main(["train", DIGITS, "--out", str(tmp_path / "run"), *QUIET, "objective.lose=hinge"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'objective.lose'; did you mean 'loss'?" in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+    assert main(["train", DIGITS, "--out", str(tmp_path / "run"), *QUIET, "objective.loss=hinge",
+                 "objective.real_target=0.9"]) == 2
+    assert "real_target applies to loss 'bce' only" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+# -- a new run writes only into a new or empty folder -------------------------------------------------------------
+def test_out_must_be_a_new_or_empty_folder(tmp_path, tiny):
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(GanforgeError, match="is a file"):
+        train(tiny(), out=tmp_path / "file")
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "holiday.jpg").write_bytes(b"mine")
+    with pytest.raises(GanforgeError, match="not empty and is not a ganforge run"):
+        train(tiny(), out=tmp_path / "photos")
+    assert sorted(p.name for p in (tmp_path / "photos").iterdir()) == ["holiday.jpg"]
+    (tmp_path / "empty").mkdir()
+    assert train(tiny(train__steps=2), out=tmp_path / "empty").step == 2
+    with pytest.raises(GanforgeError, match="already holds a run"):
+        train(tiny(train__steps=2), out=tmp_path / "empty")
+
+
+# -- the config loader under fuzzing: a GanforgeError of one line or a valid config, nothing else --------------
+KEYS = ["family", "latent_dim", "latent", "data.name", "data.image_size", "data.channels", "data.num_samples",
+        "optim.D.lr", "optim.G.betas", "optim.D.name", "train.steps", "train.batch_size", "train.seed", "train.ema",
+        "train.device", "train.threads", "train.time_budget", "train.lr_decay", "log.every", "log.grid",
+        "checkpoint.every", "checkpoint.keep", "eval.metrics", "eval.num", "doctor.patience", "nets.D.arch",
+        "nets.G.args.base", "objective.loss", "data", "train", "nets", "optim", "stepz", "train.stepz", "a.b.c"]
+VALUES = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+                   st.none(), st.text(max_size=12), st.lists(st.integers(-3, 3), max_size=3),
+                   st.sampled_from(["[", "{a: 1}", "1e-4", "- x", "!!python/object:os.system ls", "'", ": :"]))
+
+
+def _yaml_value(v) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(KEYS) | st.text(max_size=10), VALUES), max_size=4))
+def test_fuzzed_overrides_are_a_config_or_one_clear_error(items):
+    overrides = [f"{k}={_yaml_value(v)}" for k, v in items]
+    try:
+        cfg = load_config(DIGITS, overrides)
+    except GanforgeError as e:
+        assert str(e).strip() and "Traceback" not in str(e)
+        assert "\n" not in str(e) or str(e).startswith("invalid config")  # several problems: a line each
+        return
+    assert cfg.train.batch_size >= 1 and cfg.log.every >= 1 and cfg.checkpoint.every >= 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.binary(max_size=200), st.text(max_size=200),
+                 st.recursive(st.none() | st.integers() | st.floats() | st.text(max_size=8),
+                              lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+                              max_leaves=10).map(yaml.safe_dump)))
+def test_fuzzed_config_files_are_a_config_or_one_clear_error(tmp_path_factory, content):
+    path = tmp_path_factory.mktemp("cfg") / "c.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    try:
+        load_config(path)
+    except GanforgeError as e:
+        assert str(e).strip()
+
+
+def test_a_config_file_that_is_a_folder_or_missing_is_named(tmp_path):
+    with pytest.raises(GanforgeError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(GanforgeError, match=str(tmp_path)):
+        load_config(tmp_path)
+    assert tiny_config()  # the shared tiny config stays valid under the bounds
