@@ -296,13 +296,15 @@ def translator(run_dir: str | Path, direction: str | None = None, which: str | i
 def translate_test(run_dir: str | Path, direction: str | None = None, num: int | None = None,
                    batch_size: int = 500) -> dict:
     """The first `num` (default: all) test images of the run's own task, translated: {"inputs", "outputs",
-    "targets": uint8 (N, H, W, C), "labels": int64 (N,) when the data has classes}."""
+    "targets": uint8 (N, H, W, C) (not for unpaired data, which has none), "labels": int64 (N,) when the data has
+    classes}."""
     gen = translator(run_dir, direction)
     field = gen.conditions[0]
     given, targets, labels = test_pairs(gen.cfg.data, (field,), num)
-    outputs = gen.sample(len(targets), condition=given, batch_size=batch_size)
-    out = {"inputs": image_io.to_uint8(given[field]), "outputs": image_io.to_uint8(outputs),
-           "targets": image_io.to_uint8(targets)}
+    outputs = gen.sample(len(given[field]), condition=given, batch_size=batch_size)
+    out = {"inputs": image_io.to_uint8(given[field]), "outputs": image_io.to_uint8(outputs)}
+    if targets is not None:  # unpaired data has none
+        out["targets"] = image_io.to_uint8(targets)
     if labels is not None:
         out["labels"] = labels.numpy()
     return out
@@ -320,7 +322,7 @@ def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000
         get_evaluator(gen.info["dataset"])  # no evaluator for this data: say so before drawing samples
     if gen.conditions:  # a translator: the test split's inputs, scored against their own targets
         given, targets, labels = test_pairs(gen.cfg.data, gen.conditions, num)
-        outputs = gen.sample(len(targets), condition=given)
+        outputs = gen.sample(len(given[gen.conditions[0]]), condition=given)
         result = evaluate_translations(outputs, targets, gen.info["dataset"], metrics, labels=labels, out_dir=run_dir,
                                        seed=seed, inputs=given[gen.conditions[0]])
     elif gen.kind == "vector":

@@ -14,7 +14,7 @@ import torch
 from . import images
 from .api import evaluate_run, load, load_family, read_run, read_run_config, translate_test, translator
 from .config import apply_overrides, config_from_dict, load_config
-from .data import MIXTURES, load_dataset
+from .data import MIXTURES, load_configured
 from .data.base import to_unit
 from .data.folder import list_images, read_images
 from .data.shards import pack_folder
@@ -229,8 +229,7 @@ def _encoder(run_dir: str):
 
 def _real_data(family, split: str, num: int | None):
     d = family.cfg.data
-    data = load_dataset(d.name, split=split, path=d.path, image_size=d.image_size, channels=d.channels,
-                        task=d.task, num_samples=d.num_samples)
+    data = load_configured(d, split)
     n = len(data) if num is None else min(num, len(data))
     return data.x[:n], (data.labels[:n] if data.labels is not None else None)
 
@@ -276,7 +275,8 @@ def _info(args) -> None:
         "family": cfg.family,
         "networks": {n: c.arch for n, c in cfg.nets.items()},
         "objective": get_family(cfg.family).Options.model_validate(cfg.objective).model_dump(),
-        "dataset": info["dataset"], "examples": info["num_examples"], "shape": info["shape"],
+        "dataset": info["dataset"] + (f" (task {cfg.data.task})" if cfg.data.task else ""),
+        "examples": info["num_examples"], "shape": info["shape"],
         "step": int(state["step"]), "of_steps": cfg.train.steps, "train_seconds": round(float(state["elapsed"]), 1),
         "checkpoint": str(ckpt),
         "last_metrics": metrics[-1] if metrics else None,
@@ -417,7 +417,7 @@ def _translate(args) -> None:
             np.savez_compressed(out, **arrays)
         n, h, w, c = arrays["outputs"].shape
         print(f"wrote {n} test translations ({gen.cfg.data.task or gen.cfg.data.name}) of shape {(h, w, c)}: "
-              f"inputs, outputs, targets{', labels' if 'labels' in arrays else ''} to {out}")
+              f"{', '.join(arrays)} to {out}")
         return
     if args.input is None:
         raise GanforgeError("give --input FILE_OR_DIR (image files to translate) or --test (the run's test split)")

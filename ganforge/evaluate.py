@@ -17,7 +17,7 @@ import torch
 
 from . import images as image_io, metrics as M
 from ._version import __version__
-from .data import MIXTURES, load_dataset
+from .data import MIXTURES, load_configured, load_dataset
 from .errors import GanforgeError
 from .metrics.evaluator import InceptionEvaluator, get_evaluator, reference_features
 
@@ -107,29 +107,36 @@ def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS
 
 def test_pairs(data_cfg, fields: tuple[str, ...], num: int | None = None):
     """The first `num` examples of the test split of a run's data (`data_cfg`: its config's `data`, task included):
-    ({field: inputs} for the generator's condition fields, targets x, labels or None). The first rather than a
+    ({field: inputs} for the generator's condition fields, targets x, labels or None); targets None for an unpaired
+    domain, whose inputs have no partner. The first rather than a
     random subset, so every evaluation and `ganforge translate --test` score the same images."""
-    d = data_cfg
-    test = load_dataset(d.name, path=d.path, split="test", image_size=d.image_size, channels=d.channels, task=d.task)
+    test = load_configured(data_cfg, "test", subset=False)
+    unpaired = [f for f in fields if f in test.domains]
+    if unpaired:  # a domain of its own: its examples have no partner in x, so there are no targets to score against
+        domain = test.domains[unpaired[0]]
+        index = torch.arange(len(domain) if num is None else min(num, len(domain)))
+        return {f: test.examples(index, f) for f in fields}, None, None
     index = torch.arange(len(test) if num is None else min(num, len(test)))
     inputs = {f: test.examples(index, f) for f in fields}
     return inputs, test.examples(index), None if test.labels is None else test.labels[index]
 
 
-def evaluate_translations(outputs: torch.Tensor, targets: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS, *,
+def evaluate_translations(outputs: torch.Tensor, targets: torch.Tensor | None, dataset: str, metrics=DEFAULT_METRICS, *,
                           labels: torch.Tensor | None = None, out_dir: Path | None = None, seed: int = 0,
                           inputs: torch.Tensor | None = None) -> dict:
     """Translations of test inputs against their ground truth: L1, PSNR, SSIM (`metrics.fidelity`), the sample
     metrics of the outputs against the real test images (FID, …), and with `labels` (the classes of the targets)
-    `class_agreement`: how often the evaluator reads the target's class in the output (content preserved)."""
-    if outputs.shape != targets.shape:
+    `class_agreement`: how often the evaluator reads the target's class in the output (content preserved).
+    targets None (unpaired data): the sample metrics alone."""
+    if targets is not None and outputs.shape != targets.shape:
         raise GanforgeError(f"{len(outputs)} outputs of shape {tuple(outputs.shape[1:])} for targets of shape "
                             f"{tuple(targets.shape[1:])}")
     out = evaluate_images(outputs, dataset, metrics, labels=labels, out_dir=None, seed=seed)
     out.pop("class_agreement_per_class", None)
-    out |= M.fidelity(outputs, targets)
-    out["provenance"]["fidelity"] = ("L1, PSNR (dB) and SSIM per image on the [0, 1] scale against the test split's "
-                                     "own targets, averaged (torchmetrics SSIM, Gaussian σ 1.5)")
+    if targets is not None:
+        out |= M.fidelity(outputs, targets)
+        out["provenance"]["fidelity"] = ("L1, PSNR (dB) and SSIM per image on the [0, 1] scale against the test "
+                                         "split's own targets, averaged (torchmetrics SSIM, Gaussian σ 1.5)")
     if out_dir is not None and inputs is not None:  # rows of input | output | target
         shown = min(8, len(outputs))
         a = inputs[:shown]
@@ -137,9 +144,10 @@ def evaluate_translations(outputs: torch.Tensor, targets: torch.Tensor, dataset:
             a = torch.nn.functional.interpolate(a, size=outputs.shape[-2:], mode="nearest")
         if a.shape[1] != outputs.shape[1]:
             a = a.mean(1, keepdim=True).expand(-1, outputs.shape[1], -1, -1)
-        rows = torch.stack([a, outputs[:shown], targets[:shown]], 1).flatten(0, 1)
+        columns = [a, outputs[:shown]] + ([] if targets is None else [targets[:shown]])
+        rows = torch.stack(columns, 1).flatten(0, 1)
         path = Path(out_dir) / "translations.png"
-        image_io.save_png(image_io.grid(image_io.to_uint8(rows), cols=3), path, scale=2)
+        image_io.save_png(image_io.grid(image_io.to_uint8(rows), cols=len(columns)), path, scale=2)
         out["translations_png"] = str(path)
     return out
 

@@ -90,3 +90,19 @@ def test_translation_scores_rank_perfect_above_blurred_above_blank():
     for key, better in (("psnr", max), ("ssim", max), ("class_agreement", max), ("fid", min), ("l1", min)):
         order = sorted(score, key=lambda n: score[n][key], reverse=better is max)
         assert order == ["perfect", "blurred", "blank"], (key, {n: score[n][key] for n in score})
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="needs Fashion-MNIST")
+def test_final_evaluation_of_a_translator_matches_evaluate_run(tmp_path):
+    """A pix2pix run on Fashion-MNIST edges evaluates itself at the end on the test split's own pairs, and
+    `ganforge evaluate RUN` gives the same numbers for the same images."""
+    cfg = load_config(TINY_CONFIGS / "pix2pix.yaml", [
+        "data.name=fashion-mnist", "data.image_size=null", "train.steps=2", "eval.final=true", "eval.final_num=200",
+        "eval.final_metrics=[fid]"])
+    run = train(cfg, out=tmp_path / "run")
+    got = run.evaluation
+    assert {"l1", "psnr", "ssim", "fid", "class_agreement"} <= set(got)
+    assert (run.dir / "translations.png").is_file()
+    again = ganforge.api.evaluate_run(run.dir, metrics=("fid",), num=200)
+    for key in ("l1", "psnr", "ssim", "fid", "class_agreement"):
+        assert again[key] == pytest.approx(got[key], rel=1e-5), key

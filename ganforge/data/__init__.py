@@ -13,12 +13,13 @@ from ganforge.data.base import Dataset
 from ganforge.data.mixtures import MIXTURES, sample_mixture
 from ganforge.errors import GanforgeError
 
-DATASETS: tuple[str, ...] = ("fashion-mnist", "mnist", "digits", "ring8", "grid25", "folder", "npz", "shards")
+DATASETS: tuple[str, ...] = ("fashion-mnist", "mnist", "digits", "ring8", "grid25", "folder", "npz", "shards", "pairs",
+                             "unpaired")
 FILELESS = ("digits", *MIXTURES)  # built in or generated: a --data for them is a mistake
 DEFAULT_MIXTURE_SAMPLES = 100_000
 DEFAULT_FOLDER_SIZE = 64
 
-__all__ = ["DATASETS", "Dataset", "MIXTURES", "labelled_subset", "load_dataset", "sample_mixture"]
+__all__ = ["DATASETS", "Dataset", "MIXTURES", "labelled_subset", "load_configured", "load_dataset", "sample_mixture"]
 
 
 def _subsample(ds: Dataset, num_samples: int | None, seed: int) -> Dataset:
@@ -40,6 +41,7 @@ def load_dataset(
     num_samples: int | None = None,
     seed: int = 0,
     task: str | None = None,
+    direction: str = "AtoB",
 ) -> Dataset:
     """Load dataset `name` whole into memory.
 
@@ -85,6 +87,16 @@ def load_dataset(
 
         x, y = load_digits()
         ds = Dataset(name, x, y, "image")
+    elif name in ("pairs", "unpaired"):  # a user's image-to-image data in pix2pix's or CycleGAN's layout
+        from ganforge.data import paired
+
+        layout = "paired images" if name == "pairs" else "two image domains (trainA/, trainB/)"
+        if path is None:
+            raise GanforgeError(f"dataset '{name}' needs a folder of {layout}: pass --data DIR")
+        if task is not None:
+            raise GanforgeError(f"data.task={task} derives pairs from single images; dataset '{name}' holds {layout}")
+        load = paired.load_pairs if name == "pairs" else paired.load_unpaired
+        ds = load(path, split, image_size, channels or 3, direction)
     elif name == "folder":
         from ganforge.data.folder import load_folder
 
@@ -112,6 +124,13 @@ def load_dataset(
 
         ds = paired(ds, task)
     return ds
+
+
+def load_configured(d, split: str = "train", seed: int = 0, subset: bool = True):
+    """The dataset a run's `data:` config section (`d`, a DataConfig) describes, split `split`; `subset` False
+    ignores data.num_samples (a test split scored whole)."""
+    return load_dataset(d.name, path=d.path, split=split, image_size=d.image_size, channels=d.channels, task=d.task,
+                        direction=d.direction, num_samples=d.num_samples if subset else None, seed=seed)
 
 
 def _load_shards(path, split: str, image_size: int | None, channels: int | None, num_samples: int | None):

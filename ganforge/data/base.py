@@ -53,8 +53,11 @@ class Dataset:
 
     def __init__(self, name: str, x: torch.Tensor, labels: torch.Tensor | None, kind: str,
                  image_size: int | None = None, channels: int | None = None,
-                 extra: dict[str, torch.Tensor] | None = None):
+                 extra: dict[str, torch.Tensor] | None = None, domains: dict[str, "Dataset"] | None = None):
         self.extra = dict(extra or {})
+        # fields that are datasets of their own, not aligned with x (an unpaired second domain, of any size): in
+        # `spec`, but never in a batch; a family draws them as a stream of their own (`view`)
+        self.domains = dict(domains or {})
         for field, t in {"label": labels, **self.extra}.items():
             if t is not None and len(t) != len(x):
                 raise ValueError(f"{name}: {len(x)} examples but {len(t)} values of '{field}'")
@@ -90,7 +93,12 @@ class Dataset:
             image = t.dim() == 4
             fields[field] = FieldSpec("image" if image else "embedding",
                                       tuple(self.convert(t[:1], image).shape[1:]))
-        return fields
+        return fields | {field: domain.spec["x"] for field, domain in self.domains.items()}
+
+    @property
+    def batch_fields(self) -> tuple[str, ...]:
+        """The fields a batch of this dataset carries (its unpaired domains are not among them)."""
+        return ("x", *(["label"] if self.labels is not None else []), *self.extra)
 
     def convert(self, stored: torch.Tensor, image: bool | None = None) -> torch.Tensor:
         """Stored examples → what the model sees: float32, images in [-1, 1] at the requested size and channels.
@@ -104,7 +112,9 @@ class Dataset:
         return x
 
     def examples(self, index: torch.Tensor, field: str = "x") -> torch.Tensor:
-        """The converted examples of `field` at `index` (a LongTensor)."""
+        """The converted examples of `field` at `index` (a LongTensor); of an unpaired domain, its own examples."""
+        if field in self.domains:
+            return self.domains[field].examples(index)
         if field == "x":
             return self.convert(self.stored[index])
         return self.convert(self.extra[field][index], self.extra[field].dim() == 4)
@@ -120,11 +130,24 @@ class Dataset:
         """The same data with every stored tensor on `device`."""
         moved = lambda t: None if t is None else t.to(device)  # noqa: E731
         return Dataset(self.name, moved(self.stored), moved(self.labels), self.kind, self.image_size, self.channels,
-                       {f: moved(t) for f, t in self.extra.items()})
+                       {f: moved(t) for f, t in self.extra.items()}, {f: d.to(device) for f, d in self.domains.items()})
 
     def subset(self, index: torch.Tensor, name: str | None = None) -> "Dataset":
         return Dataset(name or self.name, self.stored[index], None if self.labels is None else self.labels[index],
-                       self.kind, self.image_size, self.channels, {f: t[index] for f, t in self.extra.items()})
+                       self.kind, self.image_size, self.channels, {f: t[index] for f, t in self.extra.items()},
+                       self.domains)
+
+    def view(self, field: str, name: str | None = None) -> "Dataset":
+        """The image field `field` as the x of a dataset of its own (labels kept, other fields dropped): one side
+        of a paired dataset, drawn as a stream of its own by an unpaired family. An input of another size than x
+        is resized by x's factor, as `convert` does."""
+        if field in self.domains:
+            return self.domains[field]
+        t = self.extra[field]
+        size = self.image_size
+        if size is not None and t.shape[-1] != self.stored.shape[-1]:
+            size = max(1, round(t.shape[-1] * size / self.stored.shape[-1]))
+        return Dataset(name or f"{self.name} ({field})", t, self.labels, "image", size, self.channels)
 
     @property
     def x(self) -> torch.Tensor:

@@ -14,6 +14,8 @@ streams, so the alignment stays hidden from it and serves only to score the resu
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
@@ -82,3 +84,108 @@ def paired(ds: Dataset, task: str) -> Dataset:
     # the name stays the dataset's: its evaluator judges the targets and the outputs (the task is in the config)
     return Dataset(ds.name, ds.stored, ds.labels, "image", ds.image_size, ds.channels,
                    extra={**ds.extra, SOURCE: source})
+
+
+def load_pairs(root, split: str, size: int | None, channels: int, direction: str = "AtoB") -> Dataset:
+    """A user's paired images in pix2pix's formats, for `data.name=pairs --data DIR`:
+
+      DIR/<split>/*.png|jpg        each file the input (A, left half) and the target (B, right half) side by side,
+                                   the layout of pix2pix's downloads (facades, maps, edges2shoes, …); or
+      DIR/A/<split>/NAME, DIR/B/<split>/NAME   the two sides in folders of their own, paired by file name.
+
+    split "test" falls back to DIR/val when DIR/test is absent (pix2pix's facades ship val/). Each side is cropped
+    to a square and resized to `size` (default: the images' own height). direction "BtoA" swaps the sides. The
+    result has x = the target side, field "source" = the input side, no labels."""
+    from .folder import list_images, read_images
+
+    root = Path(root)
+    if not root.is_dir():
+        raise GanforgeError(f"{root}: no such folder (data.name=pairs needs DIR/{split}/ or DIR/A/{split}/ + DIR/B/{split}/)")
+    folders = [split] + (["val"] if split == "test" else [])
+    for name in folders:
+        a_dir, b_dir = root / "A" / name, root / "B" / name
+        if a_dir.is_dir() and b_dir.is_dir():
+            a_files, b_files = list_images(a_dir), list_images(b_dir)
+            names_a = {str(p.relative_to(a_dir)) for p in a_files}
+            names_b = {str(p.relative_to(b_dir)) for p in b_files}
+            if names_a != names_b or not names_a:
+                only = sorted(names_a ^ names_b)[:3]
+                raise GanforgeError(f"{root}: A/{name} and B/{name} must hold the same file names (pairs); "
+                                    f"{'none found' if not names_a else 'unmatched: ' + ', '.join(only)}")
+            side = size or _height(a_files[0])
+            a, b = read_images(a_files, side, channels), read_images(b_files, side, channels)
+            break
+        if (root / name).is_dir():
+            files = list_images(root / name)
+            if not files:
+                raise GanforgeError(f"{root / name}: no images (pix2pix's layout: A and B side by side in each file)")
+            a, b = _split_side_by_side(files, size, channels)
+            break
+    else:
+        raise GanforgeError(f"{root}: no {' or '.join(folders)} split: expected {root}/{split}/ (A|B side by side) "
+                            f"or {root}/A/{split}/ and {root}/B/{split}/")
+    if direction == "BtoA":
+        a, b = b, a
+    return Dataset(f"pairs {root.name}", b, None, "image", extra={SOURCE: a})
+
+
+def _height(path: Path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.height
+
+
+def _split_side_by_side(files: list[Path], size: int | None, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each file's left half (A) and right half (B), each resized to size × size."""
+    import numpy as np
+    from PIL import Image
+
+    mode = "L" if channels == 1 else "RGB"
+    halves = ([], [])
+    for path in files:
+        try:
+            with Image.open(path) as im:
+                im = im.convert(mode)
+                w, h = im.size
+                if w < 2 or w % 2:
+                    raise GanforgeError(f"{path}: {w}×{h} cannot be split into two halves side by side")
+                side = size or h
+                for i, box in enumerate(((0, 0, w // 2, h), (w // 2, 0, w, h))):
+                    half = im.crop(box).resize((side, side), Image.BICUBIC)
+                    arr = np.asarray(half, dtype=np.uint8)
+                    halves[i].append(arr[:, :, None] if arr.ndim == 2 else arr)
+        except GanforgeError:
+            raise
+        except Exception as e:  # PIL raises many kinds on a damaged file; every failure here is this file's
+            raise GanforgeError(f"{path}: unreadable or corrupt image ({type(e).__name__}: {e})") from None
+    if len({a.shape for a in halves[0]}) > 1:
+        raise GanforgeError(f"{files[0].parent}: the images differ in height; set data.image_size")
+    to_tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+    return to_tensor(halves[0]), to_tensor(halves[1])
+
+
+def load_unpaired(root, split: str, size: int | None, channels: int, direction: str = "AtoB") -> Dataset:
+    """A user's two unpaired image domains in CycleGAN's layout, for `data.name=unpaired --data DIR`:
+    DIR/trainA, DIR/trainB (split "test": DIR/testA, DIR/testB), any number of images on each side. Images are
+    cropped to a square and resized to `size` (default: the first image's height). x is domain B; domain A is the
+    unpaired field "source" (a dataset of its own, drawn as a stream of its own). direction "BtoA" swaps them."""
+    from .folder import list_images, read_images
+
+    root = Path(root)
+    sides = {}
+    for side in "AB":
+        folder = root / f"{split}{side}"
+        if not folder.is_dir():
+            raise GanforgeError(f"{root}: no {folder.name}/ (CycleGAN's layout: {split}A/ and {split}B/ of images)")
+        files = list_images(folder)
+        if not files:
+            raise GanforgeError(f"{folder}: no images (looked recursively for .png, .jpg, .jpeg)")
+        sides[side] = files
+    side = size or _height(sides["A"][0])
+    a, b = (read_images(sides[s], side, channels) for s in "AB")
+    if direction == "BtoA":
+        a, b = b, a
+    name = f"unpaired {root.name}"
+    domain_a = Dataset(f"{name} (domain A)", a, None, "image")
+    return Dataset(name, b, None, "image", domains={SOURCE: domain_a})

@@ -12,6 +12,6 @@ architecture (Miyato et al. 2018).
 """
 from __future__ import annotations
 
-from .registry import ROLES, available_nets, build_net, net_role, register_net  # noqa: F401
+from .registry import ROLES, available_nets, build_net, net_accepts, net_role, register_net  # noqa: F401
 
 from . import classifier, dcgan, mlp, translation  # noqa: F401  (registration: each module registers its architectures)

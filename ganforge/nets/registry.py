@@ -6,6 +6,7 @@ that imports them (`ganforge.nets` re-exports all of this).
 from __future__ import annotations
 
 import difflib
+import inspect
 from typing import Callable
 
 from torch import nn
@@ -60,6 +61,12 @@ def build_net(arch: str, *, spectral_norm: bool = False, **kwargs) -> nn.Module:
     except (TypeError, GanforgeError) as e:  # a misspelt, missing or bad argument in the config's nets.<name>.args
         raise GanforgeError(f"network '{arch}': {e}") from None
     return apply_spectral_norm(net) if spectral_norm else net
+
+
+def net_accepts(arch: str, arg: str) -> bool:
+    """Whether architecture `arch` takes the argument `arg` (in `nets.<name>.args`), e.g. minibatch_features."""
+    factory = _NETS.get(arch)
+    return factory is not None and arg in inspect.signature(factory).parameters
 
 
 def available_nets(role: str | None = None) -> list[str]:

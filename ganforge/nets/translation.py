@@ -1,4 +1,5 @@
-"""Image-to-image networks (Isola et al. 2017, pix2pix): the U-Net translator and the PatchGAN discriminator.
+"""Image-to-image networks: pix2pix's U-Net translator and PatchGAN discriminator (Isola et al. 2017), CycleGAN's
+ResNet translator (Zhu et al. 2017, after Johnson et al. 2016) and SRGAN's sub-pixel generator (Ledig et al. 2017).
 
 Both use pix2pix's block: a 4×4 convolution of stride 2 (padding 1), a normalisation, then LeakyReLU(0.2) going
 down or ReLU going up, with weights drawn from N(0, 0.02).
@@ -47,6 +48,12 @@ def _init(module: nn.Module) -> None:
         elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and m.weight is not None:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+def _check(norm: str, base: int, blocks: int) -> None:
+    check_choice("norm", norm, NORMS)
+    check_int("base", base, minimum=1)
+    check_int("blocks", blocks, minimum=0)
 
 
 def patch_side(layers: int) -> int:
@@ -120,6 +127,94 @@ class UNet(nn.Module):
         if pad:
             x = x[..., pad // 2: pad // 2 + self.size, pad // 2: pad // 2 + self.size]
         return x
+
+
+class ResidualBlock(nn.Module):
+    """x + two 3×3 convolutions (reflection padding, normalisation, ReLU between them)."""
+
+    def __init__(self, width: int, norm: str):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1), nn.Conv2d(width, width, 3, bias=norm == "none"), _norm(norm, width), nn.ReLU(),
+            nn.ReflectionPad2d(1), nn.Conv2d(width, width, 3, bias=norm == "none"), _norm(norm, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+@register_net("resnet_translator", role="translator")
+class ResNetTranslator(nn.Module):
+    """CycleGAN's generator: c7s1-base, two stride-2 convolutions (base·2, base·4), `blocks` residual blocks at
+    a quarter of the side, two stride-½ transposed convolutions back, c7s1 to the output channels and tanh.
+    Instance norm by default (the paper's). Sides must be multiples of 4 (28 px: 28 → 14 → 7 → back)."""
+
+    def __init__(self, in_shape: tuple[int, ...], out_shape: tuple[int, ...], base: int = 64, blocks: int = 6,
+                 norm: Literal["batch", "instance", "none"] = "instance"):
+        super().__init__()
+        _check(norm, base, blocks)
+        (c_in, h, w), (c_out, out_h, out_w) = in_shape, out_shape
+        if (h, w) != (out_h, out_w) or h % 4 or w % 4:
+            raise ValueError(f"resnet_translator maps images to images of the same size, sides multiples of 4; got "
+                             f"{tuple(in_shape)} → {tuple(out_shape)}")
+        bias = norm == "none"
+        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(c_in, base, 7, bias=bias), _norm(norm, base),
+                                   nn.ReLU()]
+        width = base
+        for _ in range(2):
+            layers += [nn.Conv2d(width, width * 2, 3, 2, 1, bias=bias), _norm(norm, width * 2), nn.ReLU()]
+            width *= 2
+        layers += [ResidualBlock(width, norm) for _ in range(blocks)]
+        for _ in range(2):
+            layers += [nn.ConvTranspose2d(width, width // 2, 3, 2, 1, output_padding=1, bias=bias),
+                       _norm(norm, width // 2), nn.ReLU()]
+            width //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, c_out, 7), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+        _init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class _SRBlock(nn.Module):
+    """SRGAN's residual block: conv3-BN-PReLU-conv3-BN plus the input."""
+
+    def __init__(self, width: int, norm: str):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(width, width, 3, 1, 1), _norm(norm, width), nn.PReLU(width),
+                                  nn.Conv2d(width, width, 3, 1, 1), _norm(norm, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+@register_net("srresnet_translator", role="translator")
+class SRResNet(nn.Module):
+    """SRGAN's generator (Ledig et al. 2017): a 9×9 convolution, `blocks` residual blocks with a skip around them
+    all, then one ×2 sub-pixel stage (a convolution to 4× the channels and a pixel shuffle) per doubling of the side,
+    and a 9×9 convolution to the output channels (tanh, for images in [-1, 1]). The output side must be the input's
+    times a power of two."""
+
+    def __init__(self, in_shape: tuple[int, ...], out_shape: tuple[int, ...], base: int = 64, blocks: int = 16,
+                 norm: Literal["batch", "instance", "none"] = "batch"):
+        super().__init__()
+        _check(norm, base, blocks)
+        (c_in, h, _), (c_out, out_h, _) = in_shape, out_shape
+        scale = out_h // h
+        if out_h % h or scale & (scale - 1) or scale < 2:
+            raise ValueError(f"srresnet_translator upscales by a power of two ≥ 2; got {tuple(in_shape)} → "
+                             f"{tuple(out_shape)}")
+        self.head = nn.Sequential(nn.Conv2d(c_in, base, 9, 1, 4), nn.PReLU(base))
+        self.blocks = nn.Sequential(*[_SRBlock(base, norm) for _ in range(blocks)],
+                                    nn.Conv2d(base, base, 3, 1, 1), _norm(norm, base))
+        ups: list[nn.Module] = []
+        for _ in range(int(math.log2(scale))):
+            ups += [nn.Conv2d(base, base * 4, 3, 1, 1), nn.PixelShuffle(2), nn.PReLU(base)]
+        self.tail = nn.Sequential(*ups, nn.Conv2d(base, c_out, 9, 1, 4), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.head(x)
+        return self.tail(h + self.blocks(h))
 
 
 @register_net("patchgan_discriminator")

@@ -25,6 +25,7 @@ from ..config import DoctorConfig, RunConfig
 from ..data.base import Dataset
 from ..data.shards import ShardDataset
 from ..errors import GanforgeError
+from ..nets import net_accepts
 from .checkpoint import latest_checkpoint, newest_finite
 from .logger import read_jsonl, read_metrics
 
@@ -59,6 +60,7 @@ class History:
     # None: the family logs no probabilities and D is judged by its loss
     p_real: str | None = None
     p_fake: str | None = None
+    from_z: bool = True  # the generator maps z (False: it maps data fields, e.g. a translator's input images)
 
     def add_window(self, values: dict) -> None:
         self.windows.append(values)
@@ -159,9 +161,11 @@ def mode_collapse(h: History, c: DoctorConfig) -> Finding | None:
     signs, evidence = [], {}
     steps, div = h.series("doctor/diversity", c.patience, since=c.warmup_steps)
     if len(div) == c.patience and max(div) < c.min_diversity:
-        signs.append(f"the samples of {DIVERSITY_SAMPLES} fixed z are only {max(div):.2g}× as spread out as real "
-                     f"examples (mean pairwise distance, below {c.min_diversity:g} over {_steps(steps)}): many z give "
-                     f"the same output")
+        what = (f"the samples of {DIVERSITY_SAMPLES} fixed z" if h.from_z else
+                f"the generator's outputs for {DIVERSITY_SAMPLES} fixed real inputs")
+        many = "many z give the same output" if h.from_z else "it makes much the same output whatever its input"
+        signs.append(f"{what} are only {max(div):.2g}× as spread out as real examples (mean pairwise distance, below "
+                     f"{c.min_diversity:g} over {_steps(steps)}): {many}")
         evidence |= {"steps": steps, "diversity": div}
     evals = [e for e in h.evals if e["step"] >= c.warmup_steps]
     last = evals[-1] if evals else {}
@@ -238,6 +242,7 @@ def remedies(code: str, cfg: RunConfig, opts: dict, g: str = "G", d: str = "D") 
     does not have (`opts`: its validated `objective:`) are left out."""
     lr_g, lr_d = cfg.optim_for(g).lr, cfg.optim_for(d).lr
     bce = opts.get("loss", "bce") == "bce" and "generator_cost" in opts
+    saturating_game = opts.get("loss") in ("bce", "fgan")  # a game whose generator cost can saturate
     saturating = bce and opts["generator_cost"] != "non_saturating"
     advice = {  # (applies to this run, advice)
         "slow_d": (True, f"a lower learning rate for D (optim.{d}.lr, now {lr_d:g}; G's is {lr_g:g})"),
@@ -248,10 +253,14 @@ def remedies(code: str, cfg: RunConfig, opts: dict, g: str = "G", d: str = "D") 
                                 f"this run: {opts.get('generator_cost')})"),
         "smooth": (bce and opts.get("real_target") == 1.0, "one-sided label smoothing (objective.real_target=0.9)"),
         "noise": ("instance_noise" in opts, "instance noise on D's inputs (objective.instance_noise=0.1)"),
-        "unsaturating": ("loss" in opts, "a loss whose gradient does not saturate (objective.loss=least_squares, or "
-                                         "wasserstein with objective.gradient_penalty=10)"),
+        "unsaturating": (saturating_game, "a loss whose gradient does not saturate (objective.loss=least_squares, or "
+                                          "wasserstein with objective.gradient_penalty=10)"),
         "pack": ("pack" in opts, "PacGAN packing (objective.pack=2)"),
-        "minibatch": (True, f"minibatch discrimination (nets.{d}.args.minibatch_features=32)"),
+        "minibatch": (net_accepts(cfg.nets[d].arch, "minibatch_features") if d in cfg.nets else False,
+                      f"minibatch discrimination (nets.{d}.args.minibatch_features=32)"),
+        "content": (opts.get("cycle") == 0 or opts.get("l1") == 0,
+                    "a loss that ties each output to its input: " + ("the cycle-consistency loss (objective.cycle=10)"
+                                                                     if "cycle" in opts else "the L1 term (objective.l1=100)")),
         "unrolled": ("unrolled_steps" in opts, "an unrolled D (objective.unrolled_steps=5)"),
         "features": ("feature_matching" in opts, "feature matching (objective.feature_matching=true)"),
         "ttur": (True, f"lower learning rates, or two time scales (optim.{g}.lr=1e-4 optim.{d}.lr=4e-4; now {lr_g:g} "
@@ -269,7 +278,7 @@ def remedies(code: str, cfg: RunConfig, opts: dict, g: str = "G", d: str = "D") 
     plan = {
         "discriminator_wins": ["slow_d", "d_steps", "g_steps", "non_sat", "smooth", "noise"],
         "vanishing_generator_gradient": ["non_sat", "slow_d", "noise", "smooth", "unsaturating"],
-        "mode_collapse": ["pack", "minibatch", "unrolled", "features", "r1", "unsaturating", "earlier"],
+        "mode_collapse": ["content", "pack", "minibatch", "unrolled", "features", "r1", "unsaturating", "earlier"],
         "oscillation": ["ttur", "beta1", "r1", "ema", "sn"],
         "nan": ["slow_d", "r1", "sn", "bf16", "data"],
     }[code]
@@ -318,7 +327,8 @@ class Doctor:
         # semi-supervised GAN wants a D that rejects every fake)
         self.detectors = {k: f for k, f in DETECTORS.items()
                           if not (k == "discriminator_wins" and not signals.g_learns_from_d)}
-        self.history = History(roles=roles, generator=self.g, p_real=signals.p_real, p_fake=signals.p_fake)
+        self.history = History(roles=roles, generator=self.g, p_real=signals.p_real, p_fake=signals.p_fake,
+                               from_z=family.generator_inputs() == ("z",))
         self.silent: dict[str, int] = {}  # active diagnoses → checks since their detector last fired
         self.real_spread = 0.0
         if c.enabled:

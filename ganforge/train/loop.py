@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from .. import images
 from .._version import __version__
 from ..config import OptimConfig, RunConfig, TrainConfig
-from ..data import load_dataset
+from ..data import load_configured
 from ..data.base import Dataset
 from ..errors import GanforgeError
 from ..evaluate import write_report
@@ -123,14 +123,18 @@ def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
 
 def build_data(cfg: RunConfig) -> Dataset | ShardDataset:
     d = cfg.data
-    return load_dataset(d.name, path=d.path, split="train", image_size=d.image_size, channels=d.channels,
-                        task=d.task, num_samples=d.num_samples, seed=cfg.train.seed)
+    return load_configured(d, "train", seed=cfg.train.seed)
 
 
 def build_samplers(cfg: RunConfig, data: Dataset | ShardDataset, family: Family,
                    device: torch.device) -> dict[str, BatchSampler | StreamSampler]:
     """The main stream of batches and the family's extra streams (seeded seed + 1, + 2, … in declaration order);
     the data must hold every field the family needs. Streamed shards give the main stream only."""
+    unpaired = [f for f in family.needs if f in getattr(data, "domains", {})]
+    if unpaired:
+        raise GanforgeError(f"family '{cfg.family}' learns from pairs, and the field(s) {', '.join(unpaired)} of "
+                            f"dataset '{data.name}' are an unpaired domain (no example of x has its own); use paired "
+                            "data (data.name=pairs, or a data.task) or an unpaired family (cyclegan)")
     missing = [f for f in family.needs if f not in data.spec]
     if missing:
         raise GanforgeError(f"family '{cfg.family}' needs the data fields {', '.join(missing)}; dataset "
@@ -180,8 +184,7 @@ def held_out_metrics(cfg: RunConfig, family: Family) -> dict[str, float]:
     if not family.has_test_metrics():
         return {}
     d = cfg.data
-    test = load_dataset(d.name, path=d.path, split="test", image_size=d.image_size, channels=d.channels,
-                        task=d.task, num_samples=d.num_samples, seed=cfg.train.seed + 1)
+    test = load_configured(d, "test", seed=cfg.train.seed + 1)
     was_training = family.training
     family.eval()
     with torch.no_grad():
@@ -198,8 +201,11 @@ def fixed_latents(cfg: RunConfig, n: int) -> torch.Tensor:
 def fixed_inputs(cfg: RunConfig, family: Family, data: Dataset, n: int) -> tuple[torch.Tensor, ...]:
     """What the sampling generator is called with in every grid: fixed z, and fixed real examples of any data
     field it maps or is conditioned on (a seeded pick), so grids never disturb the training RNG."""
-    pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.train.seed + 10_007))[:n]
-    return tuple(fixed_latents(cfg, n) if field == "z" else data.examples(pick, field)
+    def pick(field: str) -> torch.Tensor:  # an unpaired domain has a length of its own
+        size = len(data.domains[field]) if field in getattr(data, "domains", {}) else len(data)
+        return torch.randperm(size, generator=torch.Generator().manual_seed(cfg.train.seed + 10_007))[:n]
+
+    return tuple(fixed_latents(cfg, n) if field == "z" else data.examples(pick(field), field)
                  for field in family.generator_inputs())
 
 

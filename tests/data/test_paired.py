@@ -51,3 +51,85 @@ def test_tasks_refuse_data_they_cannot_pair():
         load_dataset("ring8", task="edges")
     with pytest.raises(GanforgeError, match="streamed shards"):
         load_dataset("shards", path="/nonexistent", task="edges")
+
+
+def _save(path, array):
+    from PIL import Image
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def test_users_pairs_in_pix2pix_side_by_side_layout(tmp_path):
+    """DIR/train/*.png with A (left) and B (right) side by side; test falls back to val/; BtoA swaps the sides."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    sides = {}
+    for split, n in (("train", 3), ("val", 2)):
+        for i in range(n):
+            a, b = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+            sides[(split, i)] = (a, b)
+            _save(tmp_path / split / f"{i}.png", np.concatenate([a, b], axis=1))
+    train = load_dataset("pairs", path=tmp_path)
+    assert len(train) == 3 and train.spec["x"].shape == (3, 8, 8) and train.spec[SOURCE].shape == (3, 8, 8)
+    assert np.array_equal(train.stored[1].permute(1, 2, 0).numpy(), sides[("train", 1)][1])  # x = B, the target
+    assert np.array_equal(train.extra[SOURCE][1].permute(1, 2, 0).numpy(), sides[("train", 1)][0])
+    test = load_dataset("pairs", path=tmp_path, split="test", direction="BtoA")
+    assert len(test) == 2 and np.array_equal(test.stored[0].permute(1, 2, 0).numpy(), sides[("val", 0)][0])
+    assert load_dataset("pairs", path=tmp_path, image_size=16).spec["x"].shape == (3, 16, 16)
+
+
+def test_users_pairs_in_a_and_b_folders_matched_by_name(tmp_path):
+    import numpy as np
+    for side, value in (("A", 10), ("B", 200)):
+        for name in ("x.png", "y.png"):
+            _save(tmp_path / side / "train" / name, np.full((8, 8), value, dtype=np.uint8))
+    pairs = load_dataset("pairs", path=tmp_path, channels=1)
+    assert pairs.stored.unique().tolist() == [200] and pairs.extra[SOURCE].unique().tolist() == [10]
+    _save(tmp_path / "B" / "train" / "z.png", np.zeros((8, 8), dtype=np.uint8))
+    with pytest.raises(GanforgeError, match="must hold the same file names .*unmatched: z.png"):
+        load_dataset("pairs", path=tmp_path)
+    with pytest.raises(GanforgeError, match="no test or val split"):
+        load_dataset("pairs", path=tmp_path, split="test")
+    with pytest.raises(GanforgeError, match="needs a folder of paired images"):
+        load_dataset("pairs")
+
+
+def test_users_unpaired_domains_in_cyclegan_layout(tmp_path):
+    """DIR/trainA and DIR/trainB with different counts: x is domain B, domain A is a field of its own that batches
+    never carry; a paired family refuses it, CycleGAN draws it as its own stream."""
+    import numpy as np
+    for side, n, value in (("A", 3, 10), ("B", 5, 200)):
+        for i in range(n):
+            _save(tmp_path / f"train{side}" / f"{i}.png", np.full((8, 8), value, dtype=np.uint8))
+    data = load_dataset("unpaired", path=tmp_path, channels=1)
+    assert len(data) == 5 and len(data.domains[SOURCE]) == 3
+    assert data.spec[SOURCE].shape == (1, 8, 8) and SOURCE not in data.batch_fields
+    assert data.view(SOURCE).stored.unique().tolist() == [10]
+    assert set(data.batch(torch.tensor([0, 1]))) == {"x"}
+    swapped = load_dataset("unpaired", path=tmp_path, channels=1, direction="BtoA")
+    assert len(swapped) == 3 and len(swapped.domains[SOURCE]) == 5
+    with pytest.raises(GanforgeError, match="no testA/"):
+        load_dataset("unpaired", path=tmp_path, split="test")
+
+
+def test_cyclegan_trains_on_unpaired_folders_and_pix2pix_refuses_them(tmp_path):
+    import numpy as np
+
+    import ganforge
+    from ganforge.api import translate_test
+    from ganforge.config import load_config
+    from ganforge.train import train
+    from conftest import TINY_CONFIGS
+    rng = np.random.default_rng(0)
+    for split, counts in (("train", (20, 24)), ("test", (4, 6))):
+        for side, n in zip("AB", counts):
+            for i in range(n):
+                _save(tmp_path / "d" / f"{split}{side}" / f"{i}.png", rng.integers(0, 256, (16, 16), dtype=np.uint8))
+    common = ["data.name=unpaired", f"data.path={tmp_path / 'd'}", "data.task=null", "data.channels=1",
+              "train.steps=2", "train.batch_size=4"]
+    run = train(load_config(TINY_CONFIGS / "cyclegan.yaml", common), out=tmp_path / "cyclegan")
+    arrays = translate_test(run.dir)
+    assert arrays["inputs"].shape == (4, 16, 16, 1) and set(arrays) == {"inputs", "outputs"}  # no targets: unpaired
+    assert ganforge.load(run.dir, direction="BtoA").sample(2, condition=torch.zeros(2, 1, 16, 16)).shape == (2, 1, 16, 16)
+    with pytest.raises(GanforgeError, match="learns from pairs.*unpaired domain"):
+        train(load_config(TINY_CONFIGS / "pix2pix.yaml", common), out=tmp_path / "pix2pix")

@@ -60,3 +60,4 @@ def test_the_discriminator_judges_input_output_pairs_patch_by_patch():
     logits = f.nets.D(f.pair(a, b))
     assert logits.dim() == 3 and logits.shape[0] == 3  # (N, H', W'): one logit per patch
     assert torch.equal(f.pair(a, b)[:, 0], a[:, 0]) and torch.equal(f.pair(a, b)[:, 1], b[:, 0])
+

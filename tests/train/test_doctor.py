@@ -181,6 +181,23 @@ def test_remedies_are_the_options_this_run_has():
     assert "train.ema=0.999" not in remedies("oscillation", gan(train={"ema": 0.99})[0], {})
 
 
+def test_remedies_for_a_translator_that_ignores_its_input():
+    """CycleGAN without its cycle loss collapses to one output whatever the input: the remedy is the loss that ties
+    output to input, and neither minibatch discrimination (its PatchGANs take no such argument) nor a change of an
+    already non-saturating game is offered."""
+    cfg = load_config(ROOT / "configs" / "cyclegan-edges-fashion.yaml", ["objective.cycle=0"])
+    opts = get_family("cyclegan").Options.model_validate(cfg.objective).model_dump()
+    text = remedies("mode_collapse", cfg, opts, g="G_AB", d="D_A")
+    assert text.startswith("a loss that ties each output to its input: the cycle-consistency loss (objective.cycle=10)")
+    assert "minibatch_features" not in text and "objective.loss=least_squares" not in text
+    pix = load_config(ROOT / "configs" / "pix2pix-edges-fashion.yaml", ["objective.l1=0"])
+    opts = get_family("pix2pix").Options.model_validate(pix.objective).model_dump()
+    assert "the L1 term (objective.l1=100)" in remedies("mode_collapse", pix, opts)
+    h = history(signals=(None, None), **{"doctor/diversity": [0.1] * 8}, start=600)
+    h.from_z = False
+    assert "outputs for 64 fixed real inputs" in mode_collapse(h, C).message
+
+
 # ---- the Doctor: once per episode, records, NaN --------------------------------------------------------------
 def gan(objective=None, **over):
     cfg = config_from_dict({"latent_dim": 2, "nets": {"G": {"arch": "mlp_generator", "args": {"hidden": [8]}},
