@@ -180,7 +180,7 @@ def test_bad_objective_option_fails_before_data_or_run_folder(tmp_path, monkeypa
     def no_data(*a, **k):
         raise AssertionError("data was loaded before the config was judged")
 
-    monkeypatch.setattr(loop, "load_dataset", no_data)
+    monkeypatch.setattr(loop, "load_configured", no_data)
     assert main(["train", DIGITS, "--out", str(tmp_path / "run"), *QUIET, "objective.lose=hinge"]) == 2
     err = capsys.readouterr().err
     assert "unknown key 'objective.lose'; did you mean 'loss'?" in err and err.count("\n") == 1
