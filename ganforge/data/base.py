@@ -105,10 +105,7 @@ class Dataset:
         An image field of another size than x (a low-resolution input) is resized by the same factor as x."""
         x = to_unit(stored) if stored.dtype == torch.uint8 else stored
         if (self.kind == "image") if image is None else image:
-            size = self.image_size
-            if size is not None and stored.shape[-1] != self.stored.shape[-1]:
-                size = max(1, round(stored.shape[-1] * size / self.stored.shape[-1]))
-            x = set_channels(resize(x, size), self.channels)
+            x = set_channels(resize(x, self._size_of(stored)), self.channels)
         return x
 
     def examples(self, index: torch.Tensor, field: str = "x") -> torch.Tensor:
@@ -144,10 +141,15 @@ class Dataset:
         if field in self.domains:
             return self.domains[field]
         t = self.extra[field]
+        return Dataset(name or f"{self.name} ({field})", t, self.labels, "image", self._size_of(t), self.channels)
+
+    def _size_of(self, images: torch.Tensor) -> int | None:
+        """The side images of this field are resized to: image_size, scaled by the field's side relative to x's
+        (a low-resolution input keeps its ratio to the target)."""
         size = self.image_size
-        if size is not None and t.shape[-1] != self.stored.shape[-1]:
-            size = max(1, round(t.shape[-1] * size / self.stored.shape[-1]))
-        return Dataset(name or f"{self.name} ({field})", t, self.labels, "image", size, self.channels)
+        if size is not None and images.shape[-1] != self.stored.shape[-1]:
+            size = max(1, round(images.shape[-1] * size / self.stored.shape[-1]))
+        return size
 
     @property
     def x(self) -> torch.Tensor:
