@@ -4,7 +4,7 @@ Data: the set bench/streaming.py derives and packs (100 000 Fashion-MNIST train 
 with a per-image colour, 10 classes), under --work (default /tmp/ganforge-stream-bench; never in the repo);
 built on first use, reused after.
 
-Model: configs/dcgan-fashion.yaml (DCGAN G and D, base width 64, batch 64, Adam 2e-4) at data.image_size=64,
+Model: configs/dcgan-fashion-paper.yaml (DCGAN G and D, base width 64, batch 64, Adam 2e-4) at data.image_size=64,
 data.channels=3 (the DCGAN nets start from 4×4 and double four times to 64 px), evaluation and tensorboard off.
 
 Measured, each in a fresh process so one variant's memory cannot inflate another's:
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from streaming import build, children, derive, vm_hwm_mb, write_report  # noqa: E402  (the data bench's helpers)
 
 REPO = Path(__file__).resolve().parent.parent
-CONFIG = REPO / "configs" / "dcgan-fashion.yaml"
+CONFIG = REPO / "configs" / "dcgan-fashion-paper.yaml"
 
 
 def overrides(steps: int, threads: int) -> list[str]:

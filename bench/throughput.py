@@ -1,6 +1,6 @@
 """Training throughput of the default DCGAN: ganforge's loop vs a hand-written PyTorch loop, fp32 and bf16.
 
-The model is configs/dcgan-fashion.yaml: DCGAN G/D (base width from the config, or --base) on Fashion-MNIST 28×28, batch 64,
+The model is configs/dcgan-fashion-paper.yaml (the DCGAN recipe the plain loop trains; the default until 2026-12-02): DCGAN G/D (base width from the config, or --base) on Fashion-MNIST 28×28, batch 64,
 Adam(2e-4, β 0.5/0.999) for both, non-saturating generator cost, one D step per G step.
 
 Variants (interleaved in rounds, the order rotating each round so slow drift hits all of them alike):
@@ -66,7 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from plain_dcgan import BATCH, BETAS, LATENT, LR, SHAPE, PlainDCGAN  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "configs" / "dcgan-fashion.yaml"
+CONFIG = ROOT / "configs" / "dcgan-fashion-paper.yaml"  # the plain loop's recipe (bench/plain_dcgan.py)
 RESULTS = ROOT / "bench" / "results" / "throughput.json"
 HUGE = 10**9
 
@@ -155,6 +155,53 @@ def ganforge_measure(warmup: int, steps: int, bf16: bool, threads: int) -> dict:
             "foreign_cpu_frac": intf.foreign_frac}
 
 
+# ---- the hardware's limit -------------------------------------------------------------------------------------------
+def gemm_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 3) -> float:
+    """The machine's matrix-multiply rate in `dtype` (median of `repeats` n×n×n products after one warm-up): the
+    ceiling a training step made of GEMMs and convolutions can approach."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(n, n, generator=g).to(dtype), torch.randn(n, n, generator=g).to(dtype)
+    torch.mm(a, b)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def flops_per_image(cfg) -> float:
+    """FLOPs of one training step of `cfg`'s family per image of the batch: every phase's forward and backward as
+    the loop runs them (networks a phase does not train get no weight gradients), counted by
+    torch.utils.flop_counter (matrix products and convolutions)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ganforge.families import Batch, get_family
+
+    family = get_family(cfg.family)(cfg, SHAPE, 0)
+    batch = Batch(BATCH, {"x": torch.rand(BATCH, *SHAPE) * 2 - 1})
+    with FlopCounterMode(display=False) as counter:
+        for phase in family.phases():
+            for name, net in family.nets.items():
+                net.requires_grad_(name in phase.updates)
+            for _ in range(phase.repeat):
+                sum(getattr(family, phase.name)(batch).values()).backward()
+    return counter.get_total_flops() / BATCH
+
+
+def hardware(threads: int) -> dict:
+    from ganforge.train.precision import cpu_flags, cpu_has_native_bf16
+
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+    native = cpu_has_native_bf16()
+    return {"cpu_model": model, "native_bf16": native, "threads": threads,
+            "isa": sorted(f for f in cpu_flags() if f.startswith(("avx512", "amx")) or f in ("avx2", "fma")),
+            "gemm_gflops_fp32": gemm_gflops(torch.float32),
+            # emulated bf16 is ~15x slower: a smaller product says the same in a fraction of the time
+            "gemm_gflops_bf16": gemm_gflops(torch.bfloat16, n=2048 if native else 1024)}
+
+
 # ---- protocol -----------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -192,6 +239,12 @@ def main(argv: list[str] | None = None) -> dict:
     if tuple(data.shape) != SHAPE:
         sys.exit(f"fashion-mnist has shape {data.shape}, expected {SHAPE}")
     x_all = data.x
+
+    limit = hardware(args.threads)
+    per_image = flops_per_image(cfg)
+    print(f"{limit['cpu_model'] or 'CPU'} ({', '.join(limit['isa'])}; native bf16: {limit['native_bf16']}), "
+          f"{args.threads} thread(s): GEMM {limit['gemm_gflops_fp32']:.0f} GFLOP/s fp32, "
+          f"{limit['gemm_gflops_bf16']:.0f} GFLOP/s bf16; the step costs {per_image / 1e6:.0f} MFLOP per image", flush=True)
 
     variants: dict[str, callable] = {}
     fp32 = (args.warmup, args.steps)
@@ -246,6 +299,12 @@ def main(argv: list[str] | None = None) -> dict:
         if busy:
             print(f"WARNING: {busy} of {len(foreign)} measurements ran while other processes used > 10% of the CPU; "
                   "2-thread CPU training slows down sharply when it shares cores, so treat those as unreliable")
+    achieved = {n: med[n] * per_image / 1e9 for n in names}
+    print()
+    for n in names:
+        peak = limit["gemm_gflops_bf16" if "bf16" in n else "gemm_gflops_fp32"]
+        print(f"{n:16s} {achieved[n]:7.1f} GFLOP/s achieved = {achieved[n] / peak:5.1%} of the "
+              f"{'bf16' if 'bf16' in n else 'fp32'} GEMM peak ({peak:.0f})")
     print(f"total benchmark time {total_s:.0f} s")
 
     result = {
@@ -263,6 +322,11 @@ def main(argv: list[str] | None = None) -> dict:
                      "bf16": None if args.no_bf16 else {"warmup": args.bf16_warmup, "steps": args.bf16_steps},
                      "order": "interleaved rounds, start rotating each round", "quick": args.quick},
         "dataset_load_s": load_s,
+        "hardware": limit,
+        "mflop_per_image": per_image / 1e6,
+        "achieved_gflops": achieved,
+        "fraction_of_gemm_peak": {n: achieved[n] / limit["gemm_gflops_bf16" if "bf16" in n else "gemm_gflops_fp32"]
+                                  for n in names},
         "variants": {n: {"median_img_per_s": med[n], "measurements": runs[n]} for n in names},
         "ratios": ratios,
         "foreign_cpu_frac": {"median": statistics.median(foreign), "max": max(foreign)} if foreign else None,

@@ -8,6 +8,7 @@ Delete the file (or pass --fresh to the experiments) to measure everything again
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import tempfile
@@ -19,6 +20,8 @@ import torch
 import ganforge
 from ganforge.config import load_config
 from ganforge.evaluate import evaluate_images
+from ganforge.train.doctor import read_diagnoses
+from ganforge.train.logger import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "experiments" / "results" / "budget_runs.json"
@@ -40,7 +43,9 @@ def run_at_budget(config: str, overrides: list[str], seconds: float, seed: int =
     key = json.dumps({"config": config, "overrides": overrides, "seconds": seconds, "seed": seed, "num": num,
                       "threads": threads})
     cache = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
-    if key in cache and not fresh:
+    # a row measured on another version of the config file is stale (rows from before this check carry no hash)
+    sha = hashlib.sha256((ROOT / "configs" / config).read_bytes()).hexdigest()
+    if key in cache and not fresh and cache[key].get("config_sha256", sha) == sha:
         return cache[key]
     torch.set_num_threads(threads)
     cfg = load_config(ROOT / "configs" / config, [f"train.threads={threads}",
@@ -52,11 +57,17 @@ def run_at_budget(config: str, overrides: list[str], seconds: float, seed: int =
         run = ganforge.train(cfg, out=Path(tmp) / "run")
         generator = ganforge.load(run.dir)
         busy1, total1, own1 = *_cpu_busy(), time.process_time()
+        diagnoses = [f"step {d['step']}: {d['code']}" for d in read_diagnoses(run.dir)]
+        probes = [m for m in read_metrics(run.dir) if "doctor/d_real_train" in m]
+        last = {k: v for k, v in (probes[-1] if probes else {}).items() if k.startswith("doctor/d_")}
+        last |= {k: v for k, v in run.last_metrics.items() if k.startswith("augment/")}
         scores = evaluate_images(generator.sample(num, seed=seed), cfg.data.name, METRICS, out_dir=None)
     jiffy = os.sysconf("SC_CLK_TCK")
     foreign = max(0.0, (busy1 - busy0) - (own1 - own0) * jiffy) / max(total1 - total0, 1.0)
-    row = {"config": config, "overrides": overrides, "seconds": seconds, "seed": seed, "threads": threads, "steps": run.step,
-           "stopped_by": run.stopped_by, "foreign_cpu_frac": round(foreign, 3),
+    row = {"config": config, "config_sha256": sha, "overrides": overrides, "seconds": seconds, "seed": seed, "threads": threads, "steps": run.step,
+           "stopped_by": run.stopped_by, "foreign_cpu_frac": round(foreign, 3), "diagnoses": diagnoses,
+           # the last logged augmentation probability and the doctor's last overfitting probe, where the run has them
+           **last,
            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
            **{k: v for k, v in scores.items() if k != "provenance"},
            "evaluator": scores["provenance"]["evaluator"]["name"],

@@ -18,15 +18,15 @@ from budget import markdown_table, run_at_budget
 RESULTS = Path(__file__).resolve().parent / "results"
 # name → (config, overrides, what it is). All use the default DCGAN networks (base width 64) unless said.
 RECIPES = {
-    "default": ("dcgan-fashion.yaml", [], "DCGAN, bce + non-saturating G cost (the default config)"),
+    "default": ("dcgan-fashion-paper.yaml", [], "DCGAN, bce + non-saturating G cost (the default config)"),
     "wgan": ("wgan-fashion.yaml", [], "WGAN: weight clipping 0.01, 5 critic steps, RMSProp 5e-5"),
     "wgan_gp": ("wgan-gp-fashion.yaml", [], "WGAN-GP: λ 10, 5 critic steps, Adam(1e-4, (0, 0.9)), no BN in D"),
     "lsgan": ("lsgan-fashion.yaml", [], "LSGAN: least squares, Adam 2e-4"),
     "hinge_sn": ("hinge-fashion.yaml", [], "hinge loss, spectral norm in D, TTUR (D 4e-4, G 1e-4)"),
     "fgan_kl": ("fgan-fashion.yaml", [], "f-GAN, KL divergence"),
-    "smoothing": ("dcgan-fashion.yaml", ["objective.real_target=0.9"], "default + one-sided label smoothing 0.9"),
-    "ema": ("dcgan-fashion.yaml", ["train.ema=0.99"], "default + EMA of G (decay 0.99)"),
-    "smoothing_ema": ("dcgan-fashion.yaml", ["objective.real_target=0.9", "train.ema=0.99"],
+    "smoothing": ("dcgan-fashion-paper.yaml", ["objective.real_target=0.9"], "default + one-sided label smoothing 0.9"),
+    "ema": ("dcgan-fashion-paper.yaml", ["train.ema=0.99"], "default + EMA of G (decay 0.99)"),
+    "smoothing_ema": ("dcgan-fashion-paper.yaml", ["objective.real_target=0.9", "train.ema=0.99"],
                       "default + label smoothing 0.9 + EMA 0.99"),
 }
 

@@ -78,7 +78,7 @@ def main(argv=None) -> dict:
     if not args.figure_only:
         from budget import markdown_table, run_at_budget
 
-        rows = {name: run_at_budget("dcgan-fashion.yaml", [f"objective.generator_cost={name}"] if name != "non_saturating" else [],
+        rows = {name: run_at_budget("dcgan-fashion-paper.yaml", [f"objective.generator_cost={name}"] if name != "non_saturating" else [],
                                     args.seconds, args.seed, args.num, args.threads, args.fresh)
                 for name in ("non_saturating", "minimax", "maximum_likelihood")}
         result |= {"seconds": args.seconds, "num_samples": args.num, "rows": rows}

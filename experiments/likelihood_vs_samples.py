@@ -1,6 +1,6 @@
 """Likelihood and sample quality disagree: a VAE and a GAN on Fashion-MNIST, side by side.
 
-Trains configs/vae-fashion.yaml and the default configs/dcgan-fashion.yaml for the same seconds on one thread, then
+Trains configs/vae-fashion.yaml and configs/dcgan-fashion-paper.yaml (the default when it was measured) for the same seconds on one thread, then
 reports for each: the VAE's test ELBO (a lower bound on its log-likelihood), the Parzen-window log-likelihood of the
 test set under 10,000 samples (Goodfellow et al. 2014's estimate, σ chosen on 1,000 training images), and FID,
 KID, precision and recall of the samples by the project's evaluator. Every log-likelihood is given in nats per
@@ -32,7 +32,7 @@ from ganforge.evaluate import evaluate_images
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"
-MODELS = {"vae": "vae-fashion.yaml", "gan": "dcgan-fashion.yaml"}
+MODELS = {"vae": "vae-fashion.yaml", "gan": "dcgan-fashion-paper.yaml"}
 HUGE = 10**9
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import GanforgeError
 
@@ -79,7 +79,9 @@ class TrainConfig(Strict):
     batch_size: int = Field(64, ge=1)
     seed: int = Field(0, ge=0, lt=2**63)
     time_budget: float | None = Field(None, gt=0.0)  # seconds of training (this invocation) before a clean stop
-    bf16: bool = False  # autocast the forward passes to bfloat16 (CPU and CUDA)
+    # autocast the forward passes to bfloat16 (CPU and CUDA); "auto": only where the hardware computes bf16
+    # natively (a CPU with AVX512-BF16 or AMX, a CUDA GPU that supports it), never where it is emulated
+    bf16: bool | Literal["auto"] = False
     # decay of an exponential moving average of G's weights, e.g. 0.999; null = no EMA (0 is refused, not "off")
     ema: float | None = Field(None, gt=0.0, lt=1.0)
     device: Device = "auto"
@@ -88,6 +90,41 @@ class TrainConfig(Strict):
     # to zero at `steps` (pix2pix/CycleGAN's schedule; on the 2-D mixtures it tightens the modes)
     lr_decay: Literal["none", "linear"] = "none"
     lr_decay_start: float = Field(0.5, ge=0.0, lt=1.0)
+
+
+OPERATIONS = ("translation", "cutout", "colour")
+
+
+class AugmentConfig(Strict):
+    """Differentiable augmentation of real and fake images as D sees them (ganforge.augment): DiffAugment with a
+    fixed probability `p` per operation and image, or ADA's controller steering p towards `ada_target`."""
+
+    policy: list[Literal["translation", "cutout", "colour"]] = Field(default_factory=list)  # empty: off
+    p: float = Field(1.0, gt=0.0, le=1.0)  # without ada: each operation's probability per image (DiffAugment: 1)
+    ada: bool = False  # p starts at 0 and follows D's overfitting heuristic r_t
+    ada_target: float = Field(0.6, gt=0.0, lt=1.0)  # r_t = E[sign(D(x_real) - boundary)] that p steers to
+    ada_images: int = Field(50_000, ge=1)  # images shown to D for p to move from 0 to 1 (Karras et al.: 500k)
+    ada_interval: int = Field(4, ge=1)  # D steps between adjustments of p
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _split(cls, value):
+        # "translation,cutout,color" on the command line; DiffAugment's spelling "color" is accepted
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        return ["colour" if v == "color" else v for v in value] if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.ada and not self.policy:
+            raise ValueError(f"augment.ada needs operations in augment.policy (from {', '.join(OPERATIONS)})")
+        if len(set(self.policy)) != len(self.policy):
+            raise ValueError(f"augment.policy names an operation twice: {self.policy}")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.policy)
 
 
 class LogConfig(Strict):
@@ -131,6 +168,10 @@ class DoctorConfig(Strict):
     oscillation_relative: float = Field(0.5, gt=0.0)  # without D(G(z)): std of D's loss around its trend / its mean
     oscillation_crossings: Fraction = 0.4  # fraction of window-to-window steps that cross the trend
     fid_evals: int = Field(4, ge=2)  # oscillation: evaluations of FID alternating up/down with no new best
+    # discriminator_overfits: D calls this much larger a share of fixed training images real than of held-out ones
+    overfit_gap: float = Field(0.3, gt=0.0, le=1.0)
+    overfit_examples: int = Field(256, ge=16, le=10_000)  # training and held-out images it compares (each)
+    overfit_every: int = Field(250, ge=0)  # steps between those comparisons (at logging windows); 0: never
 
 
 class RunConfig(Strict):
@@ -141,6 +182,7 @@ class RunConfig(Strict):
     nets: dict[str, NetConfig]
     optim: dict[str, OptimConfig] = Field(default_factory=dict)  # per network; missing → OptimConfig()
     objective: dict[str, Any] = Field(default_factory=dict)  # family-specific options, validated by the family
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent / "ganforge"
 # module that matches none fails the test until it is given a layer.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("ganforge._version", "ganforge.errors", "ganforge.config")),
-    ("parts", ("ganforge.data", "ganforge.nets", "ganforge.objectives", "ganforge.metrics")),
+    ("parts", ("ganforge.data", "ganforge.nets", "ganforge.objectives", "ganforge.metrics", "ganforge.augment")),
     ("families", ("ganforge.families",)),
     ("sampling", ("ganforge.sampling", "ganforge.images")),
     ("evaluate", ("ganforge.evaluate",)),

@@ -9,6 +9,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 from torch import nn
 
+from ..augment import Augment
 from ..config import RunConfig
 from ..data.base import Dataset, FieldSpec
 from ..errors import GanforgeError
@@ -119,6 +120,9 @@ class Family(nn.Module):
     needs: ClassVar[tuple[str, ...]] = ("x",)
     # True: the family learns from a few labelled examples beside unlabelled data (`data.labels_per_class`)
     semi_supervised: ClassVar[bool] = False
+    # True: its discriminators judge images, so `augment:` applies; every image a D sees goes through `d_sees`, in
+    # D's steps and in G's, and D's cost reports its real-image scores to `observe_real` (the ADA controller)
+    augmentable: ClassVar[bool] = False
 
     def __init__(self, cfg: RunConfig, data_shape: tuple[int, ...], num_classes: int = 0,
                  fields: dict[str, FieldSpec] | None = None):
@@ -133,6 +137,7 @@ class Family(nn.Module):
         self.nets = nn.ModuleDict({n: self.build(n, role) for n, role in self.networks.items()})
         self._monitors: dict[str, torch.Tensor] = {}
         self.step = 0  # training steps completed before the current one; set by the loop
+        self.augment = Augment(cfg.augment, cfg.train.batch_size) if cfg.augment.enabled else None
 
     # -- construction -----------------------------------------------------------------------------------------
     @classmethod
@@ -147,6 +152,10 @@ class Family(nn.Module):
             opts = cls.Options.model_validate(cfg.objective)
         except ValidationError as e:
             raise GanforgeError(f"family '{cls.name}': " + "; ".join(map(cls._describe_option, e.errors()))) from None
+        if cfg.augment.enabled and not cls.augmentable:
+            can = sorted(n for n, f in _FAMILIES.items() if f.augmentable)
+            raise GanforgeError(f"augment.policy: family '{cls.name}' has no discriminator that judges images alone, so "
+                                f"there is nothing to augment (families that take it: {', '.join(can)})")
         missing = set(cls.networks) - set(cfg.nets)
         if missing:
             raise GanforgeError(f"family '{cls.name}' needs networks {sorted(cls.networks)}; "
@@ -225,6 +234,12 @@ class Family(nn.Module):
         `load_training_state` on resume, so a resumed run continues bit for bit. Nothing by default."""
         return {}
 
+    def judge(self, batch: Batch) -> torch.Tensor | None:
+        """The discriminator's raw scores of the real examples in `batch`, as its cost sees them but without
+        augmentation (the doctor compares training images with held-out ones); None where no discriminator judges
+        examples alone."""
+        return None
+
     def load_training_state(self, state: dict) -> None:
         """Restore what `training_state` returned."""
 
@@ -250,6 +265,16 @@ class Family(nn.Module):
 
     def z(self, n: int) -> torch.Tensor:
         return draw_latents(self.cfg, n, device=next(self.parameters()).device)
+
+    # -- differentiable augmentation (ganforge.augment) -----------------------------------------------------------
+    def d_sees(self, x: torch.Tensor) -> torch.Tensor:
+        """An image batch as a discriminator sees it: augmented when `augment:` is on, else unchanged."""
+        return x if self.augment is None else self.augment(x)
+
+    def observe_real(self, real_scores: torch.Tensor) -> None:
+        """D's raw scores of the real training images of a D step, for ADA's overfitting heuristic."""
+        if self.augment is not None and self.augment.cfg.ada:
+            self.augment.observe(real_scores - self.game.boundary)
 
     # -- monitors: detached values shown in the progress bar and metrics.jsonl --------------------------------
     def monitor(self, **values: torch.Tensor) -> None:

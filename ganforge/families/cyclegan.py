@@ -77,6 +77,7 @@ class CycleGAN(Family):
     directions = {"AtoB": "G_AB", "BtoA": "G_BA"}
     needs = ("x",)  # the B side; the A side comes as the stream "a"
     Options = CycleGANOptions
+    augmentable = True
 
     def __init__(self, cfg, data_shape, num_classes=0, **kw):
         a = kw.get("fields", {}).get(SOURCE)  # checked before the networks are built for these shapes
@@ -112,7 +113,8 @@ class CycleGAN(Family):
         fake_b, fake_a = G_AB(a), G_BA(b)
         self._fakes = {"a": fake_a.detach(), "b": fake_b.detach()}
         g = self.game.g_cost
-        terms = {"g_" + self.game.g_name: g(self.nets.D_B(fake_b).float()) + g(self.nets.D_A(fake_a).float())}
+        D_A, D_B, seen = self.nets.D_A, self.nets.D_B, self.d_sees
+        terms = {"g_" + self.game.g_name: g(D_B(seen(fake_b)).float()) + g(D_A(seen(fake_a)).float())}
         cycle_a, cycle_b = F.l1_loss(G_BA(fake_b).float(), a), F.l1_loss(G_AB(fake_a).float(), b)
         self.monitor(cycle_a=cycle_a, cycle_b=cycle_b)
         if self.opts.cycle:
@@ -123,10 +125,13 @@ class CycleGAN(Family):
         return terms
 
     def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        terms = {}
+        terms, real_scores = {}, []
         for side, real, D in (("a", batch.a.x, self.nets.D_A), ("b", batch.x, self.nets.D_B)):
             self.pools[side], judged = query_pool(self.pools[side], self._fakes[side], self.opts.pool)
-            terms[f"d_{side}_{self.game.name}"] = self.game.d_cost(D(real).float(), D(judged).float())
+            real_s = D(self.d_sees(real)).float()
+            terms[f"d_{side}_{self.game.name}"] = self.game.d_cost(real_s, D(self.d_sees(judged)).float())
+            real_scores.append(real_s.flatten())
+        self.observe_real(torch.cat(real_scores))  # one ADA probability for both discriminators
         return terms
 
     def training_state(self) -> dict:

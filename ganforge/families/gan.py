@@ -70,6 +70,7 @@ class GAN(Family):
 
     networks = {"G": "generator", "D": "discriminator"}
     Options = GANOptions
+    augmentable = True
 
     def __init__(self, cfg, data_shape, num_classes=0, **kw):
         super().__init__(cfg, data_shape, num_classes, **kw)
@@ -111,7 +112,9 @@ class GAN(Family):
         return o.instance_noise * max(0.0, 1.0 - self.step / horizon)
 
     def d_input(self, x: torch.Tensor) -> torch.Tensor:
-        """What D sees: instance noise (Sønderby et al. 2017; Arjovsky & Bottou 2017) then packing."""
+        """What D sees: augmentation (`augment:`), instance noise (Sønderby et al. 2017; Arjovsky & Bottou 2017),
+        then packing."""
+        x = self.d_sees(x)
         sigma = self.noise_sigma()
         if sigma:
             x = x + sigma * torch.randn_like(x)
@@ -145,6 +148,9 @@ class GAN(Family):
         both = self.critic(D, both_y)(torch.cat([real, fake])).float()
         return both[: len(real)], both[len(real):]
 
+    def judge(self, batch: Batch) -> torch.Tensor:
+        return self.critic(self.nets.D, self.real_labels(batch))(pack(batch.x, self.opts.pack)).float()
+
     # -- phases --------------------------------------------------------------------------------------------------
     def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         real_y, fake_y = self.real_labels(batch), self.fake_labels(batch)
@@ -162,6 +168,7 @@ class GAN(Family):
         else:
             self.monitor(**{"score(x)": real_s.mean(), "score(G(z))": fake_s.mean()})
         terms = {f"d_{self.game.name}": self.game.d_cost(real_s, fake_s)}
+        self.observe_real(real_s)
         if o.loss == "wasserstein":
             self.monitor(wasserstein_estimate=real_s.mean() - fake_s.mean())
         if o.gradient_penalty:  # interpolates judged under the real batch's labels

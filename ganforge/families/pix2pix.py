@@ -47,6 +47,7 @@ class Pix2Pix(Family):
     directions = {"AtoB": "G"}  # source (A) → target (B); a paired model learns one direction
     needs = ("x", SOURCE)
     Options = Pix2PixOptions
+    augmentable = True
 
     def __init__(self, cfg, data_shape, num_classes=0, **kw):
         super().__init__(cfg, data_shape, num_classes, **kw)
@@ -87,8 +88,9 @@ class Pix2Pix(Family):
         a, b = batch.fields[SOURCE], batch.x
         with torch.no_grad():
             fake = self.nets.G(a)
-        real_s = self.nets.D(self.pair(a, b)).float()
-        fake_s = self.nets.D(self.pair(a, fake)).float()
+        real_s = self.nets.D(self.d_sees(self.pair(a, b))).float()  # one augmentation of input and output alike
+        fake_s = self.nets.D(self.d_sees(self.pair(a, fake))).float()
+        self.observe_real(real_s)
         if self.game.probabilities:
             self.monitor(**{"D(a,b)": torch.sigmoid(real_s).mean(), "D(a,G(a))": torch.sigmoid(fake_s).mean()})
         return {f"d_{self.game.name}": self.game.d_cost(real_s, fake_s)}
@@ -100,7 +102,7 @@ class Pix2Pix(Family):
         self.monitor(l1=l1)  # logged even when it is not trained on (cGAN alone), to compare the two
         terms = {}
         if self.opts.adversarial:
-            fake_s = self.nets.D(self.pair(a, fake)).float()
+            fake_s = self.nets.D(self.d_sees(self.pair(a, fake))).float()
             terms["g_" + self.game.g_name] = self.opts.adversarial * self.game.g_cost(fake_s)
         if self.opts.l1:
             terms["g_l1"] = self.opts.l1 * l1

@@ -61,6 +61,7 @@ class SRGAN(Family):
     directions = {"AtoB": "G"}
     needs = ("x", SOURCE)
     Options = SRGANOptions
+    augmentable = True
 
     def __init__(self, cfg, data_shape, num_classes=0, **kw):
         super().__init__(cfg, data_shape, num_classes, **kw)
@@ -89,7 +90,8 @@ class SRGAN(Family):
     def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             fake = self.nets.G(batch.fields[SOURCE])
-        real_s, fake_s = self.nets.D(batch.x).float(), self.nets.D(fake).float()
+        real_s, fake_s = self.nets.D(self.d_sees(batch.x)).float(), self.nets.D(self.d_sees(fake)).float()
+        self.observe_real(real_s)
         if self.game.probabilities:
             self.monitor(**{"D(x)": torch.sigmoid(real_s).mean(), "D(G(low))": torch.sigmoid(fake_s).mean()})
         return {f"d_{self.game.name}": self.game.d_cost(real_s, fake_s)}
@@ -111,5 +113,5 @@ class SRGAN(Family):
                 target = self.nets.D.features(real).float()
             terms = {"g_content_features": F.mse_loss(self.nets.D.features(fake).float(), target)}
         if self.opts.adversarial:
-            terms["g_" + self.game.g_name] = self.opts.adversarial * self.game.g_cost(self.nets.D(fake).float())
+            terms["g_" + self.game.g_name] = self.opts.adversarial * self.game.g_cost(self.nets.D(self.d_sees(fake)).float())
         return terms

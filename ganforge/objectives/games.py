@@ -39,13 +39,17 @@ class Game:
     g_name: str  # G's loss term is logged as g_<g_name> (the generator cost, e.g. non_saturating)
     # True: scores are logits of D's probability that its input is real, so σ(score) means something (D(x))
     probabilities: bool = False
+    # the score at which D cannot tell (bce and hinge 0, least squares 0.5); None where no score means that (a
+    # Wasserstein critic's scores shift freely). ADA counts how many real scores lie above it.
+    boundary: float | None = 0.0
 
     def scaled(self, d_weight: float = 1.0, g_weight: float = 1.0) -> "Game":
         """The same game with its costs multiplied (a semi-supervised D weighs the real-vs-fake cost beside its
         class cost)."""
         d, g = self.d_cost, self.g_cost
         return Game(self.name, d if d_weight == 1.0 else (lambda real, fake: d_weight * d(real, fake)),
-                    g if g_weight == 1.0 else (lambda fake: g_weight * g(fake)), self.g_name, self.probabilities)
+                    g if g_weight == 1.0 else (lambda fake: g_weight * g(fake)), self.g_name, self.probabilities,
+                    self.boundary)
 
 
 def _bce(generator_cost: str = "non_saturating", real_target: float = 1.0) -> Game:
@@ -61,20 +65,21 @@ def _fgan(divergence: str = "gan", fgan_heuristic: bool = True) -> Game:
     if divergence not in DIVERGENCES:
         raise ValueError(f"divergence '{divergence}' unknown; choose from {sorted(DIVERGENCES)}")
     return Game("fgan", partial(fgan_discriminator_loss, divergence=divergence),
-                partial(fgan_generator_loss, divergence=divergence, heuristic=fgan_heuristic), f"fgan_{divergence}")
+                partial(fgan_generator_loss, divergence=divergence, heuristic=fgan_heuristic), f"fgan_{divergence}",
+                boundary=None)  # V = T's inverse activation: the undecided V differs for every divergence
 
 
-def _plain(name: str, d_cost: DCost, g_cost: GCost) -> Callable[[], Game]:
+def _plain(name: str, d_cost: DCost, g_cost: GCost, boundary: float | None) -> Callable[[], Game]:
     def build() -> Game:
-        return Game(name, d_cost, g_cost, name)
+        return Game(name, d_cost, g_cost, name, boundary=boundary)
     return build
 
 
 GAMES: dict[str, Callable[..., Game]] = {
     "bce": _bce,
-    "wasserstein": _plain("wasserstein", critic_wasserstein, generator_wasserstein),
-    "least_squares": _plain("least_squares", discriminator_least_squares, generator_least_squares),
-    "hinge": _plain("hinge", discriminator_hinge, generator_hinge),
+    "wasserstein": _plain("wasserstein", critic_wasserstein, generator_wasserstein, boundary=None),
+    "least_squares": _plain("least_squares", discriminator_least_squares, generator_least_squares, boundary=0.5),
+    "hinge": _plain("hinge", discriminator_hinge, generator_hinge, boundary=0.0),
     "fgan": _fgan,
 }
 

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 DIAGNOSES = "diagnoses.jsonl"
 DIVERSITY_SAMPLES = 64  # fixed latents (and real examples) whose mean pairwise distance is `doctor/diversity`
+# the shares of fixed training / held-out real images that D calls real (`overfitting_probe`)
+OVERFIT_TRAIN, OVERFIT_HELD = "doctor/d_real_train", "doctor/d_real_heldout"
 D_LOSS = "D's loss"  # a derived series: the sum of the loss terms that train the discriminator(s)
 KEEP_WINDOWS = 256  # recent windows the detectors may look at
 EARLY = 20  # first values of each key kept for "relative to the start of the run"
@@ -228,11 +230,28 @@ def oscillation(h: History, c: DoctorConfig) -> Finding | None:
     return Finding("training oscillates without progress: " + "; ".join(signs), evidence) if signs else None
 
 
+def discriminator_overfits(h: History, c: DoctorConfig) -> Finding | None:
+    """Karras et al. 2020 (Fig. 1): an overfitting D grows ever surer of the training images while its verdicts on
+    held-out real images sink towards those on fakes."""
+    steps, train = h.series(OVERFIT_TRAIN, c.patience, since=c.warmup_steps)
+    _, held = h.series(OVERFIT_HELD, c.patience, since=c.warmup_steps)
+    if len(train) < c.patience or len(held) < c.patience:
+        return None
+    gaps = [t - v for t, v in zip(train, held)]
+    if min(gaps) < c.overfit_gap:
+        return None
+    return Finding(f"the discriminator is overfitting the training images: it calls {train[-1]:.0%} of fixed "
+                   f"training images real but only {held[-1]:.0%} of held-out real images (a gap of at least {min(gaps):.0%} over {_steps(steps)}); it is memorising the "
+                   f"training set instead of learning what real images look like, and its gradient stops teaching G",
+                   {"steps": steps, OVERFIT_TRAIN: train, OVERFIT_HELD: held})
+
+
 DETECTORS: dict[str, Callable[[History, DoctorConfig], Finding | None]] = {
     "discriminator_wins": discriminator_wins,
     "vanishing_generator_gradient": vanishing_generator_gradient,
     "mode_collapse": mode_collapse,
     "oscillation": oscillation,
+    "discriminator_overfits": discriminator_overfits,
 }
 
 
@@ -271,7 +290,13 @@ def remedies(code: str, cfg: RunConfig, opts: dict, g: str = "G", d: str = "D") 
                              "batch norm)"),
         "ema": (not cfg.train.ema, "an EMA of G's weights (train.ema=0.999)"),
         "sn": (True, f"spectral normalisation of D (nets.{d}.args.spectral_norm=true)"),
-        "bf16": (cfg.train.bf16, "fp32 instead of bf16 (train.bf16=false)"),
+        "bf16": (cfg.train.bf16 is not False, "fp32 instead of bf16 (train.bf16=false)"),
+        "augment": (not cfg.augment.enabled, "differentiable augmentation of what D sees (augment.policy="
+                                             "translation,cutout,colour augment.ada=true)"),
+        "ada_target": (cfg.augment.ada, f"a lower ADA target, so augmentation starts sooner (augment.ada_target, "
+                                        f"now {cfg.augment.ada_target:g})"),
+        "more_data": (cfg.data.num_samples is not None, f"more training images (data.num_samples, now "
+                                                        f"{cfg.data.num_samples})"),
         "data": (True, "checking the data for NaN/Inf"),
         "earlier": (True, "going back to an earlier checkpoint"),
     }
@@ -281,6 +306,7 @@ def remedies(code: str, cfg: RunConfig, opts: dict, g: str = "G", d: str = "D") 
         "mode_collapse": ["content", "pack", "minibatch", "unrolled", "features", "r1", "unsaturating", "earlier"],
         "oscillation": ["ttur", "beta1", "r1", "ema", "sn"],
         "nan": ["slow_d", "r1", "sn", "bf16", "data"],
+        "discriminator_overfits": ["augment", "ada_target", "more_data", "r1", "slow_d"],
     }[code]
     return "; ".join(text for applies, text in (advice[k] for k in plan) if applies)
 
@@ -313,12 +339,13 @@ class Doctor:
 
     def __init__(self, cfg: RunConfig, run_dir: Path, family: Family, real: Dataset | ShardDataset | torch.Tensor,
                  samples: Callable[[], torch.Tensor], say: Callable[[str], None], log: Callable[[int, dict], None],
-                 start_step: int = 0):
+                 start_step: int = 0, judge: Callable[[], dict[str, float]] | None = None):
         c = cfg.doctor
         if cfg.train.ema:  # the averaged G still holds its first ~1/(1-decay) steps
             c = c.model_copy(update={"warmup_steps": max(c.warmup_steps, math.ceil(2 / (1 - cfg.train.ema)))})
         self.cfg, self.c, self.run_dir = cfg, c, Path(run_dir)
-        self.samples, self.say, self.log = samples, say, log
+        self.samples, self.say, self.log, self.judge = samples, say, log, judge
+        self.next_probe = 0  # the step from which the next overfitting probe runs
         roles, self.g = dict(family.networks), family.generator
         self.d = next((n for n, r in roles.items() if r == "discriminator"), "D")
         self.opts = family.opts.model_dump() if hasattr(family, "opts") else {}
@@ -345,6 +372,9 @@ class Doctor:
         extra = {}
         if self.c.enabled and self.real_spread > 0 and len(x := self.samples()) > 1:
             extra["doctor/diversity"] = spread(x) / self.real_spread
+        if self.c.enabled and self.judge is not None and self.c.overfit_every and step >= self.next_probe:
+            extra |= self.judge()
+            self.next_probe = step + self.c.overfit_every
         self.history.add_window({"step": step, **values, **extra})
         return (extra | self._check(step)) if self.c.enabled else extra
 
@@ -423,8 +453,51 @@ class Doctor:
                 self.history.evals.append({k: v for k, v in row.items() if not k.startswith("doctor/")})
             elif any(k.startswith(("loss/", "grad_norm/")) for k in row):
                 self.history.add_window({k: v for k, v in row.items() if k not in ("img_per_s", "elapsed_s")})
+                if OVERFIT_TRAIN in row:
+                    self.next_probe = row["step"] + self.c.overfit_every
             for code in DETECTORS:
                 if row.get(f"doctor/{code}") == 1.0:
                     self.silent[code] = 0
                 elif row.get(f"doctor/{code}") == 0.0:
                     self.silent.pop(code, None)
+
+
+def overfitting_probe(cfg: RunConfig, family: Family, data: Dataset | ShardDataset,
+                      device: torch.device) -> Callable[[], dict[str, float]] | None:
+    """D's verdicts on fixed training images and on fixed held-out ones (the test split): the shares of each that
+    it calls real, in eval mode and without augmentation, so measuring changes nothing in training. None where it
+    cannot be measured: no discriminator that judges images alone, a game without an undecided score, no test split
+    (a user's folder), or streamed shards."""
+    from ..families import Batch, Family as Base  # the doctor needs these only here
+    from ..data import load_configured
+
+    game = getattr(family, "game", None)
+    if (type(family).judge is Base.judge or not cfg.doctor.enabled or data.kind != "image" or isinstance(data, ShardDataset) or game is None
+            or game.boundary is None):
+        return None
+    try:
+        held = load_configured(cfg.data, "test", seed=cfg.train.seed, subset=False)
+    except GanforgeError:
+        return None
+    n = cfg.doctor.overfit_examples
+    g = torch.Generator().manual_seed(cfg.train.seed + 40_009)
+
+    def fixed(ds: Dataset) -> Batch:
+        index = torch.randperm(len(ds), generator=g)[:n]
+        return Batch(len(index), {k: v.to(device) for k, v in ds.batch(index).items() if k in family.needs})
+
+    train_batch, held_batch = fixed(data), fixed(held)
+
+    def judge() -> dict[str, float]:
+        # as D judges real batches in training (batch statistics), with its batch-norm statistics and the RNG put
+        # back afterwards: measuring leaves the run's course unchanged
+        buffers = [(b, b.clone()) for b in family.buffers()]
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            scores = [family.judge(b) for b in (train_batch, held_batch)]
+            for b, saved in buffers:
+                b.copy_(saved)
+        (train_s, held_s), b = scores, game.boundary
+        return {OVERFIT_TRAIN: float((train_s > b).float().mean()), OVERFIT_HELD: float((held_s > b).float().mean()),
+                "doctor/d_score_train": float(train_s.mean()), "doctor/d_score_heldout": float(held_s.mean())}
+
+    return judge

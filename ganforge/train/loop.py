@@ -27,10 +27,11 @@ from ..errors import GanforgeError
 from ..evaluate import write_report
 from ..families import Batch, Family, draw_latents, get_family
 from . import checkpoint
-from .doctor import DIAGNOSES, DIVERSITY_SAMPLES, Doctor
+from .doctor import DIAGNOSES, DIVERSITY_SAMPLES, Doctor, overfitting_probe
 from .ema import EMA
 from .evaluation import RunEvaluator
 from .logger import MetricsLog, cut_log
+from .precision import use_bf16
 from ..data.shards import ShardDataset
 from .sampler import BatchSampler, StreamSampler
 
@@ -218,6 +219,17 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     return 1.0 if step < start else max(0.0, (cfg.steps - step) / (cfg.steps - start))
 
 
+def _check_augment(cfg: RunConfig, family: Family, data: Dataset | ShardDataset) -> None:
+    if not cfg.augment.enabled:
+        return
+    if data.kind != "image":
+        raise GanforgeError(f"augment.policy: the operations transform images; data '{data.name}' holds vectors")
+    if cfg.augment.ada and family.game.boundary is None:
+        raise GanforgeError(f"augment.ada: the '{family.game.name}' game's scores have no undecided value to count "
+                            "real scores above (ADA's r_t); use fixed augmentation (augment.ada=false, augment.p) or a "
+                            "bce, hinge or least-squares game")
+
+
 def _grad_norm(net: nn.Module) -> float:
     norms = [p.grad.detach().float().norm() for p in net.parameters() if p.grad is not None]
     return float(torch.stack(norms).norm()) if norms else 0.0
@@ -259,6 +271,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     data = build_data(cfg)
     num_classes = data.num_classes
     family = get_family(cfg.family)(cfg, data.shape, num_classes, fields=data.spec).to(device)
+    _check_augment(cfg, family, data)
+    bf16 = use_bf16(cfg.train.bf16, device)
     evaluator = (RunEvaluator(cfg, run_dir, data.name, data.kind, family.generator_inputs())
                  if (cfg.eval.every or cfg.eval.final) else None)
     phases = family.phases()
@@ -284,6 +298,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                   file=sys.stderr)
         load_sampler_states(samplers, state)
         family.load_training_state(state.get("family", {}))
+        if family.augment is not None and "augment" in state:
+            family.augment.load_state_dict(state["augment"])
         torch.set_rng_state(state["rng"])
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"])
@@ -296,6 +312,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     write_atomically(run_dir / RUN_INFO, json.dumps({
         "family": cfg.family, "dataset": data.name, "kind": data.kind, "shape": list(data.shape),
         "num_classes": num_classes, "num_examples": len(data), "ganforge": __version__, "torch": torch.__version__,
+        "device": str(device), "bf16": bf16,
         "fields": {f: {"kind": s.kind, "shape": list(s.shape), "classes": s.classes} for f, s in data.spec.items()},
     }, indent=1))
 
@@ -303,7 +320,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     # grid shows its outputs for fixed real inputs
     fixed = tuple(t.to(device) for t in fixed_inputs(cfg, family, data, cfg.log.grid if data.kind == "image" else 2000))
     reference = data.examples(torch.arange(min(2000, len(data)))).numpy() if data.kind == "vector" else None
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.train.bf16 else nullcontext())
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
     log = MetricsLog(run_dir, cfg.log.tensorboard)
     bar = tqdm(total=cfg.train.steps, initial=step, disable=not cfg.log.progress, dynamic_ncols=True,
                mininterval=0.5 if sys.stderr.isatty() else 10.0, desc=cfg.family)
@@ -333,13 +350,15 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
         return Batch(len(fields["x"]), fields, streams)
 
     doctor = Doctor(cfg, run_dir, family, data, samples=lambda: generate(tuple(t[:DIVERSITY_SAMPLES] for t in fixed)),
-                    say=bar.write, log=log.write, start_step=step)
+                    say=bar.write, log=log.write, start_step=step, judge=overfitting_probe(cfg, family, data, device))
 
     def save(at: int) -> None:
         state = {"step": at, "elapsed": elapsed, "rng": torch.get_rng_state(),
                  "samplers": {n: s.state_dict() for n, s in samplers.items()}, "family": family.training_state(),
                  "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
                  "optim": {n: cfg.optim_for(n).model_dump(mode="json") for n in optimizers}}
+        if family.augment is not None:
+            state["augment"] = family.augment.state_dict()
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state()
         # NaN is caught at logging windows; between them a checkpoint must still never hold a non-finite tensor
@@ -405,6 +424,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             if logging_now:
                 values = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
                 values |= {k: float(v) for k, v in family.pop_monitors().items()} | grad_norms
+                if family.augment is not None:
+                    values |= family.augment.monitors()
                 values |= doctor.window(step, values, owners)  # stops the run on NaN/Inf; diagnoses, diversity
                 now = time.perf_counter()
                 values["img_per_s"] = window_steps * cfg.train.batch_size / max(now - window_start, 1e-9)

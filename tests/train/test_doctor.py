@@ -20,6 +20,7 @@ from ganforge.train import checkpoint, train
 from ganforge.train.doctor import (
     History,
     Doctor,
+    discriminator_overfits,
     discriminator_wins,
     mode_collapse,
     oscillation,
@@ -196,6 +197,42 @@ def test_remedies_for_a_translator_that_ignores_its_input():
     h = history(signals=(None, None), **{"doctor/diversity": [0.1] * 8}, start=600)
     h.from_z = False
     assert "outputs for 64 fixed real inputs" in mode_collapse(h, C).message
+
+
+# ---- discriminator_overfits ----------------------------------------------------------------------------------------
+def test_discriminator_overfits_when_training_and_held_out_verdicts_part_for_patience_probes():
+    cols = {"doctor/d_real_train": [0.9, 0.95, 0.97, 0.98, 0.99], "doctor/d_real_heldout": [0.85, 0.6, 0.5, 0.4, 0.3]}
+    f = discriminator_overfits(history(start=500, every=250, **cols), C)
+    assert f is not None and "overfitting the training images" in f.message
+    assert "calls 99% of fixed training images real but only 30% of held-out real images" in f.message
+    assert "at least 47%" in f.message and "steps 1000–1500" in f.message
+    # one probe with a small gap among the last `patience` is not yet a verdict; nor is any before the warm-up
+    cols["doctor/d_real_heldout"][3] = 0.8
+    assert discriminator_overfits(history(start=500, every=250, **cols), C) is None
+    early = {"doctor/d_real_train": [1.0] * 3, "doctor/d_real_heldout": [0.0] * 3}
+    assert discriminator_overfits(history(start=0, every=100, **early), C) is None
+    text = remedies("discriminator_overfits", gan()[0], {})
+    assert text.startswith("differentiable augmentation of what D sees (augment.policy=translation,cutout,colour "
+                           "augment.ada=true)")
+    with_ada = gan(augment={"policy": ["translation"], "ada": True}, data={"num_samples": 500})[0]
+    text = remedies("discriminator_overfits", with_ada, {})
+    assert "augment.policy" not in text and "augment.ada_target, now 0.6" in text and "data.num_samples, now 500" in text
+
+
+def test_the_overfitting_probe_leaves_training_unchanged_and_logs_its_shares(tmp_path):
+    """The probe runs D on fixed training and held-out images (test split) every doctor.overfit_every steps, in
+    training mode as D judges real batches: batch-norm statistics and the RNG are put back, so the weights after
+    training are bit-identical to a run without it."""
+    from conftest import TINY_CONFIGS, assert_same_state
+
+    over = ["train.steps=6", "log.every=2", "checkpoint.every=3"]
+    probed = train(load_config(TINY_CONFIGS / "gan.yaml", over + ["doctor.overfit_every=2"]), out=tmp_path / "a")
+    plain = train(load_config(TINY_CONFIGS / "gan.yaml", over + ["doctor.overfit_every=0"]), out=tmp_path / "b")
+    assert_same_state(probed.dir, plain.dir)
+    rows = [m for m in read_metrics(probed.dir) if "doctor/d_real_train" in m]
+    assert [m["step"] for m in rows] == [2, 4, 6]
+    assert all(0 <= m["doctor/d_real_train"] <= 1 and 0 <= m["doctor/d_real_heldout"] <= 1 for m in rows)
+    assert not any("doctor/d_real_train" in m for m in read_metrics(plain.dir))
 
 
 # ---- the Doctor: once per episode, records, NaN --------------------------------------------------------------
@@ -438,6 +475,23 @@ def test_the_dirac_gan_oscillates_and_r1_cures_it(tmp_path):
     run = dirac_run(tmp_path, {"loss": "wasserstein", "r1": 1.0}, "r1")
     assert codes(run.dir) == []
     assert abs(float(run.family.nets.G.theta.detach())) < 1e-3
+
+
+def test_a_discriminator_memorising_128_images_is_caught(tmp_path):
+    """Fashion-MNIST at 16 px, 128 training images, a D twice G's width: within 1,200 steps D calls almost every
+    training image real and far fewer held-out (test-split) images; the doctor says so and offers augmentation."""
+    from conftest import TINY_CONFIGS
+
+    cfg = load_config(TINY_CONFIGS / "gan.yaml", [
+        "data.name=fashion-mnist", "data.num_samples=128", "nets.G.args.base=16", "nets.D.args.base=32",
+        "train.steps=1200", "log.every=50", "doctor.overfit_every=50", "doctor.warmup_steps=300"])
+    run = train(cfg, out=tmp_path / "run")
+    found = [d for d in read_diagnoses(run.dir) if d["code"] == "discriminator_overfits"]
+    assert found, f"no overfitting diagnosed; diagnoses: {codes(run.dir)}"
+    evidence = found[0]["evidence"]
+    assert all(t - h >= 0.3 for t, h in zip(evidence["doctor/d_real_train"], evidence["doctor/d_real_heldout"]))
+    assert "augment.policy=translation,cutout,colour augment.ada=true" in found[0]["message"]
+    assert "data.num_samples, now 128" in found[0]["message"]
 
 
 def test_a_saturated_minimax_generator_loses_its_gradient(tmp_path):

@@ -1,0 +1,47 @@
+"""Smoke runs of the benchmarks of issue 14 (tiny budgets): they run, write their results file, and report what
+they promise (FLOP/s against the GEMM peak, medians over seeds, a failed variant said as failed)."""
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def run_bench(script, *args, timeout=600):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_quality_at_budget_runs_both_loops_on_the_same_subset(tmp_path):
+    out = tmp_path / "q.json"
+    stdout = run_bench("quality_at_budget.py", "--seconds", "2", "--num", "500", "--seeds", "0,1", "--subset", "1000",
+                       "--out", str(out))
+    result = json.loads(out.read_text())
+    assert result["subset"] == 1000 and result["seeds"] == [0, 1]
+    for row in result["rows"].values():
+        assert len(row["runs"]) == 2 and all(r["steps"] > 0 and r["fid"] > 0 for r in row["runs"])
+    assert result["fid_ratio_ganforge_over_plain"] > 0 and "native_bf16" in result["machine"]
+    assert "FID ratio ganforge / plain (medians)" in stdout
+
+
+def test_speed_variants_reports_ratios_to_the_baseline(tmp_path):
+    out = tmp_path / "s.json"
+    run_bench("speed_variants.py", "--repeats", "1", "--steps", "1", "--warmup", "1",
+              "--variants", "baseline,channels_last,fused_adam", "--out", str(out))
+    result = json.loads(out.read_text())
+    assert result["ratio_to_baseline"]["baseline"] == 1.0
+    assert all(v > 0 for v in result["median_img_per_s"].values())
+
+
+def test_throughput_counts_flops_and_measures_the_gemm_peak(tmp_path):
+    out = tmp_path / "t.json"
+    stdout = run_bench("throughput.py", "--quick", "--no-bf16", "--out", str(out))
+    result = json.loads(out.read_text())
+    hw = result["hardware"]
+    assert hw["gemm_gflops_fp32"] > 0 and hw["gemm_gflops_bf16"] > 0 and isinstance(hw["native_bf16"], bool)
+    # the default DCGAN recipe's step costs about 160 MFLOP per image (G and D, forward and backward)
+    assert 100 < result["mflop_per_image"] < 250
+    assert 0 < result["fraction_of_gemm_peak"]["ganforge-fp32"] < 1.5
+    assert "of the fp32 GEMM peak" in stdout
