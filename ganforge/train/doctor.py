@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Callable
 import torch
 
 from ..config import DoctorConfig, RunConfig
+from ..data import load_configured
 from ..data.base import Dataset
 from ..data.shards import ShardDataset
 from ..errors import GanforgeError
+from ..families import Batch, Family as FamilyBase
 from ..nets import net_accepts
 from .checkpoint import latest_checkpoint, newest_finite
 from .logger import read_jsonl, read_metrics
@@ -468,11 +470,8 @@ def overfitting_probe(cfg: RunConfig, family: Family, data: Dataset | ShardDatas
     it calls real, in eval mode and without augmentation, so measuring changes nothing in training. None where it
     cannot be measured: no discriminator that judges images alone, a game without an undecided score, no test split
     (a user's folder), or streamed shards."""
-    from ..families import Batch, Family as Base  # the doctor needs these only here
-    from ..data import load_configured
-
     game = getattr(family, "game", None)
-    if (type(family).judge is Base.judge or not cfg.doctor.enabled or data.kind != "image" or isinstance(data, ShardDataset) or game is None
+    if (type(family).judge is FamilyBase.judge or not cfg.doctor.enabled or data.kind != "image" or isinstance(data, ShardDataset) or game is None
             or game.boundary is None):
         return None
     try:
