@@ -11,11 +11,11 @@ import yaml
 from .config import RunConfig, config_from_dict, load_config
 from .data.base import FieldSpec
 from .errors import GanforgeError
-from .evaluate import (DEFAULT_METRICS, evaluate_images, evaluate_points, evaluate_translations, test_pairs,
-                       write_report)
+from .evaluate import (DEFAULT_METRICS, check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations,
+                       test_pairs, write_report)
 from . import images as image_io
 from .families import draw_latents, get_family
-from .metrics.evaluator import get_evaluator
+from .metrics.evaluator import resolve_evaluator
 from .nets.conditional import balanced_labels
 from .sampling import generate_batches  # public here too: ganforge.api.generate_batches
 from .train import checkpoint
@@ -318,13 +318,17 @@ def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000
     if "z" in gen.inputs and gen.conditions:
         raise GanforgeError(f"{run_dir}: evaluating a generator that takes z and {', '.join(gen.conditions)} is not "
                             "available yet (sample it with ganforge.load(run).sample(n, condition=…))")
-    if gen.kind == "image" and not options.get("inception_weights"):
-        get_evaluator(gen.info["dataset"])  # no evaluator for this data: say so before drawing samples
+    if gen.kind == "image":  # the run's own evaluator file and data, unless the caller names others
+        options.setdefault("evaluator", None if options.get("inception_weights") else gen.cfg.eval.evaluator)
+        options.setdefault("data_path", gen.cfg.data.path)
+        # no evaluator for this data, or one without the classes a metric reads: say so before drawing samples
+        scorer = resolve_evaluator(gen.info["dataset"], options["evaluator"], options.get("inception_weights"))
+        check_metrics_fit(metrics, scorer, labels=None if not gen.num_classes else True)
     if gen.conditions:  # a translator: the test split's inputs, scored against their own targets
         given, targets, labels = test_pairs(gen.cfg.data, gen.conditions, num)
         outputs = gen.sample(len(given[gen.conditions[0]]), condition=given)
         result = evaluate_translations(outputs, targets, gen.info["dataset"], metrics, labels=labels, out_dir=run_dir,
-                                       seed=seed, inputs=given[gen.conditions[0]])
+                                       seed=seed, inputs=given[gen.conditions[0]], **options)
     elif gen.kind == "vector":
         result = evaluate_points(gen.sample(num, seed=seed), gen.info["dataset"])
     else:

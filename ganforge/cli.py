@@ -20,6 +20,8 @@ from .data.folder import list_images, read_images
 from .data.shards import pack_folder
 from .errors import GanforgeError
 from .evaluate import DEFAULT_METRICS, describe_evaluator, evaluate_images, evaluate_points, write_report
+from .evaluators import load_evaluator_data, summary_line, train_evaluator
+from .metrics.inception_fid import resolve_inception_weights
 from .families import available_families, get_family
 from .latent import arithmetic, interpolate
 from .nets import available_nets
@@ -298,18 +300,24 @@ def _evaluate(args) -> None:
     metrics = args.metrics or ",".join(DEFAULT_METRICS)
     if args.num_reference is not None:
         _check_sample_count(args.num_reference, metrics, "--num-reference")
+    options = {"num_reference": args.num_reference}
+    if args.inception_weights:  # a named file must exist; "auto" fetches pytorch-fid's weights once, checked
+        options["inception_weights"] = resolve_inception_weights(args.inception_weights)
+    if args.evaluator:
+        options["evaluator"] = args.evaluator
     if args.samples:
         if args.run_dir:
             raise GanforgeError("give either RUN_DIR or --samples FILE.npz, not both")
         if not args.dataset:
             raise GanforgeError("--samples needs --dataset (the real data to compare with)")
         result = _evaluate_file(Path(args.samples), args.dataset, metrics, evaluate_images, evaluate_points,
-                                inception_weights=args.inception_weights, num_reference=args.num_reference)
+                                data_path=args.data, **options)
         write_report(result, Path(args.samples).parent)
     elif args.run_dir:
         _check_sample_count(args.num, metrics, "--num")
-        result = evaluate_run(args.run_dir, metrics, num=args.num, seed=args.seed,
-                              inception_weights=args.inception_weights, num_reference=args.num_reference)
+        if args.data:
+            raise GanforgeError("--data goes with --samples; a run is compared with its own data (data.path)")
+        result = evaluate_run(args.run_dir, metrics, num=args.num, seed=args.seed, **options)
     else:
         raise GanforgeError("give a RUN_DIR or --samples FILE.npz --dataset NAME")
     shown = {k: v for k, v in result.items() if k != "provenance" and not isinstance(v, (list, str))}
@@ -402,6 +410,38 @@ def _evaluate_file(path: Path, dataset: str, metrics, evaluate_images, evaluate_
         raise GanforgeError(f"--samples {path}: needs an array 'images' or 'points'; it has {', '.join(z) or 'none'}")
     result["provenance"]["samples_file"] = str(path)
     return result
+
+
+def _infer_dataset(path: str | None) -> str:
+    """What kind of data a --data path holds, for the commands that take a path without --dataset."""
+    if path is None:
+        raise GanforgeError("give --data PATH (your images) or --dataset NAME (a built-in dataset)")
+    p = Path(path)
+    if p.suffix == ".npz":
+        return "npz"
+    if (p / "manifest.json").is_file():
+        return "shards"
+    if p.is_dir():
+        if any(f.name.endswith(("-idx3-ubyte", "-idx3-ubyte.gz")) for f in p.iterdir()):
+            raise GanforgeError(f"{path} holds idx files: say which dataset with --dataset fashion-mnist or mnist")
+        return "folder"
+    raise GanforgeError(f"--data {path}: no such folder or .npz file")
+
+
+def _evaluator_train(args) -> None:
+    dataset = args.dataset or _infer_dataset(args.data)
+    _check_out(args.out)
+    data = load_evaluator_data(dataset, args.data, image_size=args.image_size, channels=args.channels,
+                               held_out=args.held_out, seed=args.seed)
+    kind = "classifier" if data.train.labels is not None and not args.ignore_labels else "self-supervised (SimCLR)"
+    print(f"{dataset}: {len(data.train)} training and {len(data.held_out)} held-out images ({data.held_out_from}) "
+          f"of shape {data.shape}; training a {kind} evaluator", flush=True)
+    record = train_evaluator(data, args.out, minutes=None if args.epochs else args.minutes, epochs=args.epochs,
+                             use_labels=not args.ignore_labels, seed=args.seed, flip=not args.no_flip,
+                             device=args.device, log=lambda line: print(line, flush=True))
+    print(summary_line(record))
+    print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}; use it with --evaluator {args.out} "
+          f"or eval.evaluator={args.out}")
 
 
 def _translate(args) -> None:
@@ -545,10 +585,42 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--num", type=_count(2), default=10_000, help="samples to draw from the run")
     e.add_argument("--seed", type=_seed, default=0)
     e.add_argument("--num-reference", type=_count(2), help="real images to compare with (default: the whole test split)")
-    e.add_argument("--inception-weights", metavar="PATH",
-                   help="score with the standard FID Inception-v3 (pytorch-fid's pt_inception-2015-12-05 weights "
-                        "file) instead of the dataset's own evaluator")
+    e.add_argument("--data", metavar="PATH", help="with --samples: the real data's file or folder (a user's "
+                                                     "folder, npz or shards; --dataset says which kind)")
+    e.add_argument("--evaluator", metavar="FILE.safetensors",
+                   help="the feature network to score with (made by `ganforge evaluator train`); default: the "
+                        "dataset's built-in evaluator, or the run's eval.evaluator")
+    e.add_argument("--inception-weights", metavar="PATH|auto",
+                   help="score with the standard FID Inception-v3 instead: pytorch-fid's pt_inception-2015-12-05 "
+                        "weights file, or 'auto' to download it once (checked by sha256) into the cache")
     e.set_defaults(run=_evaluate)
+
+    ev = sub.add_parser("evaluator", help="feature networks for FID/KID/PR on your own data")
+    evsub = ev.add_subparsers(dest="evaluator_command", required=True)
+    et = evsub.add_parser("train", help="train an evaluator on a labelled (classifier) or unlabelled "
+                                        "(self-supervised SimCLR) image dataset")
+    et.add_argument("--data", metavar="PATH", help="image folder (class sub-folders = labels), .npz (images, "
+                                                   "optional labels), shards folder, or the idx files' folder")
+    et.add_argument("--dataset", help="what --data is (folder, npz, shards, fashion-mnist, mnist, digits); "
+                                      "inferred from --data when left out")
+    et.add_argument("--out", required=True, metavar="FILE.safetensors", help="weights; the record goes beside it "
+                                                                             "as FILE.json")
+    budget = et.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=_real(0, inclusive=False), default=5.0,
+                        help="time budget that chooses the epochs (default 5)")
+    budget.add_argument("--epochs", type=_count(1), help="train exactly this many epochs (what the record's "
+                                                         "command uses to rebuild the same weights)")
+    et.add_argument("--ignore-labels", action="store_true", help="train the self-supervised evaluator even when "
+                                                                 "the data has labels")
+    et.add_argument("--held-out", type=_real(0, inclusive=False), default=0.1,
+                    help="fraction held out for data without a test split (default 0.1, at most 0.5)")
+    et.add_argument("--image-size", type=_count(1), metavar="S", help="resize to S×S (default: the data's own; "
+                                                                      "64 for a folder) — use your GAN's size")
+    et.add_argument("--channels", type=int, choices=(1, 3), help="1 grey or 3 colour (default: the data's own)")
+    et.add_argument("--no-flip", action="store_true", help="never mirror images while training (text, digits)")
+    et.add_argument("--seed", type=_seed, default=0)
+    et.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, … (default cpu)")
+    et.set_defaults(run=_evaluator_train)
 
     # `ganforge data …`: dataset tools (a group, so more can join `pack`)
     dt = sub.add_parser("data", help="dataset tools: pack an image folder into shards for streaming")

@@ -147,6 +147,8 @@ class EvalConfig(Strict):
     final: bool = False  # evaluate `final_num` samples when training ends and write RUN/eval.md + eval.json
     final_num: int = Field(10_000, ge=2)
     final_metrics: list[MetricName] = Field(default_factory=lambda: ["fid", "kid", "is", "pr", "dc", "modes"])
+    # the feature network's file (`ganforge evaluator train --out FILE`); None: the dataset's built-in evaluator
+    evaluator: str | None = None
 
 
 class DoctorConfig(Strict):

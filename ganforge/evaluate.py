@@ -17,12 +17,13 @@ import torch
 
 from . import images as image_io, metrics as M
 from ._version import __version__
-from .data import MIXTURES, load_configured, load_dataset
+from .data import MIXTURES, Dataset, load_configured, load_dataset
 from .errors import GanforgeError
-from .metrics.evaluator import InceptionEvaluator, get_evaluator, reference_features
+from .metrics.evaluator import reference_features, resolve_evaluator
 
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "parzen", "tstr", "nn")
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "modes")
+CLASS_METRICS = ("is", "modes")  # read the evaluator's class probabilities: a features-only evaluator has none
 PARZEN_SIGMAS = np.logspace(-1, 0, 10)  # Goodfellow et al. 2014: σ chosen on 1,000 validation images
 
 
@@ -42,33 +43,39 @@ def _subset(x: torch.Tensor, n: int | None, seed: int) -> torch.Tensor:
 
 def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS, *, labels: torch.Tensor | None = None,
                     reference_split: str = "test", num_reference: int | None = None, out_dir: Path | None = None,
-                    seed: int = 0, inception_weights: str | Path | None = None) -> dict:
-    """samples: (N, C, H, W) in [-1, 1]. `labels` (optional, e.g. from a conditional G) are used by TSTR; otherwise
-    the evaluator's predicted classes label the samples. `inception_weights`: score with the standard FID
-    Inception-v3 (pytorch-fid's weights file) instead of the dataset's own evaluator."""
+                    seed: int = 0, inception_weights: str | Path | None = None, evaluator: str | Path | None = None,
+                    data_path: str | Path | None = None) -> dict:
+    """samples: (N, C, H, W) in [-1, 1], compared with the real images of `dataset` (a user's data: its
+    `data_path`, read at the evaluator's image size). `labels` (optional, e.g. from a conditional G) are used by
+    TSTR; otherwise the evaluator's predicted classes label the samples. The features come from `evaluator` (a
+    file made by `ganforge evaluator train`), else the standard FID Inception-v3 when `inception_weights` (the
+    pytorch-fid weights file) are given, else the dataset's built-in evaluator."""
     names = _parse(metrics)
-    evaluator = InceptionEvaluator(inception_weights) if inception_weights else get_evaluator(dataset)
+    scorer = resolve_evaluator(dataset, evaluator, inception_weights)
+    check_metrics_fit(names, scorer, labels)
     samples = samples.float().cpu()
-    if evaluator.in_shape is None:
-        evaluator._check(samples)
-    elif samples.ndim != 4 or tuple(samples.shape[1:]) != evaluator.in_shape:
-        raise GanforgeError(f"samples of shape {tuple(samples.shape)} do not fit {dataset} images {evaluator.in_shape}")
+    if scorer.in_shape is None:
+        scorer._check(samples)
+    elif samples.ndim != 4 or tuple(samples.shape[1:]) != scorer.in_shape:
+        raise GanforgeError(f"samples of shape {tuple(samples.shape)} do not fit evaluator {scorer.name}, which "
+                            f"takes {dataset} images of shape {scorer.in_shape}")
     if not torch.isfinite(samples).all():
         raise GanforgeError("samples contain NaN or Inf")
     if labels is not None and len(labels) != len(samples):  # before the slow reference pass
         raise GanforgeError(f"{len(labels)} labels for {len(samples)} samples")
-    ref = load_dataset(dataset, split=reference_split)
+    real = lambda split: _real(dataset, data_path, split, samples.shape[1:])  # noqa: E731
+    ref = real(reference_split)
     ref_x = _subset(ref.x, num_reference, seed)
     t0 = time.perf_counter()
-    real_f, real_p = reference_features(evaluator, dataset, reference_split, ref_x) if num_reference is None else evaluator.run(ref_x)
-    fake_f, fake_p = evaluator.run(samples)
+    real_f, real_p = reference_features(scorer, ref_x) if num_reference is None else scorer.run(ref_x)
+    fake_f, fake_p = scorer.run(samples)
     out: dict = {}
-    if labels is not None and not inception_weights:  # a conditional G's requested classes: does the evaluator see them?
+    if labels is not None and scorer.kind == "classifier":  # a conditional G's requested classes: does the evaluator see them?
         asked = labels.cpu().numpy()
         hit = fake_p.argmax(1) == asked
         out["class_agreement"] = float(hit.mean())
         out["class_agreement_per_class"] = [float(hit[asked == c].mean()) if (asked == c).any() else None
-                                            for c in range(evaluator.num_classes)]
+                                            for c in range(scorer.num_classes)]
 
     if "fid" in names:
         out["fid"] = M.frechet_distance(real_f, fake_f)
@@ -81,28 +88,47 @@ def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS
     if "dc" in names:
         out.update(M.density_coverage(real_f, fake_f, k=5))
     if "modes" in names:
-        report = M.class_histogram_report(fake_p.argmax(1), evaluator.num_classes)
+        report = M.class_histogram_report(fake_p.argmax(1), scorer.num_classes)
         out["classes_covered"], out["class_kl"] = report["classes_covered"], report["kl_to_uniform"]
         out["class_histogram"] = report["histogram"].tolist()
     if "parzen" in names:
-        out.update(_parzen(samples, ref_x, dataset, seed))
+        out.update(_parzen(samples, ref_x, real("train"), seed))
     if "tstr" in names:
+        train = real("train")
+        if train.labels is None or ref.labels is None:
+            raise GanforgeError(f"tstr trains a classifier on labelled real images; {dataset} has no labels")
         sample_labels = labels if labels is not None else torch.from_numpy(fake_p.argmax(1))
-        train = load_dataset(dataset, split="train")
         idx = torch.randperm(len(train.x), generator=torch.Generator().manual_seed(seed))[:len(samples)]
         out.update(M.tstr(samples, sample_labels.long(), train.x[idx], train.labels[idx], ref.x, ref.labels,
-                          evaluator.num_classes, seed=seed))
+                          ref.num_classes, seed=seed))
     if "nn" in names:
-        out.update(_memorisation(samples, dataset, seed, out_dir))
+        out.update(_memorisation(samples, real("train"), seed, out_dir))
 
     out["provenance"] = {
-        "evaluator": evaluator.describe(), "dataset": dataset, "reference_split": reference_split,
+        "evaluator": scorer.describe(), "dataset": dataset, "reference_split": reference_split,
+        **({"data_path": str(data_path)} if data_path else {}),
         "reference_size": len(ref_x), "num_samples": len(samples),
-        "preprocessing": f"images in [-1, 1] at {evaluator.in_shape}, no resizing; features: the evaluator's "
+        "preprocessing": f"images in [-1, 1] at {scorer.in_shape}, no resizing; features: the evaluator's "
                          f"{real_f.shape[1]}-d penultimate layer",
         "seed": seed, "ganforge": __version__, "seconds": round(time.perf_counter() - t0, 2),
     }
     return out
+
+
+def check_metrics_fit(metrics, scorer, labels) -> None:
+    """Before any slow pass: a metric that reads class probabilities needs an evaluator that gives them."""
+    names = _parse(metrics)
+    if scorer.has_classes:
+        return
+    wanting = [m for m in names if m in CLASS_METRICS or (m == "tstr" and labels is None)]
+    if wanting:
+        raise GanforgeError(f"metric(s) {', '.join(wanting)} read class probabilities, but evaluator {scorer.name} "
+                            f"is self-supervised (features only); drop them or use a labelled evaluator")
+
+
+def _real(dataset: str, data_path, split: str, shape) -> Dataset:
+    """The real images samples of `shape` (C, H, W) are compared with: the dataset at that size and channels."""
+    return load_dataset(dataset, path=data_path, split=split, image_size=shape[-1], channels=shape[0])
 
 
 def test_pairs(data_cfg, fields: tuple[str, ...], num: int | None = None):
@@ -123,7 +149,7 @@ def test_pairs(data_cfg, fields: tuple[str, ...], num: int | None = None):
 
 def evaluate_translations(outputs: torch.Tensor, targets: torch.Tensor | None, dataset: str, metrics=DEFAULT_METRICS, *,
                           labels: torch.Tensor | None = None, out_dir: Path | None = None, seed: int = 0,
-                          inputs: torch.Tensor | None = None) -> dict:
+                          inputs: torch.Tensor | None = None, **options) -> dict:
     """Translations of test inputs against their ground truth: L1, PSNR, SSIM (`metrics.fidelity`), the sample
     metrics of the outputs against the real test images (FID, …), and with `labels` (the classes of the targets)
     `class_agreement`: how often the evaluator reads the target's class in the output (content preserved).
@@ -131,7 +157,7 @@ def evaluate_translations(outputs: torch.Tensor, targets: torch.Tensor | None, d
     if targets is not None and outputs.shape != targets.shape:
         raise GanforgeError(f"{len(outputs)} outputs of shape {tuple(outputs.shape[1:])} for targets of shape "
                             f"{tuple(targets.shape[1:])}")
-    out = evaluate_images(outputs, dataset, metrics, labels=labels, out_dir=None, seed=seed)
+    out = evaluate_images(outputs, dataset, metrics, labels=labels, out_dir=None, seed=seed, **options)
     out.pop("class_agreement_per_class", None)
     if targets is not None:
         out |= M.fidelity(outputs, targets)
@@ -152,9 +178,8 @@ def evaluate_translations(outputs: torch.Tensor, targets: torch.Tensor | None, d
     return out
 
 
-def _parzen(samples: torch.Tensor, test_x: torch.Tensor, dataset: str, seed: int) -> dict:
+def _parzen(samples: torch.Tensor, test_x: torch.Tensor, train, seed: int) -> dict:
     """On pixels in [0, 1] as Goodfellow et al. 2014 (their MNIST scale); σ from 1,000 training images."""
-    train = load_dataset(dataset, split="train")
     validation = _subset(train.x, 1000, seed + 1)
     to01 = lambda x: ((x + 1) / 2).flatten(1)  # noqa: E731
     sigma = M.parzen_select_sigma(to01(samples), to01(validation), PARZEN_SIGMAS)
@@ -162,8 +187,7 @@ def _parzen(samples: torch.Tensor, test_x: torch.Tensor, dataset: str, seed: int
     return {"parzen": mean, "parzen_stderr": stderr, "parzen_sigma": float(sigma)}
 
 
-def _memorisation(samples: torch.Tensor, dataset: str, seed: int, out_dir: Path | None) -> dict:
-    train = load_dataset(dataset, split="train")
+def _memorisation(samples: torch.Tensor, train, seed: int, out_dir: Path | None) -> dict:
     frac = M.memorisation_fraction(samples.flatten(1), train.x.flatten(1), seed=seed)
     out = {"memorised_fraction": frac}
     if out_dir is not None:  # Goodfellow et al. Fig. 2: samples, each with its nearest training image beside it
@@ -193,11 +217,15 @@ def evaluate_points(points: torch.Tensor, dataset: str) -> dict:
 
 
 def describe_evaluator(ev: dict) -> str:
-    """One line naming the feature network and, where known, its accuracy and train-vs-test FID floor."""
+    """One line naming the feature network and, where known, its accuracy and train-vs-held-out FID floor."""
     text = f"evaluator {ev['name']} (sha256 {ev['sha256'][:12]}…"
-    text += f", test accuracy {ev['test_accuracy']:.4f})" if ev.get("test_accuracy") is not None else ")"
+    if ev.get("kind") == "contrastive":
+        text += ", self-supervised"
+        text += f", k-NN held-out accuracy {ev['knn_accuracy']:.4f})" if ev.get("knn_accuracy") is not None else ")"
+    else:
+        text += f", held-out accuracy {ev['test_accuracy']:.4f})" if ev.get("test_accuracy") is not None else ")"
     floor = ev.get("fid_floor_train_vs_test")
-    return text + (f"; its train-vs-test FID floor {floor:.3f}" if floor is not None else "; floor not measured")
+    return text + (f"; its train-vs-held-out FID floor {floor:.3f}" if floor is not None else "; floor not measured")
 
 
 def write_report(result: dict, out_dir: Path) -> None:

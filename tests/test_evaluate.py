@@ -114,7 +114,7 @@ def test_bad_samples_are_clear_errors():
         evaluate_images(torch.zeros(4, 3, 32, 32), "fashion-mnist", ("fid",))
     with pytest.raises(GanforgeError, match="unknown metric"):
         evaluate_images(torch.zeros(4, 1, 28, 28), "fashion-mnist", ("fidd",))
-    with pytest.raises(GanforgeError, match="no evaluator for dataset 'digits'"):
+    with pytest.raises(GanforgeError, match="no built-in evaluator for dataset 'digits'"):
         evaluate_images(torch.zeros(4, 1, 8, 8), "digits", ("fid",))
 
 

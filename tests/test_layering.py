@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("parts", ("ganforge.data", "ganforge.nets", "ganforge.objectives", "ganforge.metrics", "ganforge.augment")),
     ("families", ("ganforge.families",)),
     ("sampling", ("ganforge.sampling", "ganforge.images")),
-    ("evaluate", ("ganforge.evaluate",)),
+    ("evaluate", ("ganforge.evaluate", "ganforge.evaluators")),
     ("train", ("ganforge.train",)),
     ("api", ("ganforge", "ganforge.api", "ganforge.latent")),  # `ganforge` itself: its __init__ re-exports the API
     ("cli", ("ganforge.cli",)),

@@ -1,9 +1,11 @@
-"""Frozen domain evaluators: a classifier per built-in image dataset whose penultimate features feed FID, KID and
-precision/recall, and whose class probabilities feed the Inception-style score, class histograms and TSTR labels.
+"""Frozen evaluators: a network per dataset whose penultimate features feed FID, KID and precision/recall, and
+whose class probabilities (a classifier's) feed the Inception-style score, class histograms and TSTR labels.
 
-Weights live in ganforge/evaluators/<dataset>-cnn.safetensors beside a JSON record (sha256, test accuracy, the
-command that trained them, the train-vs-test FID floor). The hash is checked on load: a score is only comparable
-with scores from the same weights, and every report names them.
+An evaluator is a safetensors file beside a JSON record of the same stem (sha256, held-out accuracy, the command
+that trained it, the train-vs-held-out FID floor, the data it saw). The built-in ones live in
+ganforge/evaluators/<dataset>-cnn.*; `ganforge evaluator train` makes one for any data (`ganforge.evaluators`).
+The hash is checked on load: a score is only comparable with scores from the same weights, and every report
+names them. A self-supervised evaluator ("kind": "contrastive") gives features only: no class probabilities.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from ..nets import build_net
 from .inception_fid import load_fid_inception, preprocess
 
 EVALUATOR_DIR = Path(__file__).resolve().parent.parent / "evaluators"
+RECORD_KEYS = ("name", "arch", "in_shape", "num_classes", "sha256")
 
 
 class Evaluator:
@@ -30,10 +33,22 @@ class Evaluator:
         self.name: str = record["name"]
         self.sha256: str = record["sha256"]
         self.in_shape = tuple(record["in_shape"])
-        self.num_classes: int = record["num_classes"]
-        self.net = build_net(record["arch"], in_shape=self.in_shape, num_classes=self.num_classes)
-        self.net.load_state_dict(load_file(str(weights)))
+        self.kind: str = record.get("kind", "classifier")
+        # a contrastive net's head is its projection (record["head_dim"] outputs), not classes
+        self.num_classes: int = record["num_classes"] if self.kind == "classifier" else 0
+        self.net = build_net(record["arch"], in_shape=self.in_shape,
+                             num_classes=record.get("head_dim", record["num_classes"]), **record.get("arch_args", {}))
+        try:
+            self.net.load_state_dict(load_file(str(weights)))
+        except (RuntimeError, OSError) as e:
+            raise GanforgeError(f"{weights}: the weights do not fit the network its record describes "
+                                f"({str(e).splitlines()[0]})") from None
         self.net.eval().requires_grad_(False)
+
+    @property
+    def has_classes(self) -> bool:
+        """Whether it gives class probabilities (a classifier) or features only (self-supervised)."""
+        return self.num_classes > 0
 
     def _check(self, x: torch.Tensor) -> None:
         if tuple(x.shape[1:]) != self.in_shape:
@@ -41,35 +56,51 @@ class Evaluator:
 
     @torch.no_grad()
     def run(self, x: torch.Tensor, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
-        """(features (N, F) float32, class probabilities (N, K) float64) of images in [-1, 1]."""
+        """(features (N, F) float32, class probabilities (N, K) float64 or None) of images in [-1, 1]."""
         self._check(x)
         feats, probs = [], []
         for i in range(0, len(x), batch_size):
             f = self.net.features(x[i:i + batch_size].float())
             feats.append(f.numpy())
-            probs.append(torch.softmax(self.net.head(f).double(), dim=1).numpy())
+            if self.has_classes:
+                probs.append(torch.softmax(self.net.head(f).double(), dim=1).numpy())
         if not feats:
-            return np.zeros((0, 1), np.float32), np.zeros((0, self.num_classes))
-        return np.concatenate(feats), np.concatenate(probs)
+            return np.zeros((0, 1), np.float32), np.zeros((0, self.num_classes)) if self.has_classes else None
+        return np.concatenate(feats), np.concatenate(probs) if self.has_classes else None
 
     def describe(self) -> dict:
-        keys = ("name", "sha256", "test_accuracy", "fid_floor_train_vs_test")
-        return {k: self.record.get(k) for k in keys}
+        keys = ("name", "kind", "sha256", "test_accuracy", "knn_accuracy", "fid_floor_train_vs_test", "data")
+        return {k: self.record[k] for k in keys if k in self.record} | {"kind": self.kind}
 
 
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-@lru_cache(maxsize=None)
-def get_evaluator(dataset: str) -> Evaluator:
-    weights, record_path = EVALUATOR_DIR / f"{dataset}-cnn.safetensors", EVALUATOR_DIR / f"{dataset}-cnn.json"
-    if not weights.is_file() or not record_path.is_file():
-        have = sorted(p.stem.removesuffix("-cnn") for p in EVALUATOR_DIR.glob("*-cnn.json"))
-        raise GanforgeError(f"no evaluator for dataset '{dataset}' (looked for {weights}); evaluators exist for "
-                            f"{', '.join(have) or 'no dataset'}; train one with "
-                            f"`python scripts/train_evaluator.py --dataset {dataset}`")
-    record = json.loads(record_path.read_text())
+def record_path(weights: Path) -> Path:
+    return Path(weights).with_suffix(".json")
+
+
+def load_evaluator(weights: str | os.PathLike) -> Evaluator:
+    """The evaluator in `weights` (.safetensors) and its record (the .json beside it), its hash checked."""
+    weights = Path(weights)
+    record_file = record_path(weights)
+    if not weights.is_file():
+        raise GanforgeError(f"evaluator {weights}: no such file (make one with `ganforge evaluator train --data "
+                            f"PATH --out {weights}`)")
+    if weights.suffix != ".safetensors":
+        raise GanforgeError(f"evaluator {weights}: expected the .safetensors weights file (its record is the .json "
+                            "beside it)")
+    if not record_file.is_file():
+        raise GanforgeError(f"evaluator {weights}: its record {record_file} is missing; the record names what "
+                            "produced the weights, so they are not used without it")
+    try:
+        record = json.loads(record_file.read_text())
+    except (OSError, ValueError) as e:
+        raise GanforgeError(f"{record_file}: unreadable evaluator record ({e})") from None
+    missing = [k for k in RECORD_KEYS if not isinstance(record, dict) or k not in record]
+    if missing:
+        raise GanforgeError(f"{record_file}: evaluator record lacks {', '.join(missing)}")
     digest = sha256_of(weights)
     if digest != record["sha256"]:
         raise GanforgeError(f"{weights}: sha256 {digest[:12]}… does not match its record {record['sha256'][:12]}…; "
@@ -77,21 +108,58 @@ def get_evaluator(dataset: str) -> Evaluator:
     return Evaluator(weights, record)
 
 
+@lru_cache(maxsize=None)
+def _cached(weights: str, mtime_ns: int) -> Evaluator:
+    return load_evaluator(weights)
+
+
+def get_evaluator(dataset: str) -> Evaluator:
+    """The built-in evaluator of a dataset (ganforge/evaluators/<dataset>-cnn.safetensors)."""
+    weights = EVALUATOR_DIR / f"{dataset}-cnn.safetensors"
+    if not weights.is_file() or not record_path(weights).is_file():
+        have = sorted(p.stem.removesuffix("-cnn") for p in EVALUATOR_DIR.glob("*-cnn.json"))
+        raise GanforgeError(f"no built-in evaluator for dataset '{dataset}' (looked for {weights}); built-in "
+                            f"evaluators exist for {', '.join(have) or 'no dataset'}; train one for your data with "
+                            f"`ganforge evaluator train --data PATH --out FILE.safetensors` and pass it "
+                            f"(--evaluator FILE / eval.evaluator)")
+    return evaluator_at(weights)
+
+
+def evaluator_at(weights: str | os.PathLike) -> Evaluator:
+    """load_evaluator, kept per file and modification time (a retrained file is read again)."""
+    weights = Path(weights).resolve()
+    mtime = weights.stat().st_mtime_ns if weights.is_file() else 0
+    return _cached(str(weights), mtime)
+
+
+def resolve_evaluator(dataset: str, evaluator: str | os.PathLike | None = None,
+                      inception_weights: str | os.PathLike | None = None):
+    """What scores a dataset's images: the standard Inception-v3 when its weights are given, else the named
+    evaluator file, else the dataset's built-in one. Naming both is a mistake, not a silent choice."""
+    if inception_weights and evaluator:
+        raise GanforgeError("give either an evaluator file or the Inception weights, not both: scores from "
+                            "different feature networks are not comparable")
+    if inception_weights:
+        return InceptionEvaluator(inception_weights)
+    return evaluator_at(evaluator) if evaluator else get_evaluator(dataset)
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("GANFORGE_CACHE", Path.home() / ".cache" / "ganforge")) / "features"
 
 
-def reference_features(evaluator: Evaluator, dataset: str, split: str, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Features and probabilities of a real split, cached by evaluator hash, split and size so they are computed
-    once per machine (the cache key holds everything that produced them)."""
-    path = cache_dir() / f"{dataset}-{split}-{len(images)}-{evaluator.sha256[:16]}.npz"
+def reference_features(evaluator, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+    """Features and probabilities of real images, cached by evaluator hash and the images' own bytes, so they are
+    computed once per machine and never reused for other data (a user's folder and a built-in split alike)."""
+    content = hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
+    path = cache_dir() / f"{evaluator.sha256[:16]}-{content}-{len(images)}.npz"
     if path.is_file():
         with np.load(path) as z:
-            return z["features"], z["probs"]
+            return z["features"], (z["probs"] if "probs" in z else None)
     feats, probs = evaluator.run(images)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, features=feats, probs=probs)
+    tmp = path.with_name(path.stem + f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, features=feats, **({} if probs is None else {"probs": probs}))
     os.replace(tmp, path)
     return feats, probs
 
@@ -105,7 +173,10 @@ class InceptionEvaluator:
         self.name, self.sha256 = "fid-inception-v3", self.net.sha256
         self.in_shape = None  # any size and 1 or 3 channels: images are resized to 299×299
         self.num_classes = 1008
-        self.record = {"name": self.name, "sha256": self.sha256, "test_accuracy": None, "fid_floor_train_vs_test": None}
+        self.kind = "inception"
+        self.has_classes = True
+        self.record = {"name": self.name, "kind": self.kind, "sha256": self.sha256, "test_accuracy": None,
+                       "fid_floor_train_vs_test": None}
 
     def _check(self, x: torch.Tensor) -> None:
         if x.ndim != 4 or x.shape[1] not in (1, 3):

@@ -1,9 +1,11 @@
 """The FID Inception-v3 feature extractor (the TF-ported network used by pytorch-fid / torch-fidelity).
 
 FID numbers are only comparable across papers when they come from this exact network and input
-pipeline, so this module reproduces both; the weights are not shipped and must be supplied by the
-user (the pytorch-fid file ``pt_inception-2015-12-05-6726825d.pth``, a plain state dict whose keys
-follow torchvision's Inception-v3 naming and whose ``fc`` has 1008 classes).
+pipeline, so this module reproduces both. The weights are not shipped: they are pytorch-fid's file
+``pt_inception-2015-12-05-6726825d.pth`` (a plain state dict whose keys follow torchvision's
+Inception-v3 naming and whose ``fc`` has 1008 classes), either supplied by the user as a path or
+downloaded once into a cache and checked against its published sha256 (:func:`fetch_fid_inception`,
+:func:`resolve_inception_weights`).
 
 Network (differences from torchvision's ``inception_v3``, all inherited from the TF graph):
 
@@ -27,7 +29,12 @@ differences from its numbers remain when images are not already 299x299.)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import os
+import shutil
+import tempfile
+import urllib.request
+from collections.abc import Callable, Mapping
+from http.client import HTTPException
 from pathlib import Path
 from typing import Union
 
@@ -42,11 +49,22 @@ FID_INPUT_SIZE = 299
 FID_FEATURE_DIM = 2048
 FID_NUM_CLASSES = 1008
 
+FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                   "pt_inception-2015-12-05-6726825d.pth")
+FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+# Full sha256 of the file at FID_WEIGHTS_URL, as other FID code pins it next to that URL (e.g.
+# snap-research/discoscene models/inception_model.py); torch-fidelity's re-host of the same weights has
+# the same hash. Its first 8 digits are the "6726825d" in the file name (torch.hub's convention).
+FID_WEIGHTS_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
+_DOWNLOAD_TIMEOUT_S = 60  # per socket operation: a dead network fails fast instead of hanging
+
 ImageInput = Union[np.ndarray, torch.Tensor]
 
 __all__ = [
     "FIDInceptionV3", "load_fid_inception", "preprocess", "inception_features",
+    "inception_cache_dir", "fetch_fid_inception", "resolve_inception_weights",
     "FID_INPUT_SIZE", "FID_FEATURE_DIM", "FID_NUM_CLASSES",
+    "FID_WEIGHTS_URL", "FID_WEIGHTS_FILE", "FID_WEIGHTS_SHA256",
 ]
 
 
@@ -338,3 +356,80 @@ def load_fid_inception(path: str | Path) -> FIDInceptionV3:
     model.load_state_dict(state, strict=True)
     model.sha256 = _file_sha256(path)
     return model.eval()
+
+
+# ---------------------------------------------------------------- weights cache and download
+
+def inception_cache_dir() -> Path:
+    """Where downloaded weights live: ``$GANFORGE_CACHE/inception``, else ``~/.cache/ganforge/inception``."""
+    root = os.environ.get("GANFORGE_CACHE")
+    return (Path(root).expanduser() if root else Path.home() / ".cache" / "ganforge") / "inception"
+
+
+def _urllib_download(url: str, dest: Path) -> None:
+    with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response, dest.open("wb") as f:
+        shutil.copyfileobj(response, f, 1 << 20)
+
+
+def _not_available(url: str, path: Path, reason: str) -> GanforgeError:
+    return GanforgeError(
+        f"the FID Inception weights are not in the cache and {reason}. Download {url} "
+        f"(file {FID_WEIGHTS_FILE}) on a machine that is online and put it at {path}, "
+        f"or pass --inception-weights PATH to use a copy stored elsewhere.")
+
+
+def fetch_fid_inception(download: bool = True, url: str = FID_WEIGHTS_URL,
+                        downloader: Callable[[str, Path], None] | None = None) -> Path:
+    """Path of pytorch-fid's FID Inception weights in :func:`inception_cache_dir`, downloading them once.
+
+    Verified: the full sha256 of the file equals ``FID_WEIGHTS_SHA256``, both for a cached copy (every
+    call) and for a fresh download (before it is moved into place). A download goes to a temporary file
+    in the cache directory and is renamed with ``os.replace`` only after the hash checks, so a failed,
+    interrupted or corrupt download never leaves a file at the final path. ``downloader(url, dest)``
+    replaces the urllib download (tests). Raises GanforgeError when the cached file does not match
+    (it is left alone: delete it to re-download), when the download fails or is corrupt, and when the
+    file is absent with ``download=False``; the messages say where to put the file by hand."""
+    path = inception_cache_dir() / FID_WEIGHTS_FILE
+    if path.is_file():
+        actual = _file_sha256(path)
+        if actual != FID_WEIGHTS_SHA256:
+            raise GanforgeError(
+                f"cached FID Inception weights {path} are corrupt or not pytorch-fid's file: sha256 {actual}, "
+                f"expected {FID_WEIGHTS_SHA256}. Delete {path} and run again to download it afresh.")
+        return path
+    if not download:
+        raise _not_available(url, path, "downloading is turned off")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{FID_WEIGHTS_FILE}.", suffix=".part", dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        raise GanforgeError(f"cannot write to the FID Inception cache {path.parent} ({e}); set GANFORGE_CACHE "
+                            f"to a writable folder or pass --inception-weights PATH") from e
+    tmp = Path(tmp_name)
+    try:
+        try:
+            (downloader or _urllib_download)(url, tmp)
+        except (OSError, HTTPException) as e:  # URLError, HTTPError and socket timeouts are all OSErrors
+            raise _not_available(url, path, f"downloading it failed ({e})") from e
+        actual = _file_sha256(tmp)
+        if actual != FID_WEIGHTS_SHA256:
+            raise GanforgeError(f"the file downloaded from {url} has sha256 {actual}, expected {FID_WEIGHTS_SHA256}; "
+                                f"it was discarded and nothing was written to {path}. Try again, or put the "
+                                f"file there by hand, or pass --inception-weights PATH.")
+        os.replace(tmp, path)  # atomic: readers see no file or the whole verified one
+    finally:
+        tmp.unlink(missing_ok=True)  # no-op after a successful replace
+    return path
+
+
+def resolve_inception_weights(spec: str | Path) -> Path:
+    """``"auto"`` or ``"download"``: :func:`fetch_fid_inception`; anything else is a path to a weights file,
+    which must exist (a named path never falls back to the cache, so a typo is reported, not masked)."""
+    if isinstance(spec, str) and spec in ("auto", "download"):
+        return fetch_fid_inception()
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise GanforgeError(f"FID Inception weights file not found: {path} "
+                            f"(pass 'auto' to download pytorch-fid's {FID_WEIGHTS_FILE} into the cache instead)")
+    return path

@@ -14,9 +14,9 @@ from torch import nn
 from ..config import RunConfig
 from ..data import MIXTURES
 from ..errors import GanforgeError
-from ..evaluate import evaluate_images, evaluate_points, evaluate_translations, test_pairs
+from ..evaluate import check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations, test_pairs
 from ..families import draw_latents
-from ..metrics.evaluator import get_evaluator
+from ..metrics.evaluator import resolve_evaluator
 from ..nets.conditional import balanced_labels
 from ..sampling import generate_batches
 from .checkpoint import WEIGHTS, flatten_state
@@ -28,6 +28,8 @@ class RunEvaluator:
 
     def __init__(self, cfg: RunConfig, run_dir: Path, dataset: str, kind: str, inputs: tuple[str, ...] = ("z",)):
         self.cfg, self.dataset, self.kind, self.inputs = cfg, dataset, kind, tuple(inputs)
+        # what scores the images, and where the real ones are: the run's own data, its own evaluator file
+        self.options = {"evaluator": cfg.eval.evaluator, "data_path": cfg.data.path}
         self._check_scorable()
         self.best_dir = Path(run_dir) / "checkpoints" / "best"
         record = self.best_dir / "best.json"
@@ -45,7 +47,9 @@ class RunEvaluator:
                                 f"this run's data is '{self.dataset}': {off}")
         if self.kind == "image":
             try:
-                get_evaluator(self.dataset)
+                scorer = resolve_evaluator(self.dataset, self.cfg.eval.evaluator)
+                check_metrics_fit((self.cfg.eval.metrics if self.cfg.eval.every else []) +
+                                  (self.cfg.eval.final_metrics if self.cfg.eval.final else []), scorer, labels=None)
             except GanforgeError as e:
                 raise GanforgeError(f"{e}; {off}") from None
 
@@ -63,7 +67,7 @@ class RunEvaluator:
         generator.train(was_training)
         if self.kind == "vector":
             return evaluate_points(x, self.dataset)
-        return evaluate_images(x, self.dataset, metrics, labels=labels, out_dir=out_dir)
+        return evaluate_images(x, self.dataset, metrics, labels=labels, out_dir=out_dir, **self.options)
 
     def _translations(self, generator: nn.Module, z: torch.Tensor, metrics: list[str], out_dir: Path | None) -> dict:
         given, targets, labels = test_pairs(self.cfg.data, self.inputs, len(z))
@@ -73,7 +77,7 @@ class RunEvaluator:
         outputs = generate_batches(generator, *inputs, batch_size=500)
         generator.train(was_training)
         return evaluate_translations(outputs, targets, self.dataset, metrics, labels=labels, out_dir=out_dir,
-                                     inputs=inputs[0])
+                                     inputs=inputs[0], **self.options)
 
     def __call__(self, step: int, generator: nn.Module, modules: dict[str, nn.Module]) -> dict[str, float]:
         result = self.evaluate(generator, self.cfg.eval.num, self.cfg.eval.metrics)

@@ -179,7 +179,7 @@ def test_ssgan_labels_per_class_on_shards_is_refused(packed, tmp_path):
 def test_other_refusals_are_named(packed, straight, tmp_path):
     with pytest.raises(GanforgeError, match="num_samples=50 .* not offered for streamed shards"):
         load_dataset("shards", path=packed, num_samples=50)
-    with pytest.raises(GanforgeError, match="no evaluator for dataset 'shards'.*eval.final=false eval.every=0"):
+    with pytest.raises(GanforgeError, match="no built-in evaluator for dataset 'shards'.*eval.final=false eval.every=0"):
         train(config(packed, eval__final=True), out=tmp_path / "eval")
     with pytest.raises(GanforgeError, match="no test split"):
         load_dataset("shards", path=packed, split="test")

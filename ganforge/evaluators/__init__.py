@@ -1,0 +1,10 @@
+"""Evaluators for any image data: `train_evaluator` fits the feature network that FID, KID and precision/recall
+read, on the user's own images, and writes it beside a record of what produced it (`ganforge evaluator train`).
+
+With labels it is a classifier (`classifier.py`, the recipe of the built-in Fashion-MNIST evaluator); without, a
+self-supervised SimCLR network (`contrastive.py`). This folder also holds the built-in evaluators' files
+(<dataset>-cnn.safetensors + .json), which `ganforge.metrics.evaluator` loads.
+"""
+from .train import EvaluatorData, load_evaluator_data, summary_line, train_evaluator
+
+__all__ = ["EvaluatorData", "load_evaluator_data", "summary_line", "train_evaluator"]

@@ -1,0 +1,221 @@
+"""Train an evaluator on any image data ganforge reads and write it with its record.
+
+    data = load_evaluator_data("folder", path="my_images/", image_size=32, channels=3)
+    record = train_evaluator(data, "my.safetensors", minutes=5)
+
+The held-out split is the data's own test split where it has one (Fashion-MNIST, MNIST, shards with test/),
+otherwise a seeded fraction of the examples. The record names the data (its sha256), the split, the held-out
+accuracy (or, self-supervised, a k-NN accuracy from labels the training never saw), the train-vs-held-out FID
+floor, and the command that rebuilds the same weights (epochs explicit: a time budget only chooses them).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from .._version import __version__
+from ..data import Dataset, load_dataset
+from ..errors import GanforgeError
+from ..metrics import frechet_distance, kid
+from ..metrics.evaluator import load_evaluator, record_path
+from . import classifier, contrastive
+
+HAS_TEST_SPLIT = ("fashion-mnist", "mnist")  # built-ins with an official test split
+FLOOR_IMAGES = 10_000  # training images the floor compares with the held-out split (the built-in's protocol)
+MAX_EPOCHS = 200
+
+
+@dataclass
+class EvaluatorData:
+    """Training and held-out images (float in [-1, 1]) with labels or None, and where they came from."""
+
+    dataset: str
+    path: str | None
+    train: Dataset
+    held_out: Dataset
+    held_out_from: str  # "test split" or "a 10 % fraction (seed 0)"
+    sha256: str  # of the images (and labels) as stored, before the split
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.train.shape
+
+
+def _digest(ds: Dataset) -> hashlib._Hash:
+    h = hashlib.sha256(ds.stored.contiguous().numpy().tobytes())
+    if ds.labels is not None:
+        h.update(ds.labels.numpy().tobytes())
+    return h
+
+
+def load_evaluator_data(dataset: str, path: str | os.PathLike | None = None, *, image_size: int | None = None,
+                        channels: int | None = None, held_out: float = 0.1, seed: int = 0) -> EvaluatorData:
+    """The images an evaluator trains and is checked on. `held_out` (0 < f ≤ 0.5) is used only for data without a
+    test split of its own."""
+    if not 0 < held_out <= 0.5:
+        raise GanforgeError(f"the held-out fraction (--held-out) must be in (0, 0.5], got {held_out}")
+    load = lambda split: load_dataset(dataset, path=path, split=split, image_size=image_size,  # noqa: E731
+                                      channels=channels)
+    train = load("train")
+    if hasattr(train, "load"):  # streamed shards: an evaluator trains on the data in memory
+        train = train.load()
+    if train.kind != "image":
+        raise GanforgeError(f"{dataset}: evaluators are trained on images; this data is {train.kind}s")
+    test_split = dataset in HAS_TEST_SPLIT or (dataset == "shards" and (Path(path) / "test").is_dir())
+    if test_split:
+        test = load("test")
+        digest = _digest(train)
+        digest.update(_digest(test).digest())
+        return EvaluatorData(dataset, _str(path), train, test, "the test split", digest.hexdigest())
+    n_held = max(2, round(held_out * len(train)))
+    if len(train) - n_held < 2:
+        raise GanforgeError(f"{dataset}: {len(train)} images are too few to train an evaluator and hold some out")
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+    digest = _digest(train).hexdigest()
+    return EvaluatorData(dataset, _str(path), train.subset(order[n_held:]), train.subset(order[:n_held]),
+                         f"a {held_out:.0%} fraction (seed {seed})", digest)
+
+
+def _str(path) -> str | None:
+    return None if path is None else str(path)
+
+
+def _steps_per_epoch(n: int, batch: int) -> int:
+    return max(1, n // batch)
+
+
+def choose_epochs(minutes: float, seconds_per_step: float, steps_per_epoch: int) -> int:
+    """Epochs that fit `minutes`, leaving a share for the held-out checks and the floor."""
+    return int(min(MAX_EPOCHS, max(1, 0.85 * minutes * 60 // (seconds_per_step * steps_per_epoch))))
+
+
+def time_step(step: Callable[[], None], repeats: int = 4) -> float:
+    """Median seconds of `step` after one warm-up, with the global RNG left as it was (the timing must not change
+    what the real training draws)."""
+    with torch.random.fork_rng():
+        step()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: float | None = 5.0,
+                    epochs: int | None = None, use_labels: bool = True, seed: int = 0, flip: bool = True,
+                    device: str | torch.device = "cpu", log: Callable[[str], None] = print) -> dict:
+    """Train a classifier (labelled data, `use_labels`) or a SimCLR network (otherwise) and write `out`
+    (.safetensors) and its record (.json beside it). `epochs` fixes the schedule; otherwise `minutes` chooses it."""
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        raise GanforgeError(f"--out {out}: an evaluator is written as a .safetensors file (its record beside it)")
+    if epochs is None and minutes is None:
+        raise GanforgeError("give epochs or minutes")
+    if epochs is not None and not 1 <= epochs <= MAX_EPOCHS:
+        raise GanforgeError(f"epochs must be in [1, {MAX_EPOCHS}], got {epochs}")
+    if minutes is not None and not 0 < minutes <= 24 * 60:
+        raise GanforgeError(f"minutes must be in (0, 1440], got {minutes}")
+    labelled = use_labels and data.train.labels is not None
+    recipe = classifier if labelled else contrastive
+    device = torch.device(device)
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    trainer = recipe.Trainer(data, seed=seed, flip=flip, device=device)
+    if epochs is None:
+        per_step = time_step(trainer.throwaway_step)
+        epochs = choose_epochs(minutes, per_step, trainer.steps_per_epoch)
+        log(f"{per_step * 1000:.0f} ms a step, {trainer.steps_per_epoch} steps an epoch: {epochs} epochs fit "
+            f"{minutes:g} minutes")
+    trainer.fit(epochs, log)
+    model = trainer.model.cpu().eval()
+    seconds = time.perf_counter() - t0
+
+    record = {
+        "name": out.stem, "kind": "classifier" if labelled else "contrastive", "arch": "cnn_classifier",
+        "arch_args": trainer.arch_args, "in_shape": list(data.shape),
+        "num_classes": data.train.num_classes if labelled else 0,
+        **({} if labelled else {"head_dim": contrastive.PROJECTION_DIM, "method": contrastive.METHOD}),
+        **trainer.report(),
+        "data": {"dataset": data.dataset, "path": data.path, "sha256": data.sha256, "train_images": len(data.train),
+                 "held_out_images": len(data.held_out), "held_out": data.held_out_from,
+                 "labels": "used" if labelled else ("present, unused" if data.train.labels is not None else "none")},
+        "command": rebuild_command(data, out, epochs, seed, labelled, flip),
+        "epochs": epochs, "seed": seed, "flip": flip,
+        # bit-exact rebuilds need the same machine, torch and thread count (kernels split sums by thread)
+        "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__, "ganforge": __version__, "platform": platform.platform(),
+        "train_seconds": round(seconds, 1), "date": time.strftime("%Y-%m-%d"),
+    }
+    write_evaluator(model, record, out)
+    record |= floor(out, data)
+    record["train_seconds_with_floor"] = round(time.perf_counter() - t0, 1)
+    _write_json(record_path(out), record)
+    return record
+
+
+def rebuild_command(data: EvaluatorData, out: Path, epochs: int, seed: int, labelled: bool, flip: bool) -> str:
+    """The command that trains these weights again: the time budget resolved into its epochs."""
+    parts = ["ganforge evaluator train", f"--dataset {data.dataset}"]
+    if data.path:
+        parts.append(f"--data {data.path}")
+    c, h, _ = data.shape
+    parts += [f"--image-size {h}", f"--channels {c}", f"--out {out}", f"--epochs {epochs}", f"--seed {seed}"]
+    if not data.held_out_from.startswith("the test"):
+        parts.append(f"--held-out {len(data.held_out) / (len(data.train) + len(data.held_out)):.3g}")
+    if data.train.labels is not None and not labelled:
+        parts.append("--ignore-labels")
+    if not flip:
+        parts.append("--no-flip")
+    return " ".join(parts)
+
+
+def write_evaluator(model: torch.nn.Module, record: dict, out: Path) -> None:
+    """Weights, then the record with their sha256, each written aside and renamed in: an interrupted write leaves
+    the old pair, or new weights whose hash the old record refuses — never a silently mismatched evaluator."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    os.chmod(tmp, 0o644)  # safetensors writes 0600; an evaluator is meant to be shared
+    record["sha256"] = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    os.replace(tmp, out)
+    _write_json(record_path(out), record)
+
+
+def _write_json(path: Path, record: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def floor(weights: Path, data: EvaluatorData, n: int = FLOOR_IMAGES) -> dict:
+    """The best score a generator could hope for under this evaluator: up to 10,000 real training images (seed
+    0) against the held-out images. Every FID ganforge reports is printed beside it."""
+    evaluator = load_evaluator(weights)
+    idx = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))[:n]
+    f_train, _ = evaluator.run(data.train.x[idx])
+    f_held, _ = evaluator.run(data.held_out.x)
+    m = min(len(f_train), len(f_held))
+    return {"fid_floor_train_vs_test": frechet_distance(f_train, f_held),
+            "kid_floor_train_vs_test": kid(f_train, f_held, subset_size=min(1000, m), seed=0)[0],
+            "floor_protocol": f"{len(idx)} random training images (seed 0) vs the {len(f_held)} held-out images "
+                              f"({data.held_out_from})"}
+
+
+def summary_line(record: dict) -> str:
+    """One line for the terminal."""
+    quality = (f"held-out accuracy {record['test_accuracy']:.4f}" if record["kind"] == "classifier" else
+               (f"k-NN held-out accuracy {record['knn_accuracy']:.4f} (labels unused in training)"
+                if record.get("knn_accuracy") is not None else f"held-out loss {record['held_out_loss']:.3f}"))
+    return (f"{record['name']}: {record['kind']}, {quality}, FID floor {record['fid_floor_train_vs_test']:.3f}, "
+            f"{record['epochs']} epochs in {record['train_seconds']:.0f} s; sha256 {record['sha256'][:12]}…")
+
