@@ -26,6 +26,7 @@ from .families import available_families, get_family
 from .latent import arithmetic, interpolate
 from .nets import available_nets
 from .train import train
+from .train.check_d import check_discriminators
 from .train.checkpoint import latest_checkpoint, load_state
 from .train.doctor import read_diagnoses
 from .train.logger import read_metrics
@@ -444,6 +445,14 @@ def _evaluator_train(args) -> None:
           f"or eval.evaluator={args.out}")
 
 
+def _check_d(args) -> int:
+    cfg = load_config(args.config, args.overrides)
+    verdicts = check_discriminators(cfg, args.seconds, log=lambda line: print(line, flush=True))
+    for v in verdicts:
+        print(v.words())
+    return 0 if all(v.learns for v in verdicts) else 1
+
+
 def _translate(args) -> None:
     gen = translator(args.run_dir, args.direction)
     if args.test:
@@ -645,6 +654,16 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--num", type=_count(1), help="--test: the first N test images (default all)")
     tr.set_defaults(run=_translate)
 
+    dr = sub.add_parser("doctor", help="checks to run before a long training run")
+    drsub = dr.add_subparsers(dest="doctor_command", required=True)
+    cd = drsub.add_parser("check-d", help="train the configured discriminator alone as a classifier (labels, or "
+                                          "real vs pixel-shuffled images) and say whether it learns")
+    cd.add_argument("items", nargs="*", metavar="CONFIG | key=value",
+                    help="a YAML config (default configs/dcgan-fashion.yaml) and key=value overrides")
+    cd.add_argument("--seconds", type=_real(1), default=60.0, help="time budget, shared by the discriminators "
+                                                                  "(default 60)")
+    cd.set_defaults(run=_check_d)
+
     ls = sub.add_parser("list", help="families, networks and configs that exist")
     ls.set_defaults(run=_list)
     return p
@@ -666,19 +685,19 @@ def _split_items(args, extra: list[str], parser: argparse.ArgumentParser) -> Non
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    if args.command == "train":
+    if args.command in ("train", "doctor"):
         _split_items(args, extra, parser)
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        args.run(args)
+        status = args.run(args)  # a check that ran and found a fault answers 1; the rest answer nothing
     except GanforgeError as e:
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ganforge: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -45,3 +45,14 @@ def test_throughput_counts_flops_and_measures_the_gemm_peak(tmp_path):
     assert 100 < result["mflop_per_image"] < 250
     assert 0 < result["fraction_of_gemm_peak"]["ganforge-fp32"] < 1.5
     assert "of the fp32 GEMM peak" in stdout
+
+
+def test_wasserstein_vs_fid_experiment_writes_its_curves(tmp_path):
+    """Issue 15's experiment at a tiny budget: it trains, evaluates along the way and writes table and figure."""
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "wasserstein_vs_fid.py"), "--seconds", "3",
+                           "--evaluations", "3", "--seeds", "0", "--jobs", "1", "--only", "DCGAN (bce)", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [run] = json.loads((tmp_path / "wasserstein_vs_fid.json").read_text())["runs"]
+    assert run["steps"] > 0 and run["points"] and all(p["fid"] > 0 for p in run["points"])
+    assert (tmp_path / "wasserstein-vs-fid.png").stat().st_size > 0 and "DCGAN (bce)" in proc.stdout

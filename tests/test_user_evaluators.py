@@ -18,6 +18,7 @@ from ganforge.api import evaluate_run
 from ganforge.cli import main
 from ganforge.config import config_from_dict
 from ganforge.data import load_dataset
+from ganforge.data.shards import pack_array
 from ganforge.errors import GanforgeError
 from ganforge.evaluate import evaluate_images
 from ganforge.evaluators import load_evaluator_data, train_evaluator
@@ -107,6 +108,34 @@ def test_a_run_evaluates_with_its_configured_evaluator(digits_evaluator, tmp_pat
     # and later, `ganforge evaluate RUN` uses the same file without being told
     result = evaluate_run(run.dir, ("fid",), num=64)
     assert result["provenance"]["evaluator"]["sha256"] == sha256_of(digits_evaluator)
+
+
+def test_a_resumed_run_with_another_evaluator_chooses_its_best_afresh(digits_evaluator, tmp_path, capsys):
+    """The best checkpoint is kept by FID; FIDs of two feature networks must never be compared with each other."""
+    other = tmp_path / "other.safetensors"
+    train_evaluator(load_evaluator_data("digits", image_size=16), other, epochs=1, seed=1, flip=False, log=quiet)
+    over = dict(eval__every=2, eval__num=64, eval__metrics=["fid"], checkpoint__every=2)
+    run = train(config_from_dict(tiny_config(train__steps=4, eval__evaluator=str(digits_evaluator), **over)),
+                out=tmp_path / "run")
+    best = lambda: json.loads((run.dir / "checkpoints" / "best" / "best.json").read_text())  # noqa: E731
+    assert best()["evaluator_sha256"] == sha256_of(digits_evaluator)
+    capsys.readouterr()
+    train(config_from_dict(tiny_config(train__steps=6, eval__evaluator=str(other), **over)), resume=run.dir)
+    assert "not comparable" in capsys.readouterr().err
+    assert best()["evaluator_sha256"] == sha256_of(other) and best()["step"] in (4, 6)
+
+
+def test_npz_and_shards_with_labels_train_classifiers(tmp_path):
+    ds = load_dataset("digits")
+    pixels = ((ds.x + 1) * 127.5).round().byte()
+    np.savez(tmp_path / "digits.npz", images=pixels.numpy(), labels=ds.labels.numpy())
+    pack_array(pixels, tmp_path / "shards", labels=ds.labels.numpy())
+    for dataset, path in (("npz", tmp_path / "digits.npz"), ("shards", tmp_path / "shards")):
+        data = load_evaluator_data(dataset, path)
+        assert data.train.labels is not None and len(data.train) + len(data.held_out) == len(ds)
+        record = train_evaluator(data, tmp_path / f"{dataset}.safetensors", epochs=1, flip=False, log=quiet)
+        assert record["kind"] == "classifier" and record["data"]["dataset"] == dataset
+        assert record["data"]["held_out"].startswith("a 10%")  # no test/ folder beside the shards
 
 
 def test_misuse_is_a_clear_error(digits_evaluator, tmp_path):

@@ -59,13 +59,14 @@ def _digest(ds: Dataset) -> hashlib._Hash:
 
 
 def load_evaluator_data(dataset: str, path: str | os.PathLike | None = None, *, image_size: int | None = None,
-                        channels: int | None = None, held_out: float = 0.1, seed: int = 0) -> EvaluatorData:
+                        channels: int | None = None, held_out: float = 0.1, seed: int = 0,
+                        task: str | None = None) -> EvaluatorData:
     """The images an evaluator trains and is checked on. `held_out` (0 < f ≤ 0.5) is used only for data without a
-    test split of its own."""
+    test split of its own. `task` derives an image-to-image task's fields as a run would (x stays the image)."""
     if not 0 < held_out <= 0.5:
         raise GanforgeError(f"the held-out fraction (--held-out) must be in (0, 0.5], got {held_out}")
     load = lambda split: load_dataset(dataset, path=path, split=split, image_size=image_size,  # noqa: E731
-                                      channels=channels)
+                                      channels=channels, task=task)
     train = load("train")
     if hasattr(train, "load"):  # streamed shards: an evaluator trains on the data in memory
         train = train.load()

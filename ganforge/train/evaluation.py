@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import torch
@@ -30,10 +31,24 @@ class RunEvaluator:
         self.cfg, self.dataset, self.kind, self.inputs = cfg, dataset, kind, tuple(inputs)
         # what scores the images, and where the real ones are: the run's own data, its own evaluator file
         self.options = {"evaluator": cfg.eval.evaluator, "data_path": cfg.data.path}
+        self.features: str | None = None  # sha256 of the network that measures FID (images only)
         self._check_scorable()
         self.best_dir = Path(run_dir) / "checkpoints" / "best"
+        self.best = self._previous_best()
+
+    def _previous_best(self) -> float:
+        """The best FID of the run so far, if the same feature network measured it: FIDs from two evaluators are
+        on different scales, so a resumed run with another eval.evaluator starts its best afresh."""
         record = self.best_dir / "best.json"
-        self.best = json.loads(record.read_text())["fid"] if record.is_file() else float("inf")
+        if not record.is_file():
+            return float("inf")
+        best = json.loads(record.read_text())
+        if best.get("evaluator_sha256") not in (None, self.features):
+            print(f"eval: the best checkpoint's FID {best['fid']:.4g} (step {best['step']}) was measured by another "
+                  f"evaluator (sha256 {best['evaluator_sha256'][:12]}…); FIDs from different feature networks are "
+                  "not comparable, so the best is chosen afresh", file=sys.stderr)
+            return float("inf")
+        return best["fid"]
 
     def _check_scorable(self) -> None:
         """Before any training: say now, not after hours, when this data cannot be scored."""
@@ -48,6 +63,7 @@ class RunEvaluator:
         if self.kind == "image":
             try:
                 scorer = resolve_evaluator(self.dataset, self.cfg.eval.evaluator)
+                self.features = scorer.sha256
                 check_metrics_fit((self.cfg.eval.metrics if self.cfg.eval.every else []) +
                                   (self.cfg.eval.final_metrics if self.cfg.eval.final else []), scorer, labels=None)
             except GanforgeError as e:
@@ -93,7 +109,8 @@ class RunEvaluator:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         save_file(flatten_state(modules), str(tmp / WEIGHTS))
-        (tmp / "best.json").write_text(json.dumps({"step": step, "fid": self.best}) + "\n")
+        (tmp / "best.json").write_text(json.dumps({"step": step, "fid": self.best,
+                                                   "evaluator_sha256": self.features}) + "\n")
         old = self.best_dir.with_name(".old_best")
         if self.best_dir.exists():
             os.replace(self.best_dir, old)
