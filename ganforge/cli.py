@@ -599,9 +599,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--evaluator", metavar="FILE.safetensors",
                    help="the feature network to score with (made by `ganforge evaluator train`); default: the "
                         "dataset's built-in evaluator, or the run's eval.evaluator")
-    e.add_argument("--inception-weights", metavar="PATH|auto",
-                   help="score with the standard FID Inception-v3 instead: pytorch-fid's pt_inception-2015-12-05 "
-                        "weights file, or 'auto' to download it once (checked by sha256) into the cache")
+    inception = e.add_mutually_exclusive_group()
+    inception.add_argument("--inception-weights", metavar="PATH|auto",
+                           help="score with the standard FID Inception-v3 instead: pytorch-fid's "
+                                "pt_inception-2015-12-05 weights file, or 'auto' to download it once (checked by "
+                                "sha256) into the cache")
+    inception.add_argument("--inception", dest="inception_weights", action="store_const", const="auto",
+                           help="the same as --inception-weights auto")
     e.set_defaults(run=_evaluate)
 
     ev = sub.add_parser("evaluator", help="feature networks for FID/KID/PR on your own data")

@@ -228,6 +228,8 @@ CASES = [
     ("eval-evaluator-missing", ["evaluate", "{d}/image", "--evaluator", "{d}/nope.safetensors"], "nope.safetensors"),
     ("eval-inception-missing", ["evaluate", "{d}/image", "--inception-weights", "{d}/nope.pth"], "nope.pth"),
     ("eval-run-with-data", ["evaluate", "{d}/image", "--data", "{d}"], "--data"),
+    ("eval-two-inceptions", ["evaluate", "{d}/image", "--inception", "--inception-weights", "{d}/w.pth"],
+     "not allowed with"),
     # evaluator train
     ("evaluator-no-data", ["evaluator", "train", "--out", "{d}/e.safetensors"], "--data"),
     ("evaluator-missing-data", ["evaluator", "train", "--data", "{d}/nope", "--out", "{d}/e.safetensors"], "nope"),
