@@ -26,7 +26,6 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from scipy.stats import spearmanr

@@ -3,11 +3,12 @@ A recipe says only its network, its loss on a batch of indices and its line per 
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 
 import torch
 
 
-class EpochTrainer:
+class EpochTrainer(ABC):
     lr: float
     weight_decay: float
 
@@ -17,11 +18,13 @@ class EpochTrainer:
         self.steps_per_epoch = max(1, len(x) // self.batch)
         self.g = torch.Generator().manual_seed(seed)  # shuffles and augmentations: the run's own stream
 
+    @abstractmethod
     def loss(self, model: torch.nn.Module, idx: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        raise NotImplementedError
+        """The recipe's loss on the training examples at `idx`, its random draws from `g`."""
 
+    @abstractmethod
     def epoch_line(self, loss: float) -> str:
-        raise NotImplementedError
+        """What the log says after an epoch whose last batch had `loss`."""
 
     def _optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
         return torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from torch import nn
 
 from ganforge.cli import main
-from ganforge.config import config_from_dict, load_config
-from ganforge.errors import GanforgeError
+from ganforge.config import config_from_dict
 from ganforge.nets import build_net
 from ganforge.train import check_d
 from ganforge.train.check_d import check_discriminators
