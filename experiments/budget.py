@@ -37,12 +37,15 @@ def _cpu_busy() -> tuple[float, float]:
 
 
 def run_at_budget(config: str, overrides: list[str], seconds: float, seed: int = 0, num: int = 10_000,
-                  threads: int = 1, fresh: bool = False) -> dict:
+                  threads: int = 1, fresh: bool = False, cache_file: Path | None = CACHE) -> dict:
     """One thread by default: two experiments then share a 2-core machine without slowing each other down,
-    and every row of a table gets the same CPU however busy the machine is otherwise."""
+    and every row of a table gets the same CPU however busy the machine is otherwise. `cache_file` None: no cache
+    (smoke runs)."""
+    if cache_file is None:
+        cache_file, fresh = Path(tempfile.mkdtemp(prefix="ganforge-budget-cache-")) / "runs.json", True
     key = json.dumps({"config": config, "overrides": overrides, "seconds": seconds, "seed": seed, "num": num,
                       "threads": threads})
-    cache = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
+    cache = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
     # a row measured on another version of the config file is stale (rows from before this check carry no hash)
     sha = hashlib.sha256((ROOT / "configs" / config).read_bytes()).hexdigest()
     if key in cache and not fresh and cache[key].get("config_sha256", sha) == sha:
@@ -73,12 +76,12 @@ def run_at_budget(config: str, overrides: list[str], seconds: float, seed: int =
            "evaluator": scores["provenance"]["evaluator"]["name"],
            "evaluator_sha256": scores["provenance"]["evaluator"]["sha256"],
            "fid_floor": scores["provenance"]["evaluator"].get("fid_floor_train_vs_test")}
-    cache = json.loads(CACHE.read_text()) if CACHE.is_file() else {}  # re-read: another experiment may have written
+    cache = json.loads(cache_file.read_text()) if cache_file.is_file() else {}  # re-read: another run may have written
     cache[key] = row
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = CACHE.with_suffix(".tmp")
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = cache_file.with_suffix(f".{os.getpid()}.tmp")
     tmp_path.write_text(json.dumps(cache, indent=1) + "\n")
-    os.replace(tmp_path, CACHE)
+    os.replace(tmp_path, cache_file)
     return row
 
 

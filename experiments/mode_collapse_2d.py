@@ -5,8 +5,8 @@ for the same number of generator steps and 3 seeds, then scores 2,500 samples wi
 (`ganforge.evaluate.evaluate_points`: modes with ≥ 20 high-quality samples; a sample is high quality within 3σ of
 its nearest mode; reverse KL of the high-quality samples' mode histogram to uniform). Rows differ from the
 vanilla GAN of configs/gan-ring8.yaml (MLP G and D 128×3, Adam 1e-3, β = (0.5, 0.999), z ∈ ℝ²) at batch 64 by
-the overrides shown, except the last, which is the recommended recipe (configs/toy-<data>.yaml) run as it stands
-(its own batch and step budget, about 2 CPU-minutes). A figure shows samples at a few fractions of training for
+the overrides shown, except the recipe rows, which run the recommended recipe (configs/toy-<data>.yaml) as it stands
+(its own batch and step budget, about 2 CPU-minutes), and with 5 generators (MGAN). A figure shows samples at a few fractions of training for
 the vanilla GAN and the recipe.
 
     python experiments/mode_collapse_2d.py            # the table and figure: about 40 minutes on 1 thread
@@ -89,13 +89,16 @@ ROWS = (
     Row("instance_noise", "bce + instance noise (annealed to 0)", (),
         {"ring8": ("objective.instance_noise=0.1",), "grid25": ("objective.instance_noise=0.2",)}),
     Row("ema99", "bce + EMA of G, decay 0.99", ("train.ema=0.99",)),
+    # MGAN (Hoang et al. 2018): k generators, D's second head names which made a sample, β = 0.01 (MGAN's code)
+    Row("mgan4", "bce + 4 generators (MGAN, β 0.01)", ("objective.generators=4",)),
     Row("recipe", "recommended recipe (configs/toy-*.yaml), its own budget"),
+    Row("recipe_mgan5", "recommended recipe + 5 generators (MGAN, β 0.01), its own budget", ("objective.generators=5",)),
 )
 
 
 def run_config(row: Row, dataset: str, steps: int, seed: int, extra: list[str] = ()):
     """The config of one run of `steps` steps (the shared budget, or the recipe's own)."""
-    if row.key == "recipe":
+    if row.key.startswith("recipe"):
         raw = yaml.safe_load(RECIPES[dataset].read_text())
     else:
         raw = yaml.safe_load(BASE.read_text())
@@ -113,7 +116,7 @@ def score(run_dir: Path, dataset: str) -> dict:
 
 def row_steps(row: Row, dataset: str, steps: int, quick: bool) -> int:
     """The table's shared budget, except for the recipe, which runs its own (cut to `steps` in a smoke run)."""
-    if row.key == "recipe" and not quick:
+    if row.key.startswith("recipe") and not quick:
         return int(yaml.safe_load(RECIPES[dataset].read_text())["train"]["steps"])
     return steps
 
@@ -214,7 +217,8 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=None, help=f"generator steps per run (default {STEPS}; --quick 20)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2; --quick 0")
-    p.add_argument("--rows", nargs="+", default=None, choices=[r.key for r in ROWS], help="a subset of the rows")
+    p.add_argument("--rows", nargs="+", default=None, choices=[r.key for r in ROWS],
+                   help="a subset of the rows; they replace their own in the results file, the other rows stay")
     p.add_argument("--quick", action="store_true", help="smoke run: every row, one seed, 20 steps")
     p.add_argument("--out", type=Path, default=RESULTS, help="where the json/md/png go (default experiments/results)")
     args = p.parse_args(argv)
@@ -253,6 +257,18 @@ def main(argv: list[str] | None = None) -> dict:
 
     args.out.mkdir(parents=True, exist_ok=True)
     paths = {ext: args.out / f"mode_collapse_2d.{ext}" for ext in ("json", "md", "png")}
+    if args.rows is not None and paths["json"].is_file():
+        # a subset measured again: the other rows are kept as they were measured (with their settings)
+        old = json.loads(paths["json"].read_text())
+        if (old["steps"], old["seeds"]) != (steps, list(seeds)):
+            raise SystemExit(f"{paths['json']} holds {old['steps']} steps, seeds {old['seeds']}: rerun every row "
+                             f"to change them (or --out elsewhere)")
+        done = {r["key"] for r in result["rows"]}
+        order = [r.key for r in ROWS]
+        result["rows"] = sorted([r for r in old["rows"] if r["key"] not in done] + result["rows"],
+                                key=lambda r: order.index(r["key"]) if r["key"] in order else len(order))
+        if "figure" in old and not all((d, k) in shots for d in DATASETS for k in FIGURE_ROWS):
+            result["figure"] = old["figure"]
     if all((d, k) in shots for d in DATASETS for k in FIGURE_ROWS):
         figure(shots, budgets, paths["png"])
         result["figure"] = shown(paths["png"])

@@ -54,7 +54,7 @@ class DataConfig(Strict):
     workers: int = Field(0, ge=0, le=256)
     # an image-to-image task derived from the dataset (ganforge.data.paired): the batch field "source" holds
     # edges / a 2× or 4× downscaled copy / the inverted image / the image with a hole, and x the image itself
-    task: Literal["edges", "downscale2", "downscale4", "invert", "inpaint"] | None = None
+    task: Literal["edges", "downscale2", "downscale4", "invert", "inpaint", "inpaint_random"] | None = None
     # data.name=pairs (a user's paired images): which side is the input; BtoA swaps pix2pix's A and B
     direction: Literal["AtoB", "BtoA"] = "AtoB"
 

@@ -1,5 +1,5 @@
-"""Smoke runs of the benchmarks of issue 14 (tiny budgets): they run, write their results file, and report what
-they promise (FLOP/s against the GEMM peak, medians over seeds, a failed variant said as failed)."""
+"""Smoke runs of the benchmarks of issue 14 and the experiments of issue 15 (tiny budgets): they run, write their
+results file, and report what they promise (FLOP/s against the GEMM peak, medians over seeds, every row)."""
 import json
 import subprocess
 import sys
@@ -56,3 +56,36 @@ def test_wasserstein_vs_fid_experiment_writes_its_curves(tmp_path):
     [run] = json.loads((tmp_path / "wasserstein_vs_fid.json").read_text())["runs"]
     assert run["steps"] > 0 and run["points"] and all(p["fid"] > 0 for p in run["points"])
     assert (tmp_path / "wasserstein-vs-fid.png").stat().st_size > 0 and "DCGAN (bce)" in proc.stdout
+
+
+def run_experiment(script, *args, timeout=600):
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / script), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_several_generators_experiment_compares_one_and_four_generators(tmp_path):
+    last = run_experiment("several_generators.py", "--seconds", "2", "--num", "200", "--seeds", "0", "--jobs", "1",
+                          "--no-cache", "--out", str(tmp_path))
+    result = json.loads((tmp_path / "several_generators.json").read_text())
+    assert set(last["fid"]) == {"one", "mgan4"} and all(v > 0 for v in last["fid"].values())
+    assert {r["row"] for r in result["runs"]} == {"one", "mgan4"} and all(r["steps"] > 0 for r in result["runs"])
+    assert "4 generators" in (tmp_path / "several_generators.md").read_text()
+
+
+def test_gan_augmentation_experiment_trains_every_classifier_variant(tmp_path):
+    last = run_experiment("gan_augmentation.py", "--per-class", "10", "--seeds", "0", "--gan-seconds", "2",
+                          "--steps", "10", "--jobs", "1", "--out", str(tmp_path))
+    [cell] = json.loads((tmp_path / "gan_augmentation.json").read_text())["cells"]
+    assert cell["gan_steps"] > 0 and 0 <= cell["samples_class_agreement"] <= 1
+    assert set(cell["accuracy"]) == {"real", "real + flips", "real + cGAN", "cGAN only"}
+    assert all(0 <= a <= 1 for a in last["accuracy"]["10"].values())
+
+
+def test_bf16_quality_bench_compares_both_precisions_at_equal_steps(tmp_path):
+    out = tmp_path / "b.json"
+    run_bench("bf16_quality.py", "--steps", "3", "--seeds", "0", "--num", "200", "--jobs", "1", "--force", "--out", str(out))
+    result = json.loads(out.read_text())
+    assert [r["bf16"] for r in result["runs"]] == [False, True] and all(r["steps"] == 3 for r in result["runs"])
+    assert result["speedup_bf16"] > 0 and isinstance(result["native_bf16"], bool)

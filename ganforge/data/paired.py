@@ -11,11 +11,14 @@ streams, so the alignment stays hidden from it and serves only to score the resu
   downscale4   y averaged over 4×4 blocks: a quarter-size image (×4; 28 px garments → 7 px)
   invert       255 − y: light-on-dark ↔ dark-on-light garments
   inpaint      y with its central square (half the side) set to black: what belongs in the hole must be made up
+  inpaint_random  y with one rectangle set to black, its sides (¼ to ½ of the image's) and place drawn for each
+               image from its index in the split (a counter-based hash: the same masks on every load, any chunking)
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -58,21 +61,48 @@ def inpaint(y: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def uniform_hash(index: np.ndarray, draw: int) -> np.ndarray:
+    """A uniform number in [0, 1) for every (index, draw): splitmix64 of a counter (Steele et al. 2014), so a mask
+    depends on the image's index alone, not on how the images are chunked or on any RNG state."""
+    x = index.astype(np.uint64) * np.uint64(8) + np.uint64(draw) + np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):  # the hash works modulo 2⁶⁴
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return ((x ^ (x >> np.uint64(31))) >> np.uint64(11)) / 2.0**53
+
+
+def inpaint_random(y: torch.Tensor, index: np.ndarray) -> torch.Tensor:
+    """One black rectangle per image: each side ¼ to ½ of the image's, placed uniformly inside it."""
+    h, w = y.shape[-2:]
+    out = y.clone()
+    u = [uniform_hash(index, d) for d in range(4)]
+    mh = h // 4 + (u[0] * (h // 2 - h // 4 + 1)).astype(int)
+    mw = w // 4 + (u[1] * (w // 2 - w // 4 + 1)).astype(int)
+    top, left = (u[2] * (h - mh + 1)).astype(int), (u[3] * (w - mw + 1)).astype(int)
+    for n in range(len(y)):
+        out[n, :, top[n]: top[n] + mh[n], left[n]: left[n] + mw[n]] = 0
+    return out
+
+
+# every task maps (images, their indices in the split) to inputs; only random masks read the indices
 TASKS = {
-    "edges": edges,
-    "downscale2": lambda y: downscale(y, 2),
-    "downscale4": lambda y: downscale(y, 4),
-    "invert": invert,
-    "inpaint": inpaint,
+    "edges": lambda y, i: edges(y),
+    "downscale2": lambda y, i: downscale(y, 2),
+    "downscale4": lambda y, i: downscale(y, 4),
+    "invert": lambda y, i: invert(y),
+    "inpaint": lambda y, i: inpaint(y),
+    "inpaint_random": inpaint_random,
 }
 
 
-def derive(task: str, stored: torch.Tensor) -> torch.Tensor:
-    """The inputs of `task` for stored images, stored the same way: uint8 0–255 (rounded) or float32 in [-1, 1]."""
+def derive(task: str, stored: torch.Tensor, first: int = 0) -> torch.Tensor:
+    """The inputs of `task` for stored images, stored the same way: uint8 0–255 (rounded) or float32 in [-1, 1].
+    `first` is the index of stored[0] in its split (random masks are drawn by index)."""
     if task not in TASKS:
         raise GanforgeError(f"unknown data.task '{task}' (known: {', '.join(TASKS)})")
     eight_bit = stored.dtype == torch.uint8
-    out = TASKS[task](stored.float() if eight_bit else (stored + 1) * 127.5)
+    index = np.arange(first, first + len(stored))
+    out = TASKS[task](stored.float() if eight_bit else (stored + 1) * 127.5, index)
     return out.round().clamp(0, 255).to(torch.uint8) if eight_bit else out / 127.5 - 1
 
 
@@ -80,7 +110,8 @@ def paired(ds: Dataset, task: str) -> Dataset:
     """`ds` as the pairs (source = task(y), x = y) of `task`; its labels, split and resizing options carry over."""
     if ds.kind != "image":
         raise GanforgeError(f"data.task '{task}' derives image pairs; dataset '{ds.name}' holds {ds.kind} data")
-    source = torch.cat([derive(task, part) for part in ds.stored.split(10_000)])
+    chunk = 10_000
+    source = torch.cat([derive(task, part, i * chunk) for i, part in enumerate(ds.stored.split(chunk))])
     # the name stays the dataset's: its evaluator judges the targets and the outputs (the task is in the config)
     return Dataset(ds.name, ds.stored, ds.labels, "image", ds.image_size, ds.channels,
                    extra={**ds.extra, SOURCE: source})

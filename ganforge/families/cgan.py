@@ -24,6 +24,8 @@ class LabelledOptions(GANOptions):
     def _one_class_per_input(self):
         if self.pack != 1:
             raise ValueError("pack applies to unconditional GANs only (a pack would mix classes)")
+        if self.generators != 1:
+            raise ValueError("generators applies to unconditional GANs only (the class already splits G's work)")
         return self
 
 

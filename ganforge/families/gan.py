@@ -3,19 +3,23 @@ stabiliser of the lectures as an option in `objective:` of the config.
 
 Goodfellow et al. 2014 is `loss: bce` with the `mlp_generator` / `maxout_discriminator` networks; DCGAN is
 the same with the `dcgan_*` networks. WGAN, WGAN-GP, LSGAN, hinge and f-GAN change `loss` (and the penalty or
-clipping that keeps a critic Lipschitz); `wgan.py` only sets the papers' defaults.
+clipping that keeps a critic Lipschitz); `wgan.py` only sets the papers' defaults. `generators: k` turns G into a
+mixture of k generators and gives D a head that names which one made a sample (MGAN, Hoang et al. 2018).
 """
 from __future__ import annotations
 
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 from torch.func import functional_call
 
 from .. import objectives
 from ..errors import GanforgeError
+from ..nets.conditional import AuxClassifierDiscriminator, balanced_labels, feature_dim
+from ..nets.mixture import MixtureGenerator
 from .base import Batch, Family, Options, Phase, Signals, register_family
 
 class GANOptions(Options):
@@ -39,6 +43,9 @@ class GANOptions(Options):
     unrolled_lr: float | None = Field(None, gt=0)  # SGD step of the unrolling; None = D's learning rate
     pack: int = Field(1, ge=1)  # PacGAN: D judges `pack` samples at once, concatenated along channels
     separate_batches: bool = True  # real and fake through D in separate calls (batch norm never mixes them)
+    # -- several generators (MGAN, Hoang et al. 2018) -----------------------------------------------------------
+    generators: int = Field(1, ge=1, le=64)  # k: a uniform mixture of k generators; D also names which made a sample
+    diversity: float = Field(0.01, ge=0)  # β of MGAN: weight of that "which generator" cross-entropy (MGAN's code: 0.01)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -48,6 +55,14 @@ class GANOptions(Options):
                 raise ValueError(f"{key} applies to loss '{owner}' only (loss is '{self.loss}')")
         if self.loss == "fgan" and self.divergence not in objectives.DIVERGENCES:
             raise ValueError(f"divergence '{self.divergence}' unknown; choose from {sorted(objectives.DIVERGENCES)}")
+        if self.generators == 1 and self.diversity != GANOptions.model_fields["diversity"].default:
+            raise ValueError("diversity applies with generators > 1 only")
+        if self.generators > 1:
+            # each of these judges or packs examples without knowing which generator made them
+            for key, value in (("pack", 1), ("feature_matching", False), ("unrolled_steps", 0),
+                               ("separate_batches", True)):
+                if getattr(self, key) != value:
+                    raise ValueError(f"generators > 1 does not combine with {key}={getattr(self, key)!r} yet")
         return self
 
     def game(self) -> objectives.Game:
@@ -81,11 +96,25 @@ class GAN(Family):
             # the penalty's per-example input gradient is wrong when batch norm couples the examples
             raise GanforgeError("objective.gradient_penalty / objective.r1 need a discriminator without batch norm "
                                 "(e.g. nets.D.args.batch_norm=false)")
+        if o.generators > 1 and cfg.train.batch_size < 2 * o.generators:
+            raise GanforgeError(f"objective.generators={o.generators} needs train.batch_size ≥ {2 * o.generators} "
+                                f"(two examples per generator per batch); got {cfg.train.batch_size}")
         if o.feature_matching and not hasattr(self.nets.D, "features"):
             raise GanforgeError(f"objective.feature_matching needs a discriminator with features(); "
                                 f"'{cfg.nets['D'].arch}' has none")
         self.game = o.game()
 
+    def build(self, name: str, role: str) -> nn.Module:
+        """With `generators` k > 1 (MGAN): G is a mixture of k copies of the configured generator, and D gets a
+        second head on its features that names which of them made a sample (MGAN's classifier C, which shares
+        every layer with D but the last)."""
+        k, build_one = self.opts.generators, super().build
+        if k == 1:
+            return build_one(name, role)
+        if role == "generator":
+            return MixtureGenerator([build_one(name, role) for _ in range(k)])
+        trunk = self.build_trunk(name, "objective.generators > 1 (D also names the generator)", self.in_shape(name))
+        return AuxClassifierDiscriminator(trunk, k, feature_dim(trunk, self.in_shape(name)))
 
     def signals(self) -> Signals:
         sees = not self.opts.feature_matching
@@ -156,8 +185,20 @@ class GAN(Family):
         real_y, fake_y = self.real_labels(batch), self.fake_labels(batch)
         with torch.no_grad():
             fake = self.generate(batch.size, fake_y)
+        if self.opts.generators > 1:
+            real_s = self.nets.D(self.d_input(batch.x)).float()
+            fake_s, which_logits = self.nets.D.classify(self.d_input(fake))
+            terms = self.d_terms(batch.x, fake, real_s, fake_s.float())
+            return terms | {"d_which_generator": self.which_generator_cost(which_logits, "D")}
         real_s, fake_s = self.scores(batch.x, fake, real_y, fake_y)
         return self.d_terms(batch.x, fake, real_s, fake_s, real_y)
+
+    def which_generator_cost(self, logits: torch.Tensor, by: str) -> torch.Tensor:
+        """β · cross-entropy of D's guess of which generator made each fake (they go round-robin): D's second head
+        learns to tell the generators apart, and the generators minimise it too, which pushes them apart (MGAN)."""
+        which = balanced_labels(len(logits), self.opts.generators, logits.device)
+        self.monitor(**{f"which_generator_accuracy({by})": (logits.argmax(1) == which).float().mean()})
+        return self.opts.diversity * F.cross_entropy(logits.float(), which)
 
     def d_terms(self, real: torch.Tensor, fake: torch.Tensor, real_s: torch.Tensor, fake_s: torch.Tensor,
                 real_y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -186,6 +227,10 @@ class GAN(Family):
             real_f = self.nets.D.features(self.d_input(batch.x)).float().mean(0).detach()
             fake_f = self.nets.D.features(self.d_input(fake)).float().mean(0)
             return {"g_feature_matching": (real_f - fake_f).square().sum()}
+        if self.opts.generators > 1:
+            fake_s, which_logits = self.nets.D.classify(self.d_input(fake))
+            return {"g_" + self.game.g_name: self.game.g_cost(fake_s.float()),
+                    "g_which_generator": self.which_generator_cost(which_logits, "G")}
         if self.opts.unrolled_steps:
             fake_s = self._unrolled_scores(batch.x, fake, self.real_labels(batch), fake_y)
         else:

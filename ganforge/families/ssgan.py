@@ -33,6 +33,8 @@ class SSGANOptions(GANOptions):
             raise ValueError("ssgan's real-vs-fake cost is the bce of the K+1-class softmax; loss must be 'bce'")
         if self.pack != 1:
             raise ValueError("pack does not apply to ssgan (D classifies one example at a time)")
+        if self.generators != 1:
+            raise ValueError("generators does not apply to ssgan (its D's classes are the data's)")
         return self
 
 

@@ -26,6 +26,23 @@ def test_downscale_averages_blocks():
         derive("downscale4", torch.zeros(1, 1, 6, 6, dtype=torch.uint8))
 
 
+def test_random_inpainting_blacks_out_one_rectangle_per_image_drawn_from_its_index():
+    y = torch.full((400, 1, 28, 28), 200, dtype=torch.uint8)
+    masked = derive("inpaint_random", y)
+    sides = []
+    for img in masked[:, 0]:
+        rows, cols = (img == 0).any(1).nonzero().squeeze(1), (img == 0).any(0).nonzero().squeeze(1)
+        h, w = len(rows), len(cols)
+        assert 7 <= h <= 14 and 7 <= w <= 14, (h, w)  # ¼ to ½ of the 28-pixel side
+        assert (img == 0).sum() == h * w  # one solid rectangle; everything else untouched
+        assert rows.max() - rows.min() + 1 == h and cols.max() - cols.min() + 1 == w
+        sides.append((h, w, rows.min().item(), cols.min().item()))
+    assert len(set(sides)) > 200  # masks differ from image to image
+    # a mask belongs to the image's index: the same whatever the chunking, a different one at another index
+    assert torch.equal(masked[100:200], derive("inpaint_random", y[100:200], first=100))
+    assert not torch.equal(masked[:100], derive("inpaint_random", y[:100], first=100))
+
+
 @pytest.mark.parametrize("task", list(TASKS))
 def test_every_task_keeps_targets_labels_and_split_aligned(task):
     plain = load_dataset("digits")
