@@ -84,6 +84,10 @@ class Pix2Pix(Family):
             a = F.interpolate(a, size=b.shape[-2:], mode="bicubic", align_corners=False).clamp(-1, 1)
         return torch.cat([a, b], 1)
 
+    def judge(self, batch: Batch) -> torch.Tensor | None:
+        # D's patch logits on the real pairs (the doctor's overfitting probe); no verdict where D is not trained
+        return self.nets.D(self.pair(batch.fields[SOURCE], batch.x)).float() if self.opts.adversarial else None
+
     def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         a, b = batch.fields[SOURCE], batch.x
         with torch.no_grad():

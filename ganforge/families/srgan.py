@@ -87,6 +87,10 @@ class SRGAN(Family):
             return Signals(p_real="D(x)", p_fake="D(G(low))")
         return Signals()
 
+    def judge(self, batch: Batch) -> torch.Tensor | None:
+        # D's scores of the real high-resolution images (the doctor's overfitting probe); none where D is not trained
+        return self.nets.D(batch.x).float() if self.opts.adversarial else None
+
     def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             fake = self.nets.G(batch.fields[SOURCE])

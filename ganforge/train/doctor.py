@@ -495,6 +495,8 @@ def overfitting_probe(cfg: RunConfig, family: Family, data: Dataset | ShardDatas
             scores = [family.judge(b) for b in (train_batch, held_batch)]
             for b, saved in buffers:
                 b.copy_(saved)
+        if any(s is None for s in scores):  # this run's options leave D untrained (e.g. L1 alone)
+            return {}
         (train_s, held_s), b = scores, game.boundary
         return {OVERFIT_TRAIN: float((train_s > b).float().mean()), OVERFIT_HELD: float((held_s > b).float().mean()),
                 "doctor/d_score_train": float(train_s.mean()), "doctor/d_score_heldout": float(held_s.mean())}

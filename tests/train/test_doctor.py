@@ -219,20 +219,29 @@ def test_discriminator_overfits_when_training_and_held_out_verdicts_part_for_pat
     assert "augment.policy" not in text and "augment.ada_target, now 0.6" in text and "data.num_samples, now 500" in text
 
 
-def test_the_overfitting_probe_leaves_training_unchanged_and_logs_its_shares(tmp_path):
+@pytest.mark.parametrize("family", ["gan", "pix2pix", "srgan"])
+def test_the_overfitting_probe_leaves_training_unchanged_and_logs_its_shares(tmp_path, family):
     """The probe runs D on fixed training and held-out images (test split) every doctor.overfit_every steps, in
     training mode as D judges real batches: batch-norm statistics and the RNG are put back, so the weights after
-    training are bit-identical to a run without it."""
+    training are bit-identical to a run without it. pix2pix's D judges (input, target) pairs patch by patch."""
     from conftest import TINY_CONFIGS, assert_same_state
 
     over = ["train.steps=6", "log.every=2", "checkpoint.every=3"]
-    probed = train(load_config(TINY_CONFIGS / "gan.yaml", over + ["doctor.overfit_every=2"]), out=tmp_path / "a")
-    plain = train(load_config(TINY_CONFIGS / "gan.yaml", over + ["doctor.overfit_every=0"]), out=tmp_path / "b")
+    probed = train(load_config(TINY_CONFIGS / f"{family}.yaml", over + ["doctor.overfit_every=2"]), out=tmp_path / "a")
+    plain = train(load_config(TINY_CONFIGS / f"{family}.yaml", over + ["doctor.overfit_every=0"]), out=tmp_path / "b")
     assert_same_state(probed.dir, plain.dir)
     rows = [m for m in read_metrics(probed.dir) if "doctor/d_real_train" in m]
     assert [m["step"] for m in rows] == [2, 4, 6]
     assert all(0 <= m["doctor/d_real_train"] <= 1 and 0 <= m["doctor/d_real_heldout"] <= 1 for m in rows)
     assert not any("doctor/d_real_train" in m for m in read_metrics(plain.dir))
+
+
+def test_the_overfitting_probe_says_nothing_where_the_discriminator_is_not_trained(tmp_path):
+    from conftest import TINY_CONFIGS
+
+    run = train(load_config(TINY_CONFIGS / "pix2pix.yaml", ["train.steps=4", "log.every=2", "doctor.overfit_every=2",
+                                                           "objective.adversarial=0"]), out=tmp_path / "l1")
+    assert not any("doctor/d_real_train" in m for m in read_metrics(run.dir))
 
 
 # ---- the Doctor: once per episode, records, NaN --------------------------------------------------------------
