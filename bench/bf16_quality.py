@@ -51,7 +51,7 @@ def one_run(bf16: bool, steps: int, seed: int, num: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from ganforge.train.precision import cpu_has_native_bf16
+    from ganforge.train.precision import cpu_has_native_bf16, cpu_model
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=3000)
@@ -76,12 +76,11 @@ def main(argv: list[str] | None = None) -> dict:
             "fid_median": statistics.median(r["fid"] for r in mine), "fid_per_seed": [r["fid"] for r in mine],
             "steps_per_s_median": statistics.median(r["steps"] / r["train_s"] for r in mine)}
     pairs = [(a["fid"], b["fid"]) for a, b in zip(runs[0::2], runs[1::2])]
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
     result = {"benchmark": "bf16_quality", "config": "configs/dcgan-fashion.yaml", "steps": args.steps, "seeds": seeds,
               "num_samples": args.num, "threads": 1, "jobs": args.jobs,
               "command": "python bench/bf16_quality.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "cpu_model": next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), ""),
+              "cpu_model": cpu_model(),
               "native_bf16": cpu_has_native_bf16(), "torch": torch.__version__, "runs": runs, "summary": summary,
               "fid_bf16_minus_fp32_per_seed": [b - a for a, b in pairs],
               "speedup_bf16": summary["bf16"]["steps_per_s_median"] / summary["fp32"]["steps_per_s_median"]}

@@ -41,11 +41,9 @@ def run_at_budget(config: str, overrides: list[str], seconds: float, seed: int =
     """One thread by default: two experiments then share a 2-core machine without slowing each other down,
     and every row of a table gets the same CPU however busy the machine is otherwise. `cache_file` None: no cache
     (smoke runs)."""
-    if cache_file is None:
-        cache_file, fresh = Path(tempfile.mkdtemp(prefix="ganforge-budget-cache-")) / "runs.json", True
     key = json.dumps({"config": config, "overrides": overrides, "seconds": seconds, "seed": seed, "num": num,
                       "threads": threads})
-    cache = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
+    cache = json.loads(cache_file.read_text()) if cache_file is not None and cache_file.is_file() else {}
     # a row measured on another version of the config file is stale (rows from before this check carry no hash)
     sha = hashlib.sha256((ROOT / "configs" / config).read_bytes()).hexdigest()
     if key in cache and not fresh and cache[key].get("config_sha256", sha) == sha:
@@ -76,6 +74,8 @@ def run_at_budget(config: str, overrides: list[str], seconds: float, seed: int =
            "evaluator": scores["provenance"]["evaluator"]["name"],
            "evaluator_sha256": scores["provenance"]["evaluator"]["sha256"],
            "fid_floor": scores["provenance"]["evaluator"].get("fid_floor_train_vs_test")}
+    if cache_file is None:
+        return row
     cache = json.loads(cache_file.read_text()) if cache_file.is_file() else {}  # re-read: another run may have written
     cache[key] = row
     cache_file.parent.mkdir(parents=True, exist_ok=True)

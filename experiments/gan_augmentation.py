@@ -43,6 +43,7 @@ from ganforge.data import labelled_subset, load_dataset
 from ganforge.evaluate import evaluate_images
 from ganforge.metrics.tstr import accuracy
 from ganforge.nets import build_net
+from ganforge.train.precision import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"
@@ -171,8 +172,7 @@ def main(argv: list[str] | None = None) -> dict:
     jobs = [(n, s, args.gan_seconds, args.steps) for n in args.per_class for s in args.seeds]
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
         cells = pool.map(run_cell, jobs, chunksize=1)
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), "unknown CPU")
+    cpu = cpu_model() or "unknown CPU"
     result = {"experiment": "gan_augmentation", "per_class": args.per_class, "seeds": args.seeds,
               "gan_seconds": args.gan_seconds, "steps": args.steps, "cpu": cpu, "torch": torch.__version__,
               "gan_overrides": GAN_OVERRIDES, "cells": cells,

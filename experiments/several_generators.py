@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from budget import run_at_budget
+from ganforge.train.precision import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = RESULTS / "several_generators_runs.json"
@@ -57,13 +58,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
-
-
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=300.0)
@@ -83,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
         summary[name] = {k: statistics.median(r[k] for r in mine) for k in KEYS}
         summary[name]["fid_per_seed"] = [r["fid"] for r in mine]
     result = {"experiment": "several_generators", "config": f"configs/{CONFIG}", "seconds": args.seconds,
-              "num": args.num, "seeds": args.seeds, "cpu": cpu_name(), "threads": 1, "torch": torch.__version__,
+              "num": args.num, "seeds": args.seeds, "cpu": cpu_model() or "unknown CPU", "threads": 1, "torch": torch.__version__,
               "rows": {n: {"overrides": o, "what": w} for n, (o, w) in ROWS.items()}, "runs": runs, "summary": summary,
               "command": "python experiments/several_generators.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -74,14 +74,18 @@ def uniform_hash(index: np.ndarray, draw: int) -> np.ndarray:
 def inpaint_random(y: torch.Tensor, index: np.ndarray) -> torch.Tensor:
     """One black rectangle per image: each side ¼ to ½ of the image's, placed uniformly inside it."""
     h, w = y.shape[-2:]
-    out = y.clone()
     u = [uniform_hash(index, d) for d in range(4)]
     mh = h // 4 + (u[0] * (h // 2 - h // 4 + 1)).astype(int)
     mw = w // 4 + (u[1] * (w // 2 - w // 4 + 1)).astype(int)
     top, left = (u[2] * (h - mh + 1)).astype(int), (u[3] * (w - mw + 1)).astype(int)
-    for n in range(len(y)):
-        out[n, :, top[n]: top[n] + mh[n], left[n]: left[n] + mw[n]] = 0
-    return out
+
+    def inside(start: np.ndarray, size: np.ndarray, length: int) -> torch.Tensor:
+        """(N, length): which positions of each image's row (or column) fall in its span."""
+        at = torch.arange(length)
+        return (at >= torch.from_numpy(start)[:, None]) & (at < torch.from_numpy(start + size)[:, None])
+
+    hole = inside(top, mh, h)[:, :, None] & inside(left, mw, w)[:, None, :]  # (N, H, W)
+    return y.masked_fill(hole[:, None], 0)
 
 
 # every task maps (images, their indices in the split) to inputs; only random masks read the indices

@@ -26,6 +26,15 @@ def cpu_flags(cpuinfo: str | None = None) -> set[str]:
     return set()
 
 
+def cpu_model() -> str:
+    """The first CPU's model name from /proc/cpuinfo ("" where there is none): results files say where they came from."""
+    path = Path("/proc/cpuinfo")
+    for line in (path.read_text() if path.is_file() else "").splitlines():
+        if line.startswith("model name") and ":" in line:
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
 @lru_cache(maxsize=None)
 def cpu_has_native_bf16() -> bool:
     return any(flag in cpu_flags() for flag in NATIVE_BF16_FLAGS)
