@@ -36,6 +36,7 @@ from ganforge.api import evaluate_run, translate_test
 from ganforge.config import load_config
 from ganforge.data.paired import SOURCE, derive
 from ganforge.evaluate import evaluate_translations, test_pairs
+from ganforge.train.precision import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"
@@ -111,9 +112,14 @@ def run_row(row: str, seconds: float, seed: int, num: int) -> dict:
     if row.startswith("inpaint"):
         scores |= hole_scores(row, num)
     return {"row": row, "config": f"configs/{config}", "overrides": overrides, "steps": run.step, "seed": seed,
-            "seconds": seconds,
+            "seconds": seconds, "cpu": cpu_label(),
             "train_s": round(train_s, 1), "eval_s": round(time.perf_counter() - t0, 1), "num": num,
             **{k: v for k, v in scores.items() if isinstance(v, (int, float))}}
+
+
+def cpu_label() -> str:
+    """Where a row ran: rows of one table can come from different sessions' machines, and steps per second differ."""
+    return f"{cpu_model() or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()}"
 
 
 def figure(rows: list[str], path: Path, n: int = 8) -> None:
@@ -133,15 +139,15 @@ def figure(rows: list[str], path: Path, n: int = 8) -> None:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| row | steps | train s | L1 ↓ | PSNR ↑ | SSIM ↑ | FID ↓ | KID ↓ | precision | recall | class agreement ↑ |"
+    lines = ["| row | CPU | steps | train s | L1 ↓ | PSNR ↑ | SSIM ↑ | FID ↓ | KID ↓ | precision | recall | class agreement ↑ |"
              " cycle error A / B | random pairing L1 / PSNR / SSIM | hole L1 / PSNR / std ratio |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
     for r in rows:
         cycle = f"{r['cycle_error_a']:.3f} / {r['cycle_error_b']:.3f}" if "cycle_error_a" in r else "—"
         rand = (f"{r['random_pair_l1']:.3f} / {r['random_pair_psnr']:.2f} / {r['random_pair_ssim']:.3f}"
                 if "random_pair_l1" in r else "—")
         hole = (f"{r['hole_l1']:.4f} / {r['hole_psnr']:.2f} / {r['hole_std_ratio']:.2f}" if "hole_l1" in r else "—")
-        lines.append(f"| {r['row']} | {r['steps']:,} | {r['train_s']:.0f} | {r['l1']:.4f} | {r['psnr']:.2f} | "
+        lines.append(f"| {r['row']} | {r.get('cpu', 'not recorded')} | {r['steps']:,} | {r['train_s']:.0f} | {r['l1']:.4f} | {r['psnr']:.2f} | "
                      f"{r['ssim']:.3f} | {r['fid']:.2f} | {r['kid']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} | "
                      f"{r['class_agreement']:.1%} | {cycle} | {rand} | {hole} |")
     return "\n".join(lines) + "\n"

@@ -89,3 +89,14 @@ def test_bf16_quality_bench_compares_both_precisions_at_equal_steps(tmp_path):
     result = json.loads(out.read_text())
     assert [r["bf16"] for r in result["runs"]] == [False, True] and all(r["steps"] == 3 for r in result["runs"])
     assert result["speedup_bf16"] > 0 and isinstance(result["native_bf16"], bool)
+
+
+def test_translation_ceiling_trains_a_classifier_on_each_task_s_inputs(tmp_path):
+    """The ceiling of class agreement: the evaluator's recipe trained on a task's inputs. Even 2,000 training images
+    and one epoch (15 steps) read the class from the garments well above chance (10 %); the results keep both rows."""
+    last = run_experiment("translation_ceiling.py", "--tasks", "garments,edges", "--epochs", "1", "--train-images",
+                          "2000", "--jobs", "1", "--out", str(tmp_path))
+    rows = {r["task"]: r for r in json.loads((tmp_path / "translation_ceiling.json").read_text())["rows"]}
+    assert set(rows) == {"garments", "edges"} and all(r["train_images"] == 2000 for r in rows.values())
+    assert rows["garments"]["test_accuracy"] > 0.25 and 0 <= rows["edges"]["test_accuracy"] <= 1
+    assert last["rows"] == list(rows.values()) and "| edges | 1 |" in (tmp_path / "translation_ceiling.md").read_text()

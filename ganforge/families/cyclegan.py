@@ -124,6 +124,11 @@ class CycleGAN(Family):
             terms["g_identity"] = self.opts.identity * self.opts.cycle * same
         return terms
 
+    def judge(self, batch: Batch) -> torch.Tensor:
+        # D_B's patch logits on real B images (the doctor's overfitting probe): the probe draws the batch's own
+        # field, the B side; D_A's domain comes as a stream of its own
+        return self.nets.D_B(batch.x).float()
+
     def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         terms, real_scores = {}, []
         for side, real, D in (("a", batch.a.x, self.nets.D_A), ("b", batch.x, self.nets.D_B)):

@@ -219,11 +219,11 @@ def test_discriminator_overfits_when_training_and_held_out_verdicts_part_for_pat
     assert "augment.policy" not in text and "augment.ada_target, now 0.6" in text and "data.num_samples, now 500" in text
 
 
-@pytest.mark.parametrize("family", ["gan", "pix2pix", "srgan"])
+@pytest.mark.parametrize("family", ["gan", "pix2pix", "srgan", "cyclegan"])
 def test_the_overfitting_probe_leaves_training_unchanged_and_logs_its_shares(tmp_path, family):
     """The probe runs D on fixed training and held-out images (test split) every doctor.overfit_every steps, in
     training mode as D judges real batches: batch-norm statistics and the RNG are put back, so the weights after
-    training are bit-identical to a run without it. pix2pix's D judges (input, target) pairs patch by patch."""
+    training are bit-identical to a run without it. pix2pix's D judges (input, target) pairs patch by patch; CycleGAN's D_B the real B images."""
     from conftest import TINY_CONFIGS, assert_same_state
 
     over = ["train.steps=6", "log.every=2", "checkpoint.every=3"]
