@@ -42,6 +42,15 @@ def _config(seconds: float, seed: int, subset: int | None, overrides: list[str])
                               *([f"data.num_samples={subset}"] if subset else []), *overrides])
 
 
+def machine_record() -> dict:
+    """Which CPU a number came from: the protocol's results differ by machine (AVX2 vs AVX-512, native bf16)."""
+    from ganforge.train.precision import cpu_has_native_bf16, cpu_model
+
+    return {"cores": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
+            "cpu_model": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "native_bf16": cpu_has_native_bf16()}
+
+
 def _busy() -> tuple[float, float]:
     fields = [float(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     return sum(fields) - fields[3] - fields[4], sum(fields)
@@ -119,17 +128,11 @@ def main(argv=None) -> dict:
               f"{m['coverage']:6.3f} {m['classes_covered']:7.0f}")
     print(f"FID ratio ganforge / plain (medians): {ours / theirs:.3f} (goal ≤ 0.5); per seed: "
           f"{', '.join(f'{v:.2f}' for v in per_seed)}")
-    from ganforge.train.precision import cpu_has_native_bf16
-
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
     result = {
         "benchmark": "quality_at_budget",
         "command": "python bench/quality_at_budget.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
-                    "cpu_model": next((l.split(":", 1)[1].strip() for l in info.splitlines()
-                                       if l.startswith("model name")), ""),
-                    "cpu_capability": torch.backends.cpu.get_cpu_capability(), "native_bf16": cpu_has_native_bf16()},
+        "machine": machine_record(),
         "seconds": args.seconds, "seeds": seeds, "subset": args.subset, "num_samples": args.num, "threads": 1,
         "overrides": args.set, "evaluator": evaluator.describe(), "rows": rows,
         "fid_ratio_ganforge_over_plain": ours / theirs, "fid_ratio_per_seed": per_seed,

@@ -90,6 +90,16 @@ class TrainConfig(Strict):
     # to zero at `steps` (pix2pix/CycleGAN's schedule; on the 2-D mixtures it tightens the modes)
     lr_decay: Literal["none", "linear"] = "none"
     lr_decay_start: float = Field(0.5, ge=0.0, lt=1.0)
+    # what the schedule's progress counts: steps (a function of the step alone: resumes bit-for-bit), or the
+    # seconds of `time_budget` spent in this invocation (for "train for 5 minutes": the rates reach zero as the
+    # budget ends; the schedule then follows the clock, so two runs differ unless their steps take the same time)
+    lr_decay_over: Literal["steps", "time_budget"] = "steps"
+
+    @model_validator(mode="after")
+    def _decay_clock(self):
+        if self.lr_decay_over == "time_budget" and self.time_budget is None:
+            raise ValueError("train.lr_decay_over=time_budget needs train.time_budget (the seconds the schedule spans)")
+        return self
 
 
 OPERATIONS = ("translation", "cutout", "colour")

@@ -26,6 +26,22 @@ def test_quality_at_budget_runs_both_loops_on_the_same_subset(tmp_path):
     assert "FID ratio ganforge / plain (medians)" in stdout
 
 
+def test_quality_screen_ranks_variants_of_one_seed(tmp_path):
+    out = tmp_path / "screen.json"
+    stdout = run_bench("quality_screen.py", "--seconds", "2", "--num", "300", "--seed", "3",
+                       "--set", "data.num_samples=500", "--variant", "b16=train.batch_size=16",
+                       "--variant", "b32lr=train.batch_size=32;optim.G.lr=1e-4", "--out", str(out))
+    result = json.loads(out.read_text())
+    rows = {r["variant"]: r for r in result["rows"]}
+    assert rows["b32lr"]["overrides"] == ["data.num_samples=500", "train.batch_size=32", "optim.G.lr=1e-4"]
+    assert all(r["seed"] == 3 and r["steps"] > 0 and r["fid"] > 0 for r in rows.values())
+    assert [r["fid"] for r in result["rows"]] == sorted(r["fid"] for r in result["rows"])
+    assert "b16" in stdout and "cpu_model" in result["machine"]
+    bad = subprocess.run([sys.executable, str(ROOT / "bench" / "quality_screen.py"), "--variant", "no-overrides"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert bad.returncode == 2 and "expected NAME=KEY=VALUE" in bad.stderr
+
+
 def test_speed_variants_reports_ratios_to_the_baseline(tmp_path):
     out = tmp_path / "s.json"
     run_bench("speed_variants.py", "--repeats", "1", "--steps", "1", "--warmup", "1",

@@ -105,3 +105,26 @@ def test_linear_lr_decay_holds_then_falls_to_zero(tiny):
     assert factors[:5] == [1.0] * 5
     assert factors[5:] == pytest.approx([1.0, 0.8, 0.6, 0.4, 0.2])
     assert lr_factor(3, tiny(train__steps=10).train) == 1.0
+
+
+def test_lr_decay_over_the_time_budget_follows_the_seconds_spent(tiny):
+    cfg = tiny(train__steps=10, train__time_budget=60.0, train__lr_decay="linear", train__lr_decay_start=0.5,
+               train__lr_decay_over="time_budget").train
+    assert lr_factor(9, cfg, seconds=20.0) == 1.0  # a third of the budget: held, whatever the step
+    assert lr_factor(0, cfg, seconds=45.0) == pytest.approx(0.5)
+    assert lr_factor(0, cfg, seconds=61.0) == 0.0
+    with pytest.raises(GanforgeError, match="train.time_budget"):
+        tiny(train__lr_decay="linear", train__lr_decay_over="time_budget")
+
+
+def test_a_run_with_a_time_decay_ends_its_budget_with_rates_near_zero(tmp_path):
+    from ganforge.train import checkpoint
+    cfg = config_from_dict(tiny_config(train__steps=10**6, train__time_budget=1.5, train__lr_decay="linear",
+                                       train__lr_decay_start=0.0, train__lr_decay_over="time_budget",
+                                       checkpoint__every=10**6))
+    run = train(cfg, out=tmp_path / "run")
+    assert run.stopped_by == "time_budget" and run.step > 20
+    state = checkpoint.load_state(checkpoint.latest_checkpoint(run.dir))
+    for name, opt in state["optimizers"].items():
+        lr = opt["param_groups"][0]["lr"]
+        assert 0.0 <= lr < 0.1 * cfg.optim_for(name).lr, name

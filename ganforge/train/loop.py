@@ -210,13 +210,14 @@ def fixed_inputs(cfg: RunConfig, family: Family, data: Dataset, n: int) -> tuple
                  for field in family.generator_inputs())
 
 
-def lr_factor(step: int, cfg: TrainConfig) -> float:
-    """Multiplier of the base learning rates for the update at `step` (0-based); a function of the step alone,
-    so a resumed run follows the same schedule."""
+def lr_factor(step: int, cfg: TrainConfig, seconds: float = 0.0) -> float:
+    """Multiplier of the base learning rates for the update at `step` (0-based), held until `lr_decay_start` of
+    the way and then linearly to zero. The way is counted in steps (a function of the step alone, so a resumed run
+    follows the same schedule) or, with `lr_decay_over=time_budget`, in the `seconds` of the budget spent."""
     if cfg.lr_decay == "none":
         return 1.0
-    start = cfg.lr_decay_start * cfg.steps
-    return 1.0 if step < start else max(0.0, (cfg.steps - step) / (cfg.steps - start))
+    progress = seconds / cfg.time_budget if cfg.lr_decay_over == "time_budget" else step / cfg.steps
+    return 1.0 if progress < cfg.lr_decay_start else max(0.0, (1.0 - progress) / (1.0 - cfg.lr_decay_start))
 
 
 def _check_augment(cfg: RunConfig, family: Family, data: Dataset | ShardDataset) -> None:
@@ -390,7 +391,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             losses, grad_norms = {}, {}
             family.step = step  # for schedules inside a family (e.g. annealed instance noise)
             if cfg.train.lr_decay != "none":
-                factor = lr_factor(step, cfg.train)
+                factor = lr_factor(step, cfg.train, this_session)
                 for n, opt in optimizers.items():
                     for group in opt.param_groups:
                         group["lr"] = cfg.optim_for(n).lr * factor

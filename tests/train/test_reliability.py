@@ -210,7 +210,7 @@ def test_out_must_be_a_new_or_empty_folder(tmp_path, tiny):
 # -- the config loader under fuzzing: a GanforgeError of one line or a valid config, nothing else --------------
 KEYS = ["family", "latent_dim", "latent", "data.name", "data.image_size", "data.channels", "data.num_samples",
         "optim.D.lr", "optim.G.betas", "optim.D.name", "train.steps", "train.batch_size", "train.seed", "train.ema",
-        "train.device", "train.threads", "train.time_budget", "train.lr_decay", "log.every", "log.grid",
+        "train.device", "train.threads", "train.time_budget", "train.lr_decay", "train.lr_decay_over", "log.every", "log.grid",
         "checkpoint.every", "checkpoint.keep", "eval.metrics", "eval.num", "doctor.patience", "nets.D.arch",
         "nets.G.args.base", "objective.loss", "data", "train", "nets", "optim", "stepz", "train.stepz", "a.b.c"]
 VALUES = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
