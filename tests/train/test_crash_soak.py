@@ -20,11 +20,12 @@ from ganforge.train.checkpoint import load_state, load_weights
 from conftest import ROOT
 
 DIGITS = ROOT / "configs" / "dcgan-digits.yaml"
-STEPS = 120  # ~4 s of training at base 16: each session dies within a second or two of starting to train
+STEPS = 120  # 2-4 s of training at base 16: each session dies a few dozen steps after it starts
 SETTINGS = ["train.threads=1", "checkpoint.every=10", "checkpoint.keep=3", "log.every=5", "log.progress=false",
             "log.tensorboard=false", "eval.final=false", "nets.G.args.base=16", "nets.D.args.base=16",
             "train.batch_size=32"]
 PLAN = ["random", "write", "random"]  # how each session before the last one dies
+KILL_AFTER = (6, 25)  # a 'random' session dies once it has logged a step this many steps past its start
 WRITE_RETRIES = 2  # a mid-write kill that arrives after the rename is retried, so one surely lands mid-write
 # what `--resume` says when the run was killed before it had a checkpoint (or even a config) to resume from
 NOTHING_TO_RESUME = ("no checkpoint", "not a ganforge run directory", "no such run directory", "not a run directory")
@@ -56,13 +57,24 @@ def _until(condition, proc: subprocess.Popen, timeout: float = 60.0) -> bool:
     return False
 
 
-def _training(run: Path, since: float):
-    """True once this session has written a metrics line (the file is touched after `since`)."""
+def _resume_step(run: Path) -> int:
+    """The step a session started on `run` continues from (0 when there is no checkpoint yet)."""
+    try:
+        return int(load_state(_latest(run))["step"])
+    except (OSError, KeyError, ValueError):
+        return 0
+
+
+def _reached(run: Path, since: float, step: int):
+    """True once this session has logged `step` or a later one (metrics.jsonl touched after `since`)."""
     def check() -> bool:
         path = run / "metrics.jsonl"
         try:
-            return path.stat().st_mtime > since and path.stat().st_size > 0
-        except OSError:
+            if path.stat().st_mtime <= since:
+                return False
+            last = path.read_text().rstrip("\n").rsplit("\n", 1)[-1]
+            return json.loads(last)["step"] >= step
+        except (OSError, ValueError, KeyError, TypeError):  # not there yet, or a line half-written
             return False
     return check
 
@@ -72,6 +84,9 @@ def _session(mode: str, run: Path, log: Path, rng: random.Random, notes: list) -
     or 'refused' (nothing to resume)."""
     fresh = not run.exists()
     stale = _tmp_folders(run)
+    # a random step a little past where this session starts: counted in steps, not seconds, so a fast machine
+    # cannot finish the run before the kill lands, and the sessions before the last never use up the steps
+    target = (0 if fresh else _resume_step(run)) + rng.randint(*KILL_AFTER)
     since = time.time()
     proc = _start(run, log, fresh)
     try:
@@ -79,11 +94,8 @@ def _session(mode: str, run: Path, log: Path, rng: random.Random, notes: list) -
             hit = _until(lambda: False, proc, timeout=240)
         elif mode == "write":  # the moment a new .tmp_step_* folder appears: mid-write
             hit = _until(lambda: bool(_tmp_folders(run) - stale), proc)
-        else:  # a seeded random moment after the session starts training
-            delay = rng.uniform(0.1, 1.5)
-            hit = _until(_training(run, since), proc)
-            t0 = time.monotonic()
-            hit = hit and _until(lambda: time.monotonic() - t0 > delay, proc)
+        else:  # once the session has logged a seeded random step
+            hit = _until(_reached(run, since, target), proc)
     finally:
         if proc.poll() is None:  # the moment has come (or the test failed): no handler, no finally, no flush
             proc.kill()
