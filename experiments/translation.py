@@ -36,7 +36,7 @@ from ganforge.api import evaluate_run, translate_test
 from ganforge.config import load_config
 from ganforge.data.paired import SOURCE, derive
 from ganforge.evaluate import evaluate_translations, test_pairs
-from ganforge.train.precision import cpu_model
+from ganforge.train.precision import cpu_label
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"
@@ -115,11 +115,6 @@ def run_row(row: str, seconds: float, seed: int, num: int) -> dict:
             "seconds": seconds, "cpu": cpu_label(),
             "train_s": round(train_s, 1), "eval_s": round(time.perf_counter() - t0, 1), "num": num,
             **{k: v for k, v in scores.items() if isinstance(v, (int, float))}}
-
-
-def cpu_label() -> str:
-    """Where a row ran: rows of one table can come from different sessions' machines, and steps per second differ."""
-    return f"{cpu_model() or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()}"
 
 
 def figure(rows: list[str], path: Path, n: int = 8) -> None:

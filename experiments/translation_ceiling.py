@@ -26,7 +26,7 @@ from ganforge.data import Dataset, load_dataset
 from ganforge.data.paired import derive
 from ganforge.evaluators import classifier
 from ganforge.evaluators.train import EvaluatorData
-from ganforge.train.precision import cpu_model
+from ganforge.train.precision import cpu_label
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
               "command": " ".join(["python experiments/translation_ceiling.py",
                                    *(sys.argv[1:] if argv is None else argv)]),
               "date": time.strftime("%Y-%m-%d"), "rows": rows,
-              "cpu": f"{cpu_model() or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()} (one thread per classifier)"}
+              "cpu": f"{cpu_label()} (one thread per classifier)"}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "translation_ceiling.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "translation_ceiling.md").write_text(markdown(rows))

@@ -99,6 +99,8 @@ class TrainConfig(Strict):
     def _decay_clock(self):
         if self.lr_decay_over == "time_budget" and self.time_budget is None:
             raise ValueError("train.lr_decay_over=time_budget needs train.time_budget (the seconds the schedule spans)")
+        if self.lr_decay_over == "time_budget" and self.lr_decay == "none":
+            raise ValueError("train.lr_decay_over=time_budget says how a decay counts its way; set train.lr_decay=linear")
         return self
 
 

@@ -115,6 +115,8 @@ def test_lr_decay_over_the_time_budget_follows_the_seconds_spent(tiny):
     assert lr_factor(0, cfg, seconds=61.0) == 0.0
     with pytest.raises(GanforgeError, match="train.time_budget"):
         tiny(train__lr_decay="linear", train__lr_decay_over="time_budget")
+    with pytest.raises(GanforgeError, match="train.lr_decay=linear"):
+        tiny(train__time_budget=60.0, train__lr_decay_over="time_budget")
 
 
 def test_a_run_with_a_time_decay_ends_its_budget_with_rates_near_zero(tmp_path):

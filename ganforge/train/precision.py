@@ -35,6 +35,14 @@ def cpu_model() -> str:
     return ""
 
 
+def cpu_label() -> str:
+    """The CPU and the kernels torch picks on it (e.g. "AMD EPYC, AVX512"), for a results row: rows of one table can
+    come from different machines, and steps per second differ between them."""
+    import torch
+
+    return f"{cpu_model() or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()}"
+
+
 @lru_cache(maxsize=None)
 def cpu_has_native_bf16() -> bool:
     return any(flag in cpu_flags() for flag in NATIVE_BF16_FLAGS)
