@@ -17,6 +17,7 @@ from . import images as image_io
 from .families import draw_latents, get_family
 from .metrics.evaluator import resolve_evaluator
 from .nets.conditional import balanced_labels
+from .nets.mixture import MixtureGenerator
 from .sampling import generate_batches  # public here too: ganforge.api.generate_batches
 from .train import checkpoint
 from .train import train as run_training
@@ -55,6 +56,11 @@ class Generator:
         """Classes a conditional generator can be asked for; 0 for an unconditional one."""
         return int(getattr(self.net, "num_classes", 0))
 
+    @property
+    def num_generators(self) -> int:
+        """k for a mixture of generators (`objective.generators`, MGAN): sample i comes from generator i mod k."""
+        return self.net.k if isinstance(self.net, MixtureGenerator) else 1
+
     def field_shape(self, field: str) -> tuple[int, ...]:
         """The shape of one example of a data field the generator takes, as the run trained on it."""
         fields = self.info.get("fields") or {}
@@ -85,12 +91,25 @@ class Generator:
         return torch.full((n,), label, dtype=torch.long)
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
-        """G(z) (or G(z | labels)) for given latents, in batches, on the CPU as float32."""
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 1000,
+                 generators: torch.Tensor | None = None) -> torch.Tensor:
+        """G(z) (or G(z | labels)) for given latents, in batches, on the CPU as float32. A mixture of k generators
+        makes row i with generator `generators[i]` (default i mod k, counted over all of z, not per batch)."""
         self._check_latents(z)
         if labels is not None and len(labels) != len(z):
             raise GanforgeError(f"{len(labels)} labels for {len(z)} latents")
-        return self._run((z, labels), len(z), batch_size)
+        k = self.num_generators
+        if k == 1:
+            if generators is not None:
+                raise GanforgeError("generators= picks among a mixture's generators; this run has one generator")
+            return self._run((z, labels), len(z), batch_size)
+        if generators is None:
+            generators = torch.arange(len(z)) % k
+        generators = torch.as_tensor(generators, dtype=torch.long)
+        if generators.shape != (len(z),) or (len(z) and not 0 <= int(generators.min()) <= int(generators.max()) < k):
+            raise GanforgeError(f"generators must be {len(z)} indices in 0–{k - 1}, got shape "
+                                f"{tuple(generators.shape)}")
+        return self._run((z, generators), len(z), batch_size)  # a mixture is unconditional: `which` is its 2nd input
 
     def sample(self, n: int, seed: int | None = None, batch_size: int = 1000, label: int | None = None,
                condition: int | torch.Tensor | dict[str, torch.Tensor] | None = None) -> torch.Tensor:

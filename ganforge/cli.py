@@ -17,7 +17,7 @@ from .config import apply_overrides, config_from_dict, load_config
 from .data import MIXTURES, load_configured
 from .data.base import to_unit
 from .data.folder import list_images, read_images
-from .data.shards import pack_folder
+from .data.shards import pack_folder, verify_shards
 from .errors import GanforgeError
 from .evaluate import DEFAULT_METRICS, describe_evaluator, evaluate_images, evaluate_points, write_report
 from .evaluators import load_evaluator_data, summary_line, train_evaluator
@@ -510,6 +510,11 @@ def _data_pack(args) -> None:
           f"{classes} classes, {size} bytes, in {args.out}")
 
 
+def _data_verify(args) -> None:
+    m = verify_shards(args.folder)
+    print(f"{args.folder}: {m['num_examples']} examples in {len(m['shards'])} shards verified (sha256, PNGs, labels)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganforge", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -646,6 +651,9 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("--channels", type=int, choices=[1, 3], default=3)
     dp.add_argument("--shard-size", type=_count(1), default=1000, metavar="N", help="examples per shard")
     dp.set_defaults(run=_data_pack)
+    dv = dsub.add_parser("verify", help="check a shard folder: every shard's sha256, PNG and label")
+    dv.add_argument("folder", help="a folder written by `ganforge data pack`")
+    dv.set_defaults(run=_data_verify)
 
     tr = sub.add_parser("translate", help="image-to-image runs: translate image files, or the run's test split")
     tr.add_argument("run_dir")

@@ -57,7 +57,8 @@ def interpolation_latents(z0: torch.Tensor, z1: torch.Tensor, steps: int, method
 def interpolate(gen, rows: int = 6, steps: int = 9, method: str = "slerp", seed: int = 0,
                 label: int | None = None) -> torch.Tensor:
     """Samples along `rows` paths between random pairs of z: (rows·steps, …), row-major. A conditional generator
-    keeps one class along each row (`label`, or row r gets class r mod K)."""
+    keeps one class along each row (`label`, or row r gets class r mod K); a mixture of k generators keeps one
+    generator along each row (row r walks generator r mod k), since its generators map z each their own way."""
     if rows < 1:
         raise GanforgeError(f"interpolation needs at least 1 row, got {rows}")
     ends = gen.latents(2 * rows, seed=seed)
@@ -66,6 +67,8 @@ def interpolate(gen, rows: int = 6, steps: int = 9, method: str = "slerp", seed:
     if gen.num_classes:
         per_row = gen.labels(rows, label)
         labels = per_row.repeat_interleave(steps)
+    if gen.num_generators > 1:
+        return gen.generate(z, generators=(torch.arange(rows) % gen.num_generators).repeat_interleave(steps))
     return gen.generate(z, labels)
 
 
@@ -91,7 +94,9 @@ def arithmetic_latent(z: torch.Tensor, plus: Sequence[Sequence[int]], minus: Seq
 
 def arithmetic(gen, z: torch.Tensor, plus: Sequence[Sequence[int]], minus: Sequence[Sequence[int]] = (),
                variations: int = 8, noise: float = 0.25, seed: int = 0, label: int | None = None) -> torch.Tensor:
-    """The result z and `variations − 1` neighbours (uniform noise ±`noise`, as in DCGAN's figure) → images."""
+    """The result z and `variations − 1` neighbours (uniform noise ±`noise`, as in DCGAN's figure) → images.
+    A mixture of k generators draws them all with the generator that made the first `plus` exemplar (sample i
+    comes from generator i mod k): its generators map z each their own way, so z's arithmetic holds within one."""
     if variations < 1:
         raise GanforgeError(f"variations counts the result itself: at least 1, got {variations}")
     if not math.isfinite(noise) or noise < 0:
@@ -105,4 +110,6 @@ def arithmetic(gen, z: torch.Tensor, plus: Sequence[Sequence[int]], minus: Seque
         if label is None:
             raise GanforgeError("a conditional generator: say which class the result should be (--class K)")
         labels = gen.labels(len(zs), label)
+    if gen.num_generators > 1:
+        return gen.generate(zs, generators=torch.full((len(zs),), plus[0][0] % gen.num_generators))
     return gen.generate(zs, labels)

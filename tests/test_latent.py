@@ -83,6 +83,42 @@ def test_arithmetic_result_is_the_generator_at_the_combined_latent(run_dir):
     assert not torch.allclose(x[0], x[1])  # the neighbours are jittered
 
 
+@pytest.fixture(scope="module")
+def mixture_dir(tmp_path_factory):
+    cfg = tiny_config(train__steps=2, objective={"generators": 3, "diversity": 0.1})
+    return train(config_from_dict(cfg), out=tmp_path_factory.mktemp("latent") / "mixture").dir
+
+
+def test_a_mixture_keeps_one_generator_along_each_walk_and_for_each_arithmetic(mixture_dir):
+    """With k generators, walking z across generators would jump between k different maps of z: row r of an
+    interpolation is generator r mod k at every step, and arithmetic uses the first exemplar's generator."""
+    gen = ganforge.load(mixture_dir)
+    assert gen.num_generators == 3
+    walks = interpolate(gen, rows=4, steps=5, seed=2).view(4, 5, *gen.shape)
+    ends = gen.latents(8, seed=2)
+    with torch.no_grad():
+        for r in range(4):
+            same = gen.net(ends[[r, r + 4]], torch.full((2,), r % 3))  # the walk's ends, by the walk's generator
+            assert torch.allclose(walks[r, 0], same[0], atol=1e-5) and torch.allclose(walks[r, -1], same[1], atol=1e-5)
+    z = gen.latents(10, seed=1)
+    x = arithmetic(gen, z, plus=[[5, 1]], variations=2)
+    with torch.no_grad():
+        assert torch.allclose(x[0], gen.net(z[[5, 1]].mean(0)[None], torch.tensor([5 % 3]))[0], atol=1e-5)
+
+
+def test_a_mixture_samples_example_i_with_generator_i_mod_k_whatever_the_batch_size(mixture_dir, run_dir):
+    gen = ganforge.load(mixture_dir)
+    assert torch.allclose(gen.sample(7, seed=0, batch_size=4), gen.sample(7, seed=0), atol=1e-6)
+    z = gen.latents(7, seed=0)
+    with torch.no_grad():
+        assert torch.allclose(gen.sample(7, seed=0), gen.net(z, torch.arange(7) % 3), atol=1e-6)
+    with pytest.raises(GanforgeError, match="generators must be 7 indices in 0–2"):
+        gen.generate(z, generators=torch.full((7,), 3))
+    single = ganforge.load(run_dir)
+    with pytest.raises(GanforgeError, match="this run has one generator"):
+        single.generate(single.latents(2), generators=torch.zeros(2, dtype=torch.long))
+
+
 def test_cli_interpolate_arithmetic_and_sample_grid_write_pictures(run_dir, tmp_path, capsys):
     assert main(["interpolate", str(run_dir), "--rows", "2", "--steps", "4", "--out", str(tmp_path / "walk.png")]) == 0
     w, h = Image.open(tmp_path / "walk.png").size

@@ -332,6 +332,28 @@ def read_manifest(root: str | os.PathLike) -> dict:
     return m
 
 
+def verify_shards(root: str | os.PathLike) -> dict:
+    """Check a shard folder end to end: the manifest, every shard's sha256 against the one written at packing,
+    and every example (its PNG decodes at the manifest's shape; its label is a class). Training reads only the
+    members it needs and cannot hash whole shards on the way, so a flipped bit in a label or a replaced shard of the
+    same size would pass unseen: this is the check to run after copying a dataset. Returns the manifest; raises
+    GanforgeError naming the first bad shard and what is wrong with it."""
+    root = Path(root)
+    m = read_manifest(root)
+    shape, classes = tuple(m["shape"]), m["classes"]
+    for s in m["shards"]:
+        path = root / s["name"]
+        if "sha256" in s and _sha256(path) != s["sha256"]:
+            raise GanforgeError(f"{path}: sha256 differs from {MANIFEST}'s (the shard changed after packing); "
+                                f"re-pack or copy it again")
+        for png, label, key in _Shard(path, s["count"], classes is not None).read(set(range(s["count"]))).values():
+            _decode(png, f"{path} member {key}.png", shape)
+            if classes is not None and not 0 <= label < len(classes):
+                raise GanforgeError(f"{path}: example {key} has label {label}; {MANIFEST} lists {len(classes)} "
+                                    f"classes")
+    return m
+
+
 @dataclass(frozen=True)
 class _Window:
     start: int  # position of its first item in the epoch

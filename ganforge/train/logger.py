@@ -10,14 +10,17 @@ from ..errors import GanforgeError
 
 
 class MetricsLog:
-    def __init__(self, run_dir: Path, tensorboard: bool):
+    def __init__(self, run_dir: Path, tensorboard: bool, resumed_at: int | None = None):
+        """`resumed_at`: the checkpoint's step a resumed run continues from. The crashed session may have logged
+        steps after it; TensorBoard is told to hide those (purge_step), as cut_log drops them from the .jsonl."""
         self.path = Path(run_dir) / "metrics.jsonl"
         self.file = open(self.path, "a", buffering=1)
         self.tb = None
         if tensorboard:
             try:  # imported lazily: tensorboard is slow to import and optional, so only runs that log to it pay
                 from torch.utils.tensorboard import SummaryWriter
-                self.tb = SummaryWriter(str(Path(run_dir) / "tensorboard"))
+                self.tb = SummaryWriter(str(Path(run_dir) / "tensorboard"),
+                                        purge_step=None if resumed_at is None else resumed_at + 1)
             except ImportError as e:  # the tensorboard package is optional at run time
                 warnings.warn(f"TensorBoard logging disabled: {e}")
 

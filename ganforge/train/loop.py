@@ -322,7 +322,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     fixed = tuple(t.to(device) for t in fixed_inputs(cfg, family, data, cfg.log.grid if data.kind == "image" else 2000))
     reference = data.examples(torch.arange(min(2000, len(data)))).numpy() if data.kind == "vector" else None
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-    log = MetricsLog(run_dir, cfg.log.tensorboard)
+    log = MetricsLog(run_dir, cfg.log.tensorboard, resumed_at=step if resume_from is not None else None)
     bar = tqdm(total=cfg.train.steps, initial=step, disable=not cfg.log.progress, dynamic_ncols=True,
                mininterval=0.5 if sys.stderr.isatty() else 10.0, desc=cfg.family)
 

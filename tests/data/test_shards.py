@@ -267,3 +267,20 @@ def test_cli_data_pack(tmp_path, capsys):
     assert main(["data", "pack", str(tmp_path / "none"), "--out", str(tmp_path / "o2")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("ganforge: error:") and "\n" not in err and "does not exist" in err
+
+
+def test_verify_finds_a_changed_label_that_streaming_cannot(packed, copy, capsys):
+    assert main(["data", "verify", str(packed)]) == 0
+    assert f"{N} examples in 10 shards verified" in capsys.readouterr().out
+    path = copy / "shard-000001.tar"
+    with tarfile.open(path) as tar:
+        member = tar.getmember("000000040.cls")
+    blob = bytearray(path.read_bytes())
+    old = blob[member.offset_data]
+    blob[member.offset_data] = ord("0") + (old - ord("0") + 1) % 5  # another valid class, same size
+    path.write_bytes(bytes(blob))
+    take(ShardStream(copy, B, seed=0), N // B)  # the stream reads the shard without complaint: a wrong label
+    one_line_error("shard-000001.tar: sha256 differs from manifest.json's", shards.verify_shards, copy)
+    assert main(["data", "verify", str(copy)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "shard-000001.tar: sha256 differs" in err and "\n" not in err

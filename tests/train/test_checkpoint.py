@@ -1,4 +1,5 @@
 """Checkpoints: a crash mid-write never costs the last good one; a resumed run continues bit for bit."""
+import shutil
 import signal
 import subprocess
 import sys
@@ -104,3 +105,21 @@ def test_state_file_loads_without_unpickling_objects(tmp_path, tiny):
     run = train(tiny(train__steps=3), out=tmp_path / "run")
     # weights_only=True refuses arbitrary classes; our state must pass it
     torch.load(checkpoint.latest_checkpoint(run.dir) / checkpoint.STATE, weights_only=True)
+
+
+def test_a_resumed_run_shows_each_step_once_in_tensorboard(tmp_path, tiny):
+    """The steps after the checkpoint a crashed run resumes from are trained again; TensorBoard must not show the
+    crashed session's points for them beside the new ones (purge_step), as metrics.jsonl drops them (cut_log)."""
+    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    run = train(tiny(train__steps=10, checkpoint__every=3, checkpoint__keep=10, log__tensorboard=True),
+                out=tmp_path / "run")
+    for late in ("step_00000009", "step_00000010"):  # the crash: the last checkpoints were never written
+        shutil.rmtree(run.dir / "checkpoints" / late)
+    (run.dir / "checkpoints" / checkpoint.LATEST).unlink()
+    train(tiny(train__steps=10, checkpoint__every=3, checkpoint__keep=10, log__tensorboard=True), resume=run.dir)
+
+    events = event_accumulator.EventAccumulator(str(run.dir / "tensorboard"))
+    events.Reload()
+    tag = next(t for t in events.Tags()["scalars"] if t.startswith("loss"))
+    steps = [e.step for e in events.Scalars(tag)]
+    assert steps == sorted(set(steps)) and steps[-1] == 10, f"{tag} logged at steps {steps}"
