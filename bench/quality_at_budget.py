@@ -4,7 +4,7 @@ the same seconds, over several seeds, on the full Fashion-MNIST training set or 
 (--subset N: what a user with a few thousand images of their own has). Both are scored by the project's frozen
 evaluator on --num samples against the 10k test images; the table gives the median over seeds.
 
-    python bench/quality_at_budget.py [--seconds 300] [--seeds 0,1,2] [--subset 5000] [--jobs 2]
+    python bench/quality_at_budget.py [--seconds 300] [--seeds 0,1,2] [--subset 5000] [--jobs 2] [--config FILE]
 
 --jobs runs that many trainings at once, one thread each (2 on a 2-core machine: every run gets one core, as the
 bench's earlier one-thread protocol). Writes bench/results/quality_at_budget[-subsetN][-Ts].json.
@@ -33,10 +33,10 @@ PLAIN_BASE = 64  # the plain loop's width: the DCGAN recipe as a user writes it,
 GANFORGE, PLAIN = "ganforge (configs/dcgan-fashion.yaml)", f"plain PyTorch DCGAN loop (width {PLAIN_BASE})"
 
 
-def _config(seconds: float, seed: int, subset: int | None, overrides: list[str]):
+def _config(seconds: float, seed: int, subset: int | None, overrides: list[str], config: str | None = None):
     from ganforge.config import load_config
 
-    return load_config(None, [f"train.time_budget={seconds}", f"train.steps={HUGE}", f"train.seed={seed}",
+    return load_config(config, [f"train.time_budget={seconds}", f"train.steps={HUGE}", f"train.seed={seed}",
                               "train.threads=1", "log.progress=false", "log.tensorboard=false",
                               f"log.sample_every={HUGE}", f"checkpoint.every={HUGE}", "eval.final=false",
                               *([f"data.num_samples={subset}"] if subset else []), *overrides])
@@ -56,18 +56,20 @@ def _busy() -> tuple[float, float]:
     return sum(fields) - fields[3] - fields[4], sum(fields)
 
 
-def one_run(loop: str, seconds: float, seed: int, subset: int | None, num: int, overrides: list[str]) -> dict:
-    """Train one loop for `seconds` of its own training time on one thread, then score `num` samples."""
+def one_run(loop: str, seconds: float, seed: int, subset: int | None, num: int, overrides: list[str],
+            config: str | None = None) -> dict:
+    """Train one loop for `seconds` of its own training time on one thread, then score `num` samples. Any loop but
+    PLAIN is ganforge, with `config` (None: the default config) and `overrides`."""
     torch.set_num_threads(1)
     import ganforge
     from ganforge.data import load_configured
     from ganforge.evaluate import evaluate_images
     from plain_dcgan import LATENT, PlainDCGAN
 
-    cfg = _config(seconds, seed, subset, overrides)
+    cfg = _config(seconds, seed, subset, overrides, config)
     busy0, total0, own0 = *_busy(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="ganforge-quality-") as tmp:
-        if loop == GANFORGE:
+        if loop != PLAIN:
             run = ganforge.train(cfg, out=Path(tmp) / "run")
             samples, steps = ganforge.load(run.dir).sample(num, seed=seed), run.step
         else:  # the same training images (the same seeded subset) as ganforge's run of this seed
@@ -98,6 +100,7 @@ def main(argv=None) -> dict:
     p.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds")
     p.add_argument("--subset", type=int, help="train on a random subset of this many images (data.num_samples)")
     p.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
+    p.add_argument("--config", help="ganforge's config (default: configs/dcgan-fashion.yaml, the default)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="an override of ganforge's config (repeatable), to measure a variant of the default")
     p.add_argument("--out", type=Path)
@@ -106,18 +109,20 @@ def main(argv=None) -> dict:
     from ganforge.metrics.evaluator import get_evaluator
 
     evaluator = get_evaluator("fashion-mnist")
-    jobs = [(loop, args.seconds, seed, args.subset, args.num, args.set) for seed in seeds for loop in (GANFORGE, PLAIN)]
+    label = GANFORGE if args.config is None else f"ganforge ({args.config})"
+    jobs = [(loop, args.seconds, seed, args.subset, args.num, args.set, args.config)
+            for seed in seeds for loop in (label, PLAIN)]
     with ProcessPoolExecutor(args.jobs) as pool:
         runs = list(pool.map(one_run, *zip(*jobs)))
 
     rows = {}
-    for loop in (GANFORGE, PLAIN):
+    for loop in (label, PLAIN):
         mine = [r for r in runs if r["loop"] == loop]
         rows[loop] = {"median": {k: statistics.median(r[k] for r in mine) for k in
                                  ("steps", "fid", "kid", "precision", "recall", "coverage", "classes_covered")},
                       "runs": mine}
-    ours, theirs = rows[GANFORGE]["median"]["fid"], rows[PLAIN]["median"]["fid"]
-    per_seed = [a["fid"] / b["fid"] for a, b in zip(rows[GANFORGE]["runs"], rows[PLAIN]["runs"])]
+    ours, theirs = rows[label]["median"]["fid"], rows[PLAIN]["median"]["fid"]
+    per_seed = [a["fid"] / b["fid"] for a, b in zip(rows[label]["runs"], rows[PLAIN]["runs"])]
     data = f"a random {args.subset}-image subset of Fashion-MNIST" if args.subset else "the full Fashion-MNIST (60k)"
     print(f"{args.seconds:.0f} s of training each, one thread, {len(seeds)} seeds, on {data}; {args.num} samples vs "
           f"the 10k test images; evaluator {evaluator.name} (sha256 {evaluator.sha256[:12]}…)")
@@ -134,7 +139,7 @@ def main(argv=None) -> dict:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_record(),
         "seconds": args.seconds, "seeds": seeds, "subset": args.subset, "num_samples": args.num, "threads": 1,
-        "overrides": args.set, "evaluator": evaluator.describe(), "rows": rows,
+        "config": args.config, "overrides": args.set, "evaluator": evaluator.describe(), "rows": rows,
         "fid_ratio_ganforge_over_plain": ours / theirs, "fid_ratio_per_seed": per_seed,
     }
     out = args.out or ROOT / "bench" / "results" / (

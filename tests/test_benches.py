@@ -17,9 +17,10 @@ def run_bench(script, *args, timeout=600):
 def test_quality_at_budget_runs_both_loops_on_the_same_subset(tmp_path):
     out = tmp_path / "q.json"
     stdout = run_bench("quality_at_budget.py", "--seconds", "2", "--num", "500", "--seeds", "0,1", "--subset", "1000",
-                       "--out", str(out))
+                       "--config", "configs/mgan-fashion-bf16.yaml", "--out", str(out))
     result = json.loads(out.read_text())
     assert result["subset"] == 1000 and result["seeds"] == [0, 1]
+    assert set(result["rows"]) == {"ganforge (configs/mgan-fashion-bf16.yaml)", "plain PyTorch DCGAN loop (width 64)"}
     for row in result["rows"].values():
         assert len(row["runs"]) == 2 and all(r["steps"] > 0 and r["fid"] > 0 for r in row["runs"])
     assert result["fid_ratio_ganforge_over_plain"] > 0 and "native_bf16" in result["machine"]
