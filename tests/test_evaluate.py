@@ -168,7 +168,7 @@ def test_inception_path_flows_end_to_end(tmp_path, capsys):
     torch.save(FIDInceptionV3().state_dict(), weights)
     x = load_dataset("fashion-mnist", split="train").x[:6]
     r = evaluate_images(x, "fashion-mnist", ("fid", "is"), num_reference=6, inception_weights=weights)
-    assert r["fid"] >= 0 and np.isfinite(r["fid"]) and r["is"] >= 1 - 1e-9  # exp(KL ≥ 0), up to rounding
+    assert r["fid"] >= 0 and np.isfinite(r["fid"]) and r["is"] >= 1
     assert r["provenance"]["evaluator"]["name"] == "fid-inception-v3"
     assert r["provenance"]["evaluator"]["sha256"] == sha256_of(weights)
     images = ((x + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()

@@ -20,6 +20,7 @@ def inception_score(probs: ArrayLike, splits: int = 10) -> tuple[float, float]:
         # 0 log 0 = 0; where p > 0 the marginal is > 0 too, so the log is finite
         safe = np.where(part > 0, part, 1.0)
         kl = np.where(part > 0, part * (np.log(safe) - np.log(np.where(part > 0, py, 1.0))), 0.0)
-        scores.append(np.exp(kl.sum(axis=1).mean()))
+        # each example's KL is ≥ 0; a sum of terms of both signs can round to −1e-17, which would put IS below 1
+        scores.append(np.exp(kl.sum(axis=1).clip(min=0.0).mean()))
     s = np.asarray(scores)
     return float(s.mean()), float(s.std())

@@ -18,10 +18,10 @@ from conftest import ROOT, tiny_config
 
 def test_bigan_reconstructs_each_ring_point_on_its_own_mode(tmp_path):
     """G(E(x)) lands on x's mode (8 modes: a random pairing agrees 1 time in 8). One seed of a GAN's training is
-    chaotic in the CPU's rounding: this run agreed on ≥ 80 % of the points on AMD EPYCs (AVX2, AVX-512) and on 62 %
-    on an Intel Xeon with AMX (2026-12-05), so the test asks for 4× chance, which both show with room."""
+    chaotic in the CPU's rounding: at 3,000 steps this run agreed on ≥ 80 % of the points on AMD EPYCs and on 62 %
+    on an Intel Xeon with AMX (2026-12-05); at 5,000 steps on 88 % there."""
     cfg = load_config(ROOT / "configs" / "gan-ring8.yaml", [
-        "family=bigan", "objective={}", "train.steps=3000", "train.seed=0", "log.progress=false",
+        "family=bigan", "objective={}", "train.steps=5000", "train.seed=0", "log.progress=false",
         "log.tensorboard=false", "doctor.enabled=false", "nets.E={arch: mlp_discriminator, args: {hidden: [128, 128, 128]}}"])
     run = train(cfg, out=tmp_path / "ring")
     family, _ = load_family(run.dir)
@@ -31,7 +31,7 @@ def test_bigan_reconstructs_each_ring_point_on_its_own_mode(tmp_path):
     got = torch.cdist(rec, MIXTURES["ring8"][0]).argmin(1)
     same = (got == modes).float().mean().item()
     chance = (got == modes[torch.randperm(2000, generator=torch.Generator().manual_seed(0))]).float().mean().item()
-    assert same >= 0.5 and chance <= 0.25, (same, chance)
+    assert same >= 0.8 and chance <= 0.25, (same, chance)
 
 
 @pytest.fixture(scope="module")

@@ -105,8 +105,9 @@ def test_unlabelled_data_teaches_the_k_plus_one_discriminator_more_than_its_20_l
     """Digits with 2 labels per class: the semi-supervised GAN's D against the same network trained by
     cross-entropy on the same 20 labels, same optimiser and steps. Measured on seeds 0/1/2: 15.1/17.8/9.5 % error
     against 23.0/27.8/20.9 % (the labels-only net's best over training, picked on the test set: 22.8/27.4/20.9 %)
-    on an AMD EPYC; seed 0 on an Intel Xeon with AMX (2026-12-05), whose rounding sends the training elsewhere:
-    19.0 % against 22.9 %. The margin asked (2 points, 36 of the 1,797 images) holds on both."""
+    on an AMD EPYC; on an Intel Xeon with AMX (2026-12-05), whose rounding sends each training elsewhere,
+    19.0/14.2/10.6 % against 22.9/27.6/20.9 %. One seed's gap varies with the CPU (3.9 points on seed 0 there),
+    so the test asks it of the mean over the three seeds (~8 s each)."""
     import sys
     from pathlib import Path
 
@@ -123,7 +124,11 @@ def test_unlabelled_data_teaches_the_k_plus_one_discriminator_more_than_its_20_l
         "log": {"every": 50, "sample_every": 10**9, "progress": False, "tensorboard": False},
         "checkpoint": {"every": 10**9}})
     test = load_dataset("digits", split="test")  # the digits have no split: all 1,797 images, 20 of them labelled
-    run = train(cfg, out=tmp_path / "ssgan")
-    gan = test_error(run.family.eval().predict, test)
-    alone = labels_only_row(cfg, test, check_every=250)
-    assert gan < 0.22 and gan < alone["test_error"] - 0.02, (gan, alone["test_error"])
+    gans, alones = [], []
+    for seed in (0, 1, 2):
+        seeded = cfg.model_copy(update={"train": cfg.train.model_copy(update={"seed": seed})})
+        run = train(seeded, out=tmp_path / f"ssgan{seed}")
+        gans.append(test_error(run.family.eval().predict, test))
+        alones.append(labels_only_row(seeded, test, check_every=250)["test_error"])
+    gan, alone = sum(gans) / 3, sum(alones) / 3
+    assert gan < 0.22 and gan < alone - 0.04, (gans, alones)
