@@ -32,7 +32,7 @@ def one_run(bf16: bool, steps: int, seed: int, num: int) -> dict:
     torch.set_num_threads(1)
     import ganforge
     from ganforge.config import load_config
-    from ganforge.evaluate import evaluate_images
+    from ganforge.scoring import evaluate_images
 
     cfg = load_config(ROOT / "configs" / "dcgan-fashion.yaml", [
         f"train.bf16={str(bf16).lower()}", f"train.steps={steps}", f"train.seed={seed}", "train.threads=1",

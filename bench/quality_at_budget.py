@@ -63,7 +63,7 @@ def one_run(loop: str, seconds: float, seed: int, subset: int | None, num: int, 
     torch.set_num_threads(1)
     import ganforge
     from ganforge.data import load_configured
-    from ganforge.evaluate import evaluate_images
+    from ganforge.scoring import evaluate_images
     from plain_dcgan import LATENT, PlainDCGAN
 
     cfg = _config(seconds, seed, subset, overrides, config)
@@ -106,7 +106,7 @@ def main(argv=None) -> dict:
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
-    from ganforge.metrics.evaluator import get_evaluator
+    from ganforge.metrics.frozen_evaluator import get_evaluator
 
     evaluator = get_evaluator("fashion-mnist")
     label = GANFORGE if args.config is None else f"ganforge ({args.config})"

@@ -19,7 +19,7 @@ import torch
 
 import ganforge
 from ganforge.config import load_config
-from ganforge.evaluate import evaluate_images
+from ganforge.scoring import evaluate_images
 from ganforge.train.doctor import read_diagnoses
 from ganforge.train.logger import read_metrics
 

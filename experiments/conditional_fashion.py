@@ -27,7 +27,7 @@ import torch
 import ganforge
 from ganforge import images
 from ganforge.config import load_config
-from ganforge.evaluate import evaluate_images
+from ganforge.scoring import evaluate_images
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 import ganforge
 from ganforge.config import load_config
 from ganforge.data import labelled_subset, load_dataset
-from ganforge.evaluate import evaluate_images
+from ganforge.scoring import evaluate_images
 from ganforge.metrics.tstr import accuracy
 from ganforge.nets import build_net
 from ganforge.train.precision import cpu_model

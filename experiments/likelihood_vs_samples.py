@@ -28,7 +28,7 @@ from ganforge import images
 from ganforge.api import load_family
 from ganforge.config import load_config
 from ganforge.data import load_dataset
-from ganforge.evaluate import evaluate_images
+from ganforge.scoring import evaluate_images
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"

@@ -2,7 +2,7 @@
 
 Every row trains the same game on ring-8 (8 Gaussians on the unit circle, σ 0.01) and grid-25 (a 5×5 grid, σ 0.05)
 for the same number of generator steps and 3 seeds, then scores 2,500 samples with the PacGAN protocol
-(`ganforge.evaluate.evaluate_points`: modes with ≥ 20 high-quality samples; a sample is high quality within 3σ of
+(`ganforge.scoring.evaluate_points`: modes with ≥ 20 high-quality samples; a sample is high quality within 3σ of
 its nearest mode; reverse KL of the high-quality samples' mode histogram to uniform). Rows differ from the
 vanilla GAN of configs/gan-ring8.yaml (MLP G and D 128×3, Adam 1e-3, β = (0.5, 0.999), z ∈ ℝ²) at batch 64 by
 the overrides shown, except the recipe rows, which run the recommended recipe (configs/toy-<data>.yaml) as it stands
@@ -36,7 +36,7 @@ from ganforge import images
 from ganforge.config import apply_overrides, config_from_dict
 from ganforge.data.mixtures import sample_mixture
 from ganforge.errors import GanforgeError
-from ganforge.evaluate import evaluate_points
+from ganforge.scoring import evaluate_points
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"

@@ -35,7 +35,7 @@ from ganforge import images
 from ganforge.api import evaluate_run, translate_test
 from ganforge.config import load_config
 from ganforge.data.paired import SOURCE, derive
-from ganforge.evaluate import evaluate_translations, test_pairs
+from ganforge.scoring import evaluate_translations, test_pairs
 from ganforge.train.precision import cpu_label
 
 ROOT = Path(__file__).resolve().parent.parent

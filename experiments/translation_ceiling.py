@@ -2,7 +2,7 @@
 
 Class agreement (experiments/translation.py) asks the evaluator for the class of a translation G(x) of the input x;
 evaluator∘G is then itself a classifier of the inputs, so it can be right no more often than the class can be read
-from the inputs at all. This script estimates that ceiling: the evaluator's own recipe (ganforge/evaluators/
+from the inputs at all. This script estimates that ceiling: the evaluator's own recipe (ganforge/weights/
 classifier.py: the same CNN, AdamW one-cycle, shifts and mirroring) trained on each task's training inputs and
 scored on its test inputs, beside the same short recipe trained on the garments themselves (what the evaluator
 reaches on real images with this recipe; the committed evaluator, trained 10 epochs, is right on 93.25 %).
@@ -24,8 +24,8 @@ import torch
 
 from ganforge.data import Dataset, load_dataset
 from ganforge.data.paired import derive
-from ganforge.evaluators import classifier
-from ganforge.evaluators.train import EvaluatorData
+from ganforge.evaluator_training import classifier
+from ganforge.evaluator_training.train import EvaluatorData
 from ganforge.train.precision import cpu_label
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,8 +33,8 @@ from scipy.stats import spearmanr
 import ganforge
 from ganforge.config import load_config
 from ganforge.data import load_dataset
-from ganforge.evaluate import evaluate_images
-from ganforge.evaluators import load_evaluator_data, train_evaluator
+from ganforge.scoring import evaluate_images
+from ganforge.evaluator_training import load_evaluator_data, train_evaluator
 from ganforge.train import train
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -11,11 +11,11 @@ import yaml
 from .config import RunConfig, config_from_dict, load_config
 from .data.base import FieldSpec
 from .errors import GanforgeError
-from .evaluate import (DEFAULT_METRICS, check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations,
+from .scoring import (DEFAULT_METRICS, check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations,
                        test_pairs, write_report)
 from . import images as image_io
 from .families import draw_latents, get_family
-from .metrics.evaluator import resolve_evaluator
+from .metrics.frozen_evaluator import resolve_evaluator
 from .nets.conditional import balanced_labels
 from .nets.mixture import MixtureGenerator
 from .sampling import generate_batches  # public here too: ganforge.api.generate_batches

@@ -19,9 +19,9 @@ from .data.base import to_unit
 from .data.folder import list_images, read_images
 from .data.shards import pack_folder, verify_shards
 from .errors import GanforgeError
-from .evaluate import DEFAULT_METRICS, describe_evaluator, evaluate_images, evaluate_points, write_report
-from .evaluators import load_evaluator_data, summary_line, train_evaluator
-from .metrics.inception_fid import resolve_inception_weights
+from .scoring import DEFAULT_METRICS, describe_evaluator, evaluate_images, evaluate_points, write_report
+from .evaluator_training import load_evaluator_data, summary_line, train_evaluator
+from .metrics.inception_net import resolve_inception_weights
 from .families import available_families, get_family
 from .latent import arithmetic, interpolate
 from .nets import available_nets

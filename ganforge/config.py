@@ -24,7 +24,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
-# the metrics ganforge.evaluate computes; named here so a config with a misspelt one fails when it loads
+# the metrics ganforge.scoring computes; named here so a config with a misspelt one fails when it loads
 MetricName = Literal["fid", "kid", "is", "pr", "dc", "modes", "parzen", "tstr", "nn"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 

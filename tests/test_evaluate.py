@@ -12,8 +12,8 @@ from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
-from ganforge.evaluate import evaluate_images, evaluate_points
-from ganforge.metrics.evaluator import get_evaluator, sha256_of, EVALUATOR_DIR
+from ganforge.scoring import evaluate_images, evaluate_points
+from ganforge.metrics.frozen_evaluator import get_evaluator, sha256_of, EVALUATOR_DIR
 from ganforge.train import train
 
 pytestmark = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
@@ -161,7 +161,7 @@ def test_eval_during_training_keeps_the_best_fid_checkpoint(tmp_path):
 
 def test_inception_path_flows_end_to_end(tmp_path, capsys):
     """The standard FID network, on randomly initialised weights (the real file cannot be downloaded here)."""
-    from ganforge.metrics.inception_fid import FIDInceptionV3
+    from ganforge.metrics.inception_net import FIDInceptionV3
 
     torch.manual_seed(0)
     weights = tmp_path / "pt_inception.pth"

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("parts", ("ganforge.data", "ganforge.nets", "ganforge.objectives", "ganforge.metrics", "ganforge.augment")),
     ("families", ("ganforge.families",)),
     ("sampling", ("ganforge.sampling", "ganforge.images")),
-    ("evaluate", ("ganforge.evaluate", "ganforge.evaluators")),
+    ("evaluate", ("ganforge.scoring", "ganforge.evaluator_training")),
     ("train", ("ganforge.train",)),
     ("api", ("ganforge", "ganforge.api", "ganforge.latent")),  # `ganforge` itself: its __init__ re-exports the API
     ("cli", ("ganforge.cli",)),
@@ -164,7 +164,7 @@ def test_imports_among_ganforge_modules_form_no_cycle():
 
 @pytest.mark.parametrize("source, expected", [
     ("from ..api import generate_batches\n", {"ganforge.api"}),
-    ("def f():\n    from ..evaluate import write_report\n", {"ganforge.evaluate"}),
+    ("def f():\n    from ..scoring import write_report\n", {"ganforge.scoring"}),
     ("from . import checkpoint\nimport ganforge.errors\n", {"ganforge.train.checkpoint", "ganforge.errors"}),
     ("from ganforge.families import get_family\n", {"ganforge.families.base"}),
 ])

@@ -12,7 +12,7 @@ from ganforge.api import translate_test
 from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.data import load_dataset
-from ganforge.evaluate import evaluate_translations
+from ganforge.scoring import evaluate_translations
 from ganforge.train import train
 
 from conftest import ROOT, TINY_CONFIGS

@@ -20,10 +20,10 @@ from ganforge.config import config_from_dict
 from ganforge.data import load_dataset
 from ganforge.data.shards import pack_array
 from ganforge.errors import GanforgeError
-from ganforge.evaluate import evaluate_images
-from ganforge.evaluators import load_evaluator_data, train_evaluator
-from ganforge.evaluators.contrastive import nt_xent, views
-from ganforge.metrics.evaluator import load_evaluator, sha256_of
+from ganforge.scoring import evaluate_images
+from ganforge.evaluator_training import load_evaluator_data, train_evaluator
+from ganforge.evaluator_training.contrastive import nt_xent, views
+from ganforge.metrics.frozen_evaluator import load_evaluator, sha256_of
 from ganforge.train import train
 from conftest import tiny_config
 from test_evaluate import blur

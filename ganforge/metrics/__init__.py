@@ -5,7 +5,7 @@ Feature extraction (Inception, a classifier) is the caller's job, so these funct
 """
 from .fidelity import fidelity
 from .frechet import StreamingStats, feature_stats, frechet_distance, frechet_distance_from_stats
-from .inception import inception_score
+from .inception_score import inception_score
 from .kid import kid
 from .manifold import density_coverage, precision_recall
 from .memorisation import memorisation_fraction, nearest_neighbours

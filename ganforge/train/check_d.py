@@ -20,7 +20,7 @@ from torch import nn
 
 from ..config import RunConfig
 from ..errors import GanforgeError
-from ..evaluators import load_evaluator_data
+from ..evaluator_training import load_evaluator_data
 from ..families import get_family
 from ..nets import build_net
 from .loop import make_optimizer

@@ -24,12 +24,12 @@ from ..config import OptimConfig, RunConfig, TrainConfig
 from ..data import load_configured
 from ..data.base import Dataset
 from ..errors import GanforgeError
-from ..evaluate import write_report
+from ..scoring import write_report
 from ..families import Batch, Family, draw_latents, get_family
 from . import checkpoint
 from .doctor import DIAGNOSES, DIVERSITY_SAMPLES, Doctor, overfitting_probe
 from .ema import EMA
-from .evaluation import RunEvaluator
+from .periodic_eval import RunEvaluator
 from .logger import MetricsLog, cut_log
 from .precision import use_bf16
 from ..data.shards import ShardDataset

@@ -11,7 +11,7 @@ from ganforge.cli import main
 from ganforge.config import config_from_dict, load_config
 from ganforge.data.mixtures import MIXTURES
 from ganforge.errors import GanforgeError
-from ganforge.evaluate import evaluate_images
+from ganforge.scoring import evaluate_images
 from ganforge.data import load_dataset
 from ganforge.nets import build_net
 from ganforge.nets.conditional import (ConcatDiscriminator, LabelGenerator, ProjectionDiscriminator,

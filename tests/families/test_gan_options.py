@@ -170,7 +170,7 @@ def test_a_mixture_of_generators_covers_the_ring_and_its_generators_split_it(tmp
     import yaml
     from pathlib import Path
     from ganforge.config import apply_overrides
-    from ganforge.evaluate import evaluate_points
+    from ganforge.scoring import evaluate_points
     raw = yaml.safe_load((Path(__file__).parents[2] / "configs" / "gan-ring8.yaml").read_text())
     cfg = config_from_dict(apply_overrides(raw, [
         "train.batch_size=64", "train.steps=1600", "train.seed=0", "objective.generators=4", "objective.diversity=0.125",

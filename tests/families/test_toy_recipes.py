@@ -8,7 +8,7 @@ import pytest
 
 import ganforge
 from ganforge.config import load_config
-from ganforge.evaluate import evaluate_points
+from ganforge.scoring import evaluate_points
 from ganforge.train import train
 
 from conftest import ROOT

@@ -8,8 +8,8 @@ from urllib.error import URLError
 import pytest
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics import inception_fid as fid
-from ganforge.metrics.inception_fid import (
+from ganforge.metrics import inception_net as fid
+from ganforge.metrics.inception_net import (
     FID_WEIGHTS_FILE, FID_WEIGHTS_URL, fetch_fid_inception, inception_cache_dir, resolve_inception_weights,
 )
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.inception_fid import (
+from ganforge.metrics.inception_net import (
     FIDInceptionV3, inception_features, load_fid_inception, preprocess,
 )
 

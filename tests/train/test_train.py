@@ -154,6 +154,6 @@ def test_cli_error_from_a_subprocess_has_no_traceback(tmp_path):
 def test_api_train_stays_a_function_after_submodule_imports():
     import importlib
 
-    import ganforge.evaluate  # noqa: F401  (a module loaded after the package, as a user script would)
+    import ganforge.scoring  # noqa: F401  (a module loaded after the package, as a user script would)
     importlib.import_module("ganforge.train.doctor")
     assert callable(ganforge.train) and ganforge.train is ganforge.api.train

@@ -19,7 +19,7 @@ from . import images as image_io, metrics as M
 from ._version import __version__
 from .data import MIXTURES, Dataset, load_configured, load_dataset
 from .errors import GanforgeError
-from .metrics.evaluator import reference_features, resolve_evaluator
+from .metrics.frozen_evaluator import reference_features, resolve_evaluator
 
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "parzen", "tstr", "nn")
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "modes")

@@ -27,7 +27,7 @@ from .._version import __version__
 from ..data import Dataset, load_dataset
 from ..errors import GanforgeError
 from ..metrics import frechet_distance, kid
-from ..metrics.evaluator import load_evaluator, record_path
+from ..metrics.frozen_evaluator import load_evaluator, record_path
 from . import classifier, contrastive
 
 HAS_TEST_SPLIT = ("fashion-mnist", "mnist")  # built-ins with an official test split

@@ -15,9 +15,9 @@ from torch import nn
 from ..config import RunConfig
 from ..data import MIXTURES
 from ..errors import GanforgeError
-from ..evaluate import check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations, test_pairs
+from ..scoring import check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations, test_pairs
 from ..families import draw_latents
-from ..metrics.evaluator import resolve_evaluator
+from ..metrics.frozen_evaluator import resolve_evaluator
 from ..nets.conditional import balanced_labels
 from ..sampling import generate_batches
 from .checkpoint import WEIGHTS, flatten_state

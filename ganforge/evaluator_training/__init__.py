@@ -2,8 +2,8 @@
 read, on the user's own images, and writes it beside a record of what produced it (`ganforge evaluator train`).
 
 With labels it is a classifier (`classifier.py`, the recipe of the built-in Fashion-MNIST evaluator); without, a
-self-supervised SimCLR network (`contrastive.py`). This folder also holds the built-in evaluators' files
-(<dataset>-cnn.safetensors + .json), which `ganforge.metrics.evaluator` loads.
+self-supervised SimCLR network (`contrastive.py`). The built-in evaluators' files (<dataset>-cnn.safetensors +
+.json) live in ganforge/weights/, which `ganforge.metrics.frozen_evaluator` loads.
 """
 from .train import EvaluatorData, load_evaluator_data, summary_line, train_evaluator
 

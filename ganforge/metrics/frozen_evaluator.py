@@ -3,7 +3,7 @@ whose class probabilities (a classifier's) feed the Inception-style score, class
 
 An evaluator is a safetensors file beside a JSON record of the same stem (sha256, held-out accuracy, the command
 that trained it, the train-vs-held-out FID floor, the data it saw). The built-in ones live in
-ganforge/evaluators/<dataset>-cnn.*; `ganforge evaluator train` makes one for any data (`ganforge.evaluators`).
+ganforge/weights/<dataset>-cnn.*; `ganforge evaluator train` makes one for any data (`ganforge.evaluator_training`).
 The hash is checked on load: a score is only comparable with scores from the same weights, and every report
 names them. A self-supervised evaluator ("kind": "contrastive") gives features only: no class probabilities.
 """
@@ -21,9 +21,9 @@ from safetensors.torch import load_file
 
 from ..errors import GanforgeError
 from ..nets import build_net
-from .inception_fid import load_fid_inception, preprocess
+from .inception_net import load_fid_inception, preprocess
 
-EVALUATOR_DIR = Path(__file__).resolve().parent.parent / "evaluators"
+EVALUATOR_DIR = Path(__file__).resolve().parent.parent / "weights"
 RECORD_KEYS = ("name", "arch", "in_shape", "num_classes", "sha256")
 
 
@@ -114,7 +114,7 @@ def _cached(weights: str, mtime_ns: int) -> Evaluator:
 
 
 def get_evaluator(dataset: str) -> Evaluator:
-    """The built-in evaluator of a dataset (ganforge/evaluators/<dataset>-cnn.safetensors)."""
+    """The built-in evaluator of a dataset (ganforge/weights/<dataset>-cnn.safetensors)."""
     weights = EVALUATOR_DIR / f"{dataset}-cnn.safetensors"
     if not weights.is_file() or not record_path(weights).is_file():
         have = sorted(p.stem.removesuffix("-cnn") for p in EVALUATOR_DIR.glob("*-cnn.json"))
