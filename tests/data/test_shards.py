@@ -14,6 +14,7 @@ from ganforge.cli import main
 from ganforge.data import shards
 from ganforge.data.folder import _load_one
 from ganforge.data.shards import ShardStream, pack, pack_array, pack_folder, read_manifest
+from ganforge.data.shards import stream as shard_stream, writing as shard_writing
 from ganforge.errors import GanforgeError
 
 N, B, SHARD = 300, 25, 32  # 10 shards, the last one short; 12 batches an epoch, none ragged
@@ -94,14 +95,14 @@ def test_same_seed_same_batches_other_seed_other_order(packed, data):
 
 def test_workers_change_nothing_even_when_one_is_slow(packed, monkeypatch):
     reference = take(ShardStream(packed, B, seed=2, window=2), 26)
-    read = shards._BatchSource._read
+    read = shard_stream._BatchSource._read
 
     def slow_worker_0(self, *args):  # forked workers inherit the patch: worker 0 lags behind worker 1
         info = torch.utils.data.get_worker_info()
         time.sleep(0.02 if info is not None and info.id == 0 else 0)
         return read(self, *args)
 
-    monkeypatch.setattr(shards._BatchSource, "_read", slow_worker_0)
+    monkeypatch.setattr(shard_stream._BatchSource, "_read", slow_worker_0)
     assert same(take(ShardStream(packed, B, seed=2, window=2, num_workers=2), 26), reference)
 
 
@@ -137,7 +138,7 @@ def test_memory_is_bounded_by_the_window_not_the_set(tmp_path):
     x = np.random.default_rng(2).integers(0, 256, (1200, 3, 32, 32), dtype=np.uint8)  # noise: ~3 kB PNGs
     m = pack_array(x, tmp_path / "big", shard_size=50)
     total, largest = sum(s["bytes"] for s in m["shards"]), max(s["bytes"] for s in m["shards"])
-    source = shards._BatchSource(tmp_path / "big", m, 20, 0, 2, 0)
+    source = shard_stream._BatchSource(tmp_path / "big", m, 20, 0, 2, 0)
     tracemalloc.start()
     it = iter(source)
     for _ in range(2 * 1200 // 20):  # two epochs
@@ -158,11 +159,11 @@ def test_pack_is_atomic(tmp_path, monkeypatch):
             raise OSError("disk full")
         return png(a)
 
-    png = shards._png
-    monkeypatch.setattr(shards, "_png", crash_midway)
+    png = shard_writing._png
+    monkeypatch.setattr(shard_writing, "_png", crash_midway)
     one_line_error("cannot write shards.*disk full", pack_array, x, tmp_path / "out", shard_size=8)
     assert list(tmp_path.iterdir()) == []  # neither the set nor its temporary folder
-    monkeypatch.setattr(shards, "_png", png)
+    monkeypatch.setattr(shard_writing, "_png", png)
     pack_array(x, tmp_path / "out", shard_size=8)
     one_line_error("already exists", pack_array, x, tmp_path / "out")
 
@@ -284,3 +285,13 @@ def test_verify_finds_a_changed_label_that_streaming_cannot(packed, copy, capsys
     assert main(["data", "verify", str(copy)]) == 2
     err = capsys.readouterr().err.strip()
     assert "shard-000001.tar: sha256 differs" in err and "\n" not in err
+
+
+def test_one_to_unit_and_the_base_layers_version(packed):
+    """The package converts with data/base.py's to_unit (one conversion for every dataset) and stamps the
+    manifest with ganforge._version's version, not one imported from the API layer above."""
+    from ganforge._version import __version__
+    from ganforge.data import base
+
+    assert shards.to_unit is base.to_unit
+    assert read_manifest(packed)["created_by"]["ganforge"] == __version__

@@ -16,10 +16,10 @@ from safetensors.torch import load_file
 from ganforge.cli import main
 from ganforge.config import config_from_dict, load_config
 from ganforge.data import load_dataset
-from ganforge.data import shards as shards_module
 from ganforge.data.base import Dataset
 from ganforge.data.digits import load_digits
 from ganforge.data.shards import ShardDataset, pack_array
+from ganforge.data.shards import reading as shard_reading
 from ganforge.errors import GanforgeError
 from ganforge.train import checkpoint, loop, train
 from ganforge.train.sampler import StreamSampler
@@ -135,8 +135,8 @@ def test_image_size_and_channels_convert_per_batch(packed):
 
 def test_examples_read_only_their_shards(packed, monkeypatch):
     opened = []
-    read = shards_module._Shard.read
-    monkeypatch.setattr(shards_module._Shard, "read", lambda self, wanted: opened.append(self.path.name) or
+    read = shard_reading._Shard.read
+    monkeypatch.setattr(shard_reading._Shard, "read", lambda self, wanted: opened.append(self.path.name) or
                         read(self, wanted))
     ShardDataset(packed).examples(torch.tensor([0, 5, 45]))
     assert sorted(opened) == ["shard-000000.tar", "shard-000001.tar"]
