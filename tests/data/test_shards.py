@@ -1,9 +1,11 @@
 """Tar shards: pack → stream round trip, seeded order, exact resume (with and without workers), bounded
 memory, one-line errors, and `ganforge data pack`."""
+import builtins
 import json
 import tarfile
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from ganforge.data.folder import _load_one
 from ganforge.data.shards import ShardStream, pack, pack_array, pack_folder, read_manifest
 from ganforge.data.shards import stream as shard_stream, writing as shard_writing
 from ganforge.errors import GanforgeError
+from ganforge.fileio import file_sha256
 
 N, B, SHARD = 300, 25, 32  # 10 shards, the last one short; 12 batches an epoch, none ragged
 
@@ -285,6 +288,59 @@ def test_verify_finds_a_changed_label_that_streaming_cannot(packed, copy, capsys
     assert main(["data", "verify", str(copy)]) == 2
     err = capsys.readouterr().err.strip()
     assert "shard-000001.tar: sha256 differs" in err and "\n" not in err
+
+
+def test_verify_reads_each_shard_once(packed, monkeypatch):
+    """The sha256 is taken in the same pass that reads the members: one open (and one read) of each shard."""
+    opened = []
+    real_open = builtins.open
+
+    def counting_open(file, *args, **kwargs):
+        if str(file).endswith(".tar"):
+            opened.append(Path(file).name)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    shards.verify_shards(packed)
+    assert sorted(opened) == [f"shard-{i:06d}.tar" for i in range(10)]
+
+
+def _member_at(path, name, header=False):
+    with tarfile.open(path) as tar:
+        member = tar.getmember(name)
+    return member.offset if header else member.offset_data
+
+
+def _set_byte(path, at, value):
+    blob = bytearray(path.read_bytes())
+    blob[at] = value
+    path.write_bytes(bytes(blob))
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("header", r"shard-000001.tar: corrupt tar header at byte \d+ \(checksum mismatch\)"),
+    ("png", "shard-000001.tar member 000000040.png: corrupt PNG"),
+    ("label", "shard-000001.tar: example 000000040 has label 9; manifest.json lists 5 classes"),
+    ("tail", None),  # a changed byte in the end-of-archive padding: only the hash sees it
+])
+def test_verify_reports_a_changed_shard_first_then_what_is_wrong_inside(copy, fault, message):
+    path = copy / "shard-000001.tar"
+    if fault == "header":
+        _set_byte(path, _member_at(path, "000000040.png", header=True), ord("x"))  # its name: checksum fails
+    elif fault == "png":
+        _set_byte(path, _member_at(path, "000000040.png") + 16, 0xFF)  # the IHDR's width: bad CRC
+    elif fault == "label":
+        _set_byte(path, _member_at(path, "000000040.cls"), ord("9"))
+    else:
+        _set_byte(path, path.stat().st_size - 1, 1)
+    one_line_error("shard-000001.tar: sha256 differs from manifest.json's", shards.verify_shards, copy)
+    _edit_manifest(copy, lambda m: m["shards"][1].update(sha256=file_sha256(path)))  # as if packed this way
+    if message is None:
+        shards.verify_shards(copy)
+    else:
+        one_line_error(message, shards.verify_shards, copy)
+        _edit_manifest(copy, lambda m: m["shards"][1].pop("sha256"))  # an older manifest: no hash to check
+        one_line_error(message, shards.verify_shards, copy)
 
 
 def test_one_to_unit_and_the_base_layers_version(packed):

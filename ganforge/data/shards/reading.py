@@ -2,6 +2,7 @@
 `verify_shards`, the end-to-end check to run after copying a set (`ganforge data verify`)."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -13,7 +14,7 @@ from PIL import Image
 from ganforge.data.base import one_line
 from ganforge.data.shards.layout import FORMAT, MANIFEST, VERSION
 from ganforge.errors import GanforgeError
-from ganforge.fileio import file_sha256
+from ganforge.fileio import CHUNK
 
 
 def _bad_manifest(root: Path, why: str) -> GanforgeError:
@@ -76,16 +77,60 @@ def verify_shards(root: str | os.PathLike) -> dict:
     shape, classes = tuple(m["shape"]), m["classes"]
     for s in m["shards"]:
         path = root / s["name"]
-        if "sha256" in s and file_sha256(path) != s["sha256"]:
-            raise GanforgeError(f"{path}: sha256 differs from {MANIFEST}'s (the shard changed after packing); "
-                                f"re-pack or copy it again")
-        for png, label, key in _Shard(path, s["count"], classes is not None).read(set(range(s["count"]))).values():
+        for png, label, key in _verify_shard(path, s, classes is not None).values():
             _decode(png, f"{path} member {key}.png", shape)
             if classes is not None and not 0 <= label < len(classes):
                 raise GanforgeError(f"{path}: example {key} has label {label}; {MANIFEST} lists {len(classes)} "
                                     f"classes")
     return m
 
+
+def _verify_shard(path: Path, entry: dict, labelled: bool) -> dict[int, tuple[bytes, int | None, str]]:
+    """Every example of one shard, read in the same pass that hashes the file: a changed shard is reported as
+    changed (its sha256 checked first, as a separate hash-then-read pass would), whatever else is wrong with it."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as raw:
+            f = _HashingFile(raw, digest)
+            try:
+                shard = _Shard(path, entry["count"], labelled)
+                examples, problem = shard.read_from(f, set(range(entry["count"]))), None
+            except GanforgeError as e:
+                examples, problem = {}, e
+            f.read_rest()  # the end-of-archive blocks and padding count toward the hash
+    except OSError as e:
+        raise GanforgeError(f"{path}: unreadable tar shard ({one_line(e)})") from None
+    if "sha256" in entry and digest.hexdigest() != entry["sha256"]:
+        raise GanforgeError(f"{path}: sha256 differs from {MANIFEST}'s (the shard changed after packing); "
+                            f"re-pack or copy it again")
+    if problem is not None:
+        raise problem
+    return examples
+
+
+class _HashingFile:
+    """A file read front to back with every byte fed to `digest`; a forward seek reads (and hashes) what it skips.
+    Enough of a file for `_Shard.read_from`, which only ever seeks forward."""
+
+    def __init__(self, f, digest):
+        self.f, self.digest, self.at = f, digest, 0
+
+    def tell(self) -> int:
+        return self.at
+
+    def read(self, size: int) -> bytes:
+        data = self.f.read(size)
+        self.digest.update(data)
+        self.at += len(data)
+        return data
+
+    def seek(self, position: int) -> None:
+        while self.at < position and self.read(min(CHUNK, position - self.at)):
+            pass  # past the end, a read returns b"" as it would after a real seek
+
+    def read_rest(self) -> None:
+        while self.read(CHUNK):
+            pass
 
 
 def _next_header(f, path: Path) -> tuple[str, int] | None:
@@ -127,24 +172,33 @@ class _Shard:
         self.path, self.count, self.labelled = path, count, labelled
 
     def read(self, wanted: set[int]) -> dict[int, tuple[bytes, int | None, str]]:
+        """The examples at positions `wanted` of this shard: position → (PNG bytes, label or None, key)."""
+        try:
+            f = open(self.path, "rb")
+        except OSError as e:
+            raise GanforgeError(f"{self.path}: unreadable tar shard ({one_line(e)})") from None
+        with f:
+            return self.read_from(f, wanted)
+
+    def read_from(self, f, wanted: set[int]) -> dict[int, tuple[bytes, int | None, str]]:
+        """As `read`, from the shard already open as `f` (at its start; read, tell and forward seeks only)."""
         found: dict[int, dict] = {}
         keys: dict[str, int] = {}
         try:
-            with open(self.path, "rb") as f:
-                while True:
-                    header = _next_header(f, self.path)
-                    if header is None:
-                        break
-                    name, size = header
-                    data_at = f.tell()
-                    key, _, ext = name.rpartition("/")[2].partition(".")
-                    i = keys.setdefault(key, len(keys))
-                    if i in wanted and ext in ("png", "cls"):
-                        data = f.read(size)
-                        if len(data) < size:
-                            raise GanforgeError(f"{self.path}: truncated tar shard (member {name} cut short)")
-                        found.setdefault(i, {"key": key})[ext] = data
-                    f.seek(data_at + (size + 511) // 512 * 512)
+            while True:
+                header = _next_header(f, self.path)
+                if header is None:
+                    break
+                name, size = header
+                data_at = f.tell()
+                key, _, ext = name.rpartition("/")[2].partition(".")
+                i = keys.setdefault(key, len(keys))
+                if i in wanted and ext in ("png", "cls"):
+                    data = f.read(size)
+                    if len(data) < size:
+                        raise GanforgeError(f"{self.path}: truncated tar shard (member {name} cut short)")
+                    found.setdefault(i, {"key": key})[ext] = data
+                f.seek(data_at + (size + 511) // 512 * 512)
         except OSError as e:
             raise GanforgeError(f"{self.path}: unreadable tar shard ({one_line(e)})") from None
         if len(keys) != self.count:
@@ -161,7 +215,6 @@ class _Shard:
             except (KeyError, ValueError, UnicodeDecodeError):
                 raise GanforgeError(f"{self.path}: example {f['key']} has a missing or non-integer .cls") from None
         return f["png"], label, f["key"]
-
 
 
 def _decode(png: bytes, where: str, shape: tuple[int, ...]) -> np.ndarray:

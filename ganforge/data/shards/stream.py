@@ -62,7 +62,6 @@ def _window_order(seed: int, epoch: int, number: int, size: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch, number]).permutation(size)
 
 
-
 class _BatchSource(torch.utils.data.IterableDataset):
     """Batches first, first + step, first + 2·step, … (global batch numbers), as plan() orders them.
 
@@ -138,7 +137,6 @@ class _BatchSource(torch.utils.data.IterableDataset):
 
     def _decode(self, png: bytes, where: str) -> np.ndarray:
         return _decode(png, where, self.shape)
-
 
 
 class ShardStream:
