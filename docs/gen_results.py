@@ -73,6 +73,8 @@ def cpu_of(d: dict) -> str:
     parts = [model] if model else []
     if capability and not (model and capability in model):
         parts.append(capability)
+    if machine.get("native_bf16") or (d.get("hardware") or {}).get("native_bf16") or d.get("native_bf16"):
+        parts.append("native bf16")
     return ", ".join(parts).replace("(R)", "")
 
 
@@ -286,7 +288,8 @@ def fashion_page() -> Page:
 def conditional_section() -> Section:
     src = "experiments/results/conditional_fashion.json"
     d = load(src)
-    rows = [Row(label=r["family"].replace("_", " "), config=config_name(r["config"]), overrides=r.get("overrides", []),
+    rows = [Row(label=CONDITIONAL_LABELS.get(r["family"], r["family"]), config=config_name(r["config"]),
+                overrides=r.get("overrides", []),
                 score=f"class agreement {pct(r['class_agreement'])}",
                 other=f"FID {num(r['fid'])}, precision {num(r['precision'], 3)}, recall {num(r['recall'], 3)}, "
                       f"TSTR {pct(r['tstr_accuracy'])} (TRTR {pct(r['trtr_accuracy'])})",
@@ -355,13 +358,31 @@ def conditional_page() -> Page:
 # ---------------------------------------------------------------- image-to-image
 
 
+TRANSLATION_LABELS = {
+    "pix2pix_l1": "pix2pix, L1 only", "pix2pix_cgan": "pix2pix, cGAN only", "pix2pix_l1_cgan": "pix2pix, L1 + cGAN",
+    "cyclegan": "CycleGAN, cycle + identity", "cyclegan_no_cycle": "CycleGAN without the cycle loss",
+    "sr_bicubic": "×4: bicubic upscaling", "sr_content": "×4: content loss only (SRResNet-MSE)",
+    "srgan": "×4: SRGAN, pixel content + 10⁻³ GAN", "srgan_features": "×4: SRGAN, content in D's features",
+    "inpaint_l1": "centre square, L1 only", "inpaint_l1_cgan": "centre square, L1 + cGAN",
+    "inpaint_random_l1": "random rectangle, L1 only", "inpaint_random_l1_cgan": "random rectangle, L1 + cGAN",
+}
+CONDITIONAL_LABELS = {
+    "cgan": "cGAN, projection D", "acgan": "AC-GAN, class head trained on real images",
+    "acgan_classify_fakes": "AC-GAN as in the paper (class head also on fakes)", "cgan_ema": "cGAN + EMA of G",
+    "cgan_smoothing": "cGAN + label smoothing", "acgan_class_weight3": "AC-GAN, class weight 3",
+}
+
+
 def translation_rows(src: str) -> list[Row]:
     d = load(src)
     rows = []
     for r in d["rows"]:
+        pairing = (f"; a random pairing: L1 {num(r['random_pair_l1'], 4)}, PSNR {num(r['random_pair_psnr'])}"
+                   if "random_pair_l1" in r else "")
         hole = (f"; hole L1 {num(r['hole_l1'], 3)}, hole PSNR {num(r['hole_psnr'])}, "
-                f"hole std ratio {num(r['hole_std_ratio'])}") if "hole_l1" in r else ""
-        rows.append(Row(label=r["row"].replace("_", " "), config=config_name(r["config"]), overrides=r["overrides"],
+                f"hole std ratio {num(r['hole_std_ratio'])}") if "hole_l1" in r else pairing
+        rows.append(Row(label=TRANSLATION_LABELS.get(r["row"], r["row"]), config=config_name(r["config"]),
+                        overrides=r["overrides"],
                         score=f"class agreement {pct(r['class_agreement'])}, FID {num(r['fid'])}",
                         other=f"L1 {num(r['l1'], 4)}, PSNR {num(r['psnr'])}, SSIM {num(r['ssim'], 3)}{hole}",
                         budget=seconds(r.get("seconds")) if r["steps"] else "none (no training)",
@@ -517,7 +538,7 @@ def bf16_row() -> Row:
                score=f"{num(d['speedup_bf16'])}× the steps/s; FID {num(s['bf16']['fid_median'])} vs "
                      f"{num(s['fp32']['fid_median'])}",
                other=f"median of {len(d['seeds'])} seeds", budget=f"{count(d['steps'])} steps",
-               steps=count(d["steps"]), cpu=cpu_of(d) + (", native bf16" if d.get("native_bf16") else ""),
+               steps=count(d["steps"]), cpu=cpu_of(d),
                date=day(d["date"]))
 
 
@@ -590,15 +611,16 @@ def scoreboard_rows() -> list[tuple[str, str, Row]]:
         ("hinge", fashion, pick(fashion, ab, lambda r: r.config == "hinge-fashion.yaml")),
         ("f-GAN (KL)", fashion, pick(fashion, ab, lambda r: r.config == "fgan-fashion.yaml")),
         ("VAE", fashion, pick(fashion, "Likelihood against samples", lambda r: r.config == "vae-fashion.yaml")),
-        ("cGAN", cond, pick(cond, "Conditional generation", lambda r: r.label == "cgan")),
-        ("AC-GAN", cond, pick(cond, "Conditional generation", lambda r: r.label == "acgan")),
+        ("cGAN", cond, pick(cond, "Conditional generation", lambda r: r.config == "cgan-fashion.yaml"
+                            and not r.overrides)),
+        ("AC-GAN", cond, pick(cond, "Conditional generation", lambda r: r.label == CONDITIONAL_LABELS["acgan"])),
         ("semi-supervised GAN", cond, pick(cond, "Semi-supervised classification", lambda r: r.label.startswith("semi"))),
         ("BiGAN", cond, pick(cond, "What BiGAN's encoder and D's features know", lambda r: "BiGAN E" in r.label)),
         ("pix2pix", trans, pick(trans, tr, lambda r: r.config == "pix2pix-edges-fashion.yaml" and not r.overrides)),
         ("pix2pix, inpainting", trans, pick(trans, tr, lambda r: r.config == "pix2pix-inpaint-fashion.yaml"
                                             and not r.overrides)),
-        ("CycleGAN", trans, pick(trans, tr, lambda r: r.label == "cyclegan")),
-        ("SRGAN ×4", trans, pick(trans, tr, lambda r: r.label == "srgan")),
+        ("CycleGAN", trans, pick(trans, tr, lambda r: r.label == TRANSLATION_LABELS["cyclegan"])),
+        ("SRGAN ×4", trans, pick(trans, tr, lambda r: r.label == TRANSLATION_LABELS["srgan"])),
         ("GAN, ring of 8", toy, pick(toy, "Mode collapse on 2-D mixtures", lambda r: r.config == "toy-ring8.yaml"
                                      and not r.overrides)),
         ("GAN, grid of 25", toy, pick(toy, "Mode collapse on 2-D mixtures", lambda r: r.config == "toy-grid25.yaml"
