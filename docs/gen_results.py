@@ -149,10 +149,11 @@ class Page:
         out = [f"# {self.title}", "", GENERATED, "", self.intro, ""]
         for s in self.sections:
             out.append(s.markdown(root))
-        if self.lab_notes:
+        notes = [n for n in self.lab_notes if (ROOT / n).exists()]  # a cleaned-up note simply drops out
+        if notes:
             out += ["## Lab notes", "", "Screens, A/B runs and run caches behind these tables, kept as they were written:",
                     ""]
-            out += [f"- [`{n}`]({root}{n})" for n in self.lab_notes]
+            out += [f"- [`{n}`]({root}{n})" for n in notes]
             out.append("")
         return "\n".join(out)
 
@@ -649,6 +650,12 @@ def index_page(pages: list[Page]) -> str:
 
 
 # ---------------------------------------------------------------- writing and checking
+
+
+def results_files() -> list[str]:
+    """Every results file there is, so a test can ask that each one is on a page (shown or linked)."""
+    found = [p for folder in ("experiments/results", "bench/results") for p in (ROOT / folder).rglob("*.json")]
+    return sorted(p.relative_to(ROOT).as_posix() for p in found)
 
 
 def outputs() -> dict[Path, str]:

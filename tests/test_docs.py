@@ -87,3 +87,10 @@ def test_docs_site_builds_strictly(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert (tmp_path / "site" / "api" / "ganforge.html").exists()
+
+
+def test_every_results_file_is_shown_or_linked_on_a_results_page(monkeypatch):
+    gen = _generator(monkeypatch)
+    pages = "".join(text for path, text in gen.outputs().items() if path.parent == gen.PAGES)
+    missing = [f for f in gen.results_files() if f"](../../{f})" not in pages]
+    assert not missing, f"results files on no results page (add them to docs/gen_results.py): {missing}"
