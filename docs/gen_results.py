@@ -425,7 +425,10 @@ def mode_collapse_section() -> Section:
             rows.append(Row(label=f"{r['label']} — {data}", config=config, overrides=r["overrides"],
                             score=f"{num(s['modes']['mean'], 1)} ± {num(s['modes']['std'], 1)} of {target} modes, "
                                   f"{pct(s['hq']['mean'])} high quality",
-                            other=f"reverse KL {num(s['rkl']['mean'], 3)}", budget=f"{count(r[data + '_steps'])} steps",
+                            other=f"reverse KL {num(s['rkl']['mean'], 3)}" + (
+                                f" ({s['rkl']['n']} of {len(d['seeds'])} seeds)"
+                                if s["rkl"]["n"] != len(d["seeds"]) else ""),
+                            budget=f"{count(r[data + '_steps'])} steps",
                             steps=count(r[data + "_steps"]), cpu=NONE, date=NONE))
     return Section("Mode collapse on 2-D mixtures",
                    f"Modes recovered and the share of high-quality samples ({d['num_samples']:,} samples) on the "
