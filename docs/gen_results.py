@@ -315,6 +315,12 @@ def semi_supervised_section() -> Section:
     return Section("Semi-supervised classification", "D's test error as a classifier of the 10 classes.", [src], rows)
 
 
+def recipe_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that change what is trained, without those that only quieten logging and saving."""
+    quiet = ("log.", "checkpoint.", "eval.", "doctor.", "train.threads")
+    return [o for o in overrides if not o.startswith(quiet)]
+
+
 def augmentation_section() -> Section:
     src = "experiments/results/gan_augmentation.json"
     d = load(src)
@@ -324,7 +330,7 @@ def augmentation_section() -> Section:
         arms = list(cells[0]["accuracy"])
         acc = {a: [c["accuracy"][a] for c in cells] for a in arms}
         rows.append(Row(label=f"{n} real images per class, classifier trained on real + cGAN samples",
-                        config=None, script="experiments/gan_augmentation.py",
+                        config="cgan-fashion.yaml", overrides=recipe_overrides(d["gan_overrides"]),
                         score=f"accuracy {mean_sd(acc['real + cGAN'], pct)} (real only {mean_sd(acc['real'], pct)})",
                         other=", ".join(f"{a}: {pct(statistics.mean(acc[a]))}" for a in arms),
                         budget=f"{seconds(d['gan_seconds'])} (cGAN)",
@@ -338,7 +344,12 @@ def bigan_section() -> Section:
     src = "experiments/results/bigan_probe.json"
     d = load(src)
     steps = d["steps"]
-    rows = [Row(label=f"{p['representation']} ({p['dim']:,} dimensions)", config=None,
+    # the script trains configs/bigan-fashion.yaml and configs/dcgan-fashion-paper.yaml (its CONFIGS)
+    def config(representation: str) -> str | None:
+        return "bigan-fashion.yaml" if representation.startswith("BiGAN") else \
+            "dcgan-fashion-paper.yaml" if representation.startswith("DCGAN") else None
+
+    rows = [Row(label=f"{p['representation']} ({p['dim']:,} dimensions)", config=config(p["representation"]),
                 script="experiments/bigan_probe.py", score=f"linear probe {pct(p['linear_probe'])}",
                 other=f"1-NN {pct(p['nearest_neighbour'])}" if "nearest_neighbour" in p else "",
                 budget=seconds(d["seconds"]),
