@@ -151,8 +151,8 @@ class Page:
             out.append(s.markdown(root))
         notes = [n for n in self.lab_notes if (ROOT / n).exists()]  # a cleaned-up note simply drops out
         if notes:
-            out += ["## Lab notes", "", "Screens, A/B runs and run caches behind these tables, kept as they were written:",
-                    ""]
+            out += ["## Lab notes", "",
+                    "Screens, A/B runs and run caches behind these tables, kept as they were written:", ""]
             out += [f"- [`{n}`]({root}{n})" for n in notes]
             out.append("")
         return "\n".join(out)
@@ -191,8 +191,8 @@ def quality_row(path: str) -> Row:
     return Row(label=label, config=config_name(config, d.get("date")), overrides=d.get("overrides") or [],
                score=f"FID {num(m['fid'])} ({'median of ' + str(seeds) + ' seeds' if seeds > 1 else 'one seed'}), "
                      f"{num(d['fid_ratio_ganforge_over_plain'], 3)}× the plain loop's",
-               other=f"plain loop: FID {num(p['fid'])} in {count(p['steps'])} steps; KID {num(m['kid'], 4)}, precision {num(m['precision'], 3)}, "
-                     f"recall {num(m['recall'], 3)}",
+               other=f"plain loop: FID {num(p['fid'])} in {count(p['steps'])} steps; KID {num(m['kid'], 4)}, "
+                     f"precision {num(m['precision'], 3)}, recall {num(m['recall'], 3)}",
                budget=seconds(float(d["seconds"])), steps=count(m["steps"]), cpu=cpu_of(d), date=day(d.get("date")))
 
 
@@ -407,7 +407,8 @@ def translation_page() -> Page:
     ceiling_src = "experiments/results/translation_ceiling.json"
     c = load(ceiling_src)
     ceiling = [Row(label=f"a classifier of the {r['task'].replace('_', ' ')} images, {r['epochs']} epochs",
-                   config=None, script="experiments/translation_ceiling.py", score=f"test accuracy {pct(r['test_accuracy'])}",
+                   config=None, script="experiments/translation_ceiling.py",
+                   score=f"test accuracy {pct(r['test_accuracy'])}",
                    other=f"train accuracy {pct(r['train_accuracy'])}", budget=f"{r['epochs']} epochs",
                    steps=NONE, cpu=cpu_of(c), date=day(c.get("date"))) for r in c["rows"]]
     return Page("translation", "Image-to-image", "pix2pix, CycleGAN and SRGAN on tasks derived from Fashion-MNIST, "
@@ -444,7 +445,8 @@ def mode_collapse_section() -> Section:
     return Section("Mode collapse on 2-D mixtures",
                    f"Modes recovered and the share of high-quality samples ({d['num_samples']:,} samples) on the "
                    f"ring of 8 and the grid of 25 Gaussians, mean ± sd over {len(d['seeds'])} seeds. Rows other than "
-                   f"the recipes start from `{base}` with the data set switched.", [src, "experiments/results/mode_collapse_2d.png"], rows)
+                   f"the recipes start from `{base}` with the data set switched.",
+                   [src, "experiments/results/mode_collapse_2d.png"], rows)
 
 
 def fgan_section() -> Section:
@@ -523,7 +525,8 @@ def throughput_rows() -> list[Row]:
                                   f"batch {d['model']['batch']}",
                             config=config_name(d["model"]["config"], d.get("date")),
                             score=f"{num(d['ratios'][f'ganforge/plain {precision}'], 3)}× the plain loop's img/s",
-                            other=f"{num(v[f'ganforge-{precision}'], 1)} img/s (plain {num(v[f'plain-{precision}'], 1)})"
+                            other=f"{num(v[f'ganforge-{precision}'], 1)} img/s "
+                                  f"(plain {num(v[f'plain-{precision}'], 1)})"
                                   + (f"; {pct(peak)} of the GEMM peak" if peak else ""),
                             budget=f"{d['protocol'][precision]['steps']} steps × {d['protocol']['repeats']}",
                             steps=NONE, cpu=cpu_of(d), date=day(d.get("date"))))
@@ -574,7 +577,8 @@ def streaming_rows() -> list[Row]:
 def metrics_speed_row() -> list[Row]:
     d = load("bench/results/metrics_speed.json")
     n = d["sizes"]["n"]
-    return [Row(label=f"{metric} of {n:,} × {d['sizes']['dim']} features", config=None, script="bench/metrics_speed.py",
+    return [Row(label=f"{metric} of {n:,} × {d['sizes']['dim']} features", config=None,
+                script="bench/metrics_speed.py",
                 score=seconds(s) if s >= 1 else f"{s:.3f} s", other="", budget=NONE, steps=NONE, cpu=cpu_of(d),
                 date=day(d.get("date"))) for metric, s in d["seconds"].items()]
 
@@ -629,7 +633,8 @@ def scoreboard_rows() -> list[tuple[str, str, Row]]:
         ("cGAN", cond, pick(cond, "Conditional generation", lambda r: r.config == "cgan-fashion.yaml"
                             and not r.overrides)),
         ("AC-GAN", cond, pick(cond, "Conditional generation", lambda r: r.label == CONDITIONAL_LABELS["acgan"])),
-        ("semi-supervised GAN", cond, pick(cond, "Semi-supervised classification", lambda r: r.label.startswith("semi"))),
+        ("semi-supervised GAN", cond, pick(cond, "Semi-supervised classification",
+                                           lambda r: r.label.startswith("semi"))),
         ("BiGAN", cond, pick(cond, "What BiGAN's encoder and D's features know", lambda r: "BiGAN E" in r.label)),
         ("pix2pix", trans, pick(trans, tr, lambda r: r.config == "pix2pix-edges-fashion.yaml" and not r.overrides)),
         ("pix2pix, inpainting", trans, pick(trans, tr, lambda r: r.config == "pix2pix-inpaint-fashion.yaml"
@@ -645,10 +650,11 @@ def scoreboard_rows() -> list[tuple[str, str, Row]]:
 
 
 def scoreboard(root: str, results_link) -> str:
-    lines = ["| family | recipe | score | budget | steps | CPU | date | details |", "|---|---|---|---|---:|---|---|---|"]
+    lines = ["| family | recipe | score | budget | steps | CPU | date | details |",
+             "|---|---|---|---|---:|---|---|---|"]
     for family, page, r in scoreboard_rows():
-        lines.append(f"| {family} | {r.recipe(root, label=False)} | {r.score} | {r.budget} | {r.steps} | {r.cpu} | {r.date} "
-                     f"| [{page}]({results_link(page)}) |")
+        lines.append(f"| {family} | {r.recipe(root, label=False)} | {r.score} | {r.budget} | {r.steps} | {r.cpu} "
+                     f"| {r.date} | [{page}]({results_link(page)}) |")
     return "\n".join(lines) + "\n"
 
 
