@@ -360,3 +360,153 @@ def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000
     result["provenance"]["run"] = {"dir": str(run_dir), "step": gen.step, "family": gen.cfg.family}
     write_report(result, run_dir)
     return result
+
+
+# -- What the `ganforge` command does, public for scripts too ------------------------------------------------------
+# The CLI (ganforge/cli/) parses, checks its output paths and prints; everything else it does is one of these.
+# Imported here rather than at the top so that this section stays one block of its own.
+from dataclasses import dataclass  # noqa: E402
+from typing import NamedTuple  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from .data import load_configured  # noqa: E402
+from .data.base import to_unit  # noqa: E402
+from .data.folder import list_images  # noqa: E402,F401  (public here: the image files under a folder)
+from .data.folder import read_images  # noqa: E402
+from .data.shards import pack_folder as pack_shards  # noqa: E402,F401  (`ganforge data pack`)
+from .data.shards import verify_shards  # noqa: E402,F401  (`ganforge data verify`)
+from .evaluator_training import infer_dataset, load_evaluator_data, train_evaluator  # noqa: E402,F401
+from .evaluator_training import summary_line as evaluator_summary  # noqa: E402,F401
+from .families import available_families  # noqa: E402,F401
+from .metrics.inception_net import resolve_inception_weights  # noqa: E402,F401
+from .nets import available_nets  # noqa: E402,F401
+from .scoring import (check_sample_count, describe_evaluator, evaluate_samples_file,  # noqa: E402,F401
+                      read_samples_file)
+from .train.check_d import check_discriminators  # noqa: E402,F401  (`ganforge doctor check-d`)
+from .train.doctor import read_diagnoses  # noqa: E402
+from .train.logger import read_metrics  # noqa: E402
+
+
+def run_summary(run_dir: str | Path) -> dict:
+    """What a run trained, on what, how far, with which results (`ganforge info`): family, networks, the
+    objective's options, dataset, examples, shape, step of steps, training seconds, newest checkpoint, the last
+    metrics logged and the doctor's diagnoses. Every value is plain JSON."""
+    cfg, info = read_run(run_dir)
+    ckpt = checkpoint.latest_checkpoint(run_dir)
+    state = checkpoint.load_state(ckpt)
+    metrics = read_metrics(Path(run_dir))
+    return {
+        "family": cfg.family,
+        "networks": {n: c.arch for n, c in cfg.nets.items()},
+        "objective": get_family(cfg.family).Options.model_validate(cfg.objective).model_dump(),
+        "dataset": info["dataset"] + (f" (task {cfg.data.task})" if cfg.data.task else ""),
+        "examples": info["num_examples"], "shape": info["shape"],
+        "step": int(state["step"]), "of_steps": cfg.train.steps, "train_seconds": round(float(state["elapsed"]), 1),
+        "checkpoint": str(ckpt),
+        "last_metrics": metrics[-1] if metrics else None,
+        "diagnoses": [{k: d[k] for k in ("step", "code", "message")} for d in read_diagnoses(run_dir)],
+        "ganforge": info.get("ganforge"), "torch": info.get("torch"),
+    }
+
+
+def sample_arrays(gen: Generator, x: torch.Tensor, label: int | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a samples file (`ganforge sample`) for samples `x` of `gen`: 'images' uint8 (N, H, W, C) or
+    'points' float32 (N, D), and for a conditional generator the 'labels' they were drawn with (`label`, or
+    class-balanced when None). `evaluate_samples` reads such a file back."""
+    arrays = {"images": image_io.to_uint8(x)} if gen.kind == "image" else {"points": x.numpy().astype(np.float32)}
+    if gen.num_classes:  # the classes the samples were asked for, beside them
+        arrays["labels"] = gen.labels(len(x), label).numpy()
+    return arrays
+
+
+def save_image_grid(x: torch.Tensor, path: str | Path, cols: int, scale: int | None = None) -> None:
+    """Images (N, C, H, W) in [-1, 1] as one PNG grid, row-major with `cols` columns (index = row·cols + col),
+    written atomically; small images are upscaled (default: to about 96 pixels a tile)."""
+    scale = max(1, 96 // x.shape[-1]) if scale is None else scale
+    image_io.save_png(image_io.grid(image_io.to_uint8(x), cols=cols), path, scale=scale)
+
+
+def save_image(image: np.ndarray, path: str | Path) -> None:
+    """One uint8 (H, W, C) image as a PNG, written atomically."""
+    image_io.save_png(image, path)
+
+
+def evaluate_samples(path: str | Path, dataset: str, metrics=DEFAULT_METRICS, *, what: str | None = None,
+                     **options) -> dict:
+    """Evaluate a samples file (.npz with 'images' or 'points', as `ganforge sample` writes it) against the real
+    data of `dataset`, and write eval.json and eval.md beside it. `options` are `evaluate_images`'s (num_reference,
+    evaluator, inception_weights, data_path for a user's own data); messages name the file as `what`."""
+    result = evaluate_samples_file(path, dataset, metrics, what=what, **options)
+    write_report(result, Path(path).parent)
+    return result
+
+
+def _encoder_family(run_dir: str | Path):
+    family, step = load_family(run_dir)
+    if not family.has_encoder():
+        raise GanforgeError(f"{run_dir}: '{family.cfg.family}' has no encoder; encode/reconstruct need a bigan or vae run")
+    return family, step
+
+
+def _real_examples(data_cfg, split: str, num: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The first `num` (default all) examples of a split of the configured data, in [-1, 1], with their labels."""
+    data = load_configured(data_cfg, split)
+    n = len(data) if num is None else min(num, len(data))
+    return data.x[:n], (data.labels[:n] if data.labels is not None else None)
+
+
+class Encoding(NamedTuple):
+    """E(x) of real examples: z float32 (N, latent_dim), their labels int64 (N,) or None, the checkpoint's step and
+    the dataset's name."""
+    z: np.ndarray
+    labels: np.ndarray | None
+    step: int
+    dataset: str
+
+
+def encode_data(run_dir: str | Path, split: str = "test", num: int | None = None) -> Encoding:
+    """Encode the first `num` (default all) examples of the run's own data split with its encoder (a bigan or vae
+    run; a GanforgeError for others)."""
+    family, step = _encoder_family(run_dir)
+    x, labels = _real_examples(family.cfg.data, split, num)
+    with torch.no_grad():
+        z = torch.cat([family.encode(c) for c in x.split(500)]).numpy().astype(np.float32)
+    return Encoding(z, labels.numpy() if labels is not None else None, step, family.cfg.data.name)
+
+
+@dataclass
+class Reconstruction:
+    """Real images x (N, C, H, W) in [-1, 1], their reconstructions G(E(x)), and the checkpoint's step."""
+    x: torch.Tensor
+    rec: torch.Tensor
+    step: int
+
+    @property
+    def error(self) -> float:
+        """Mean ‖x − G(E(x))‖ over the images (pixels in [-1, 1])."""
+        return (self.x - self.rec).flatten(1).norm(dim=1).mean().item()
+
+    def pairs(self, cols: int) -> torch.Tensor:
+        """Rows that alternate: `cols` originals, then their reconstructions (a partial last row is dropped)."""
+        x, rec, n = self.x, self.rec, len(self.x) // cols * cols
+        return torch.stack([x[:n].view(-1, cols, *x.shape[1:]), rec[:n].view(-1, cols, *x.shape[1:])],
+                           dim=1).flatten(0, 2)
+
+
+def reconstruct(run_dir: str | Path, split: str = "test", num: int | None = 32) -> Reconstruction:
+    """G(E(x)) of the first `num` images of the run's own data split (a bigan or vae run on images)."""
+    family, step = _encoder_family(run_dir)
+    if len(family.data_shape) != 3:
+        raise GanforgeError("reconstruct draws images; for vector data use `ganforge encode` and G yourself")
+    x, _ = _real_examples(family.cfg.data, split, num)
+    with torch.no_grad():
+        rec = family.nets[family.generator](family.encode(x)).float()
+    return Reconstruction(x, rec, step)
+
+
+def translate_files(gen: Generator, files: list[Path]) -> np.ndarray:
+    """Translate image files with a translator (`translator(run_dir)`): each is read at the size and channels the
+    run trained on (centre-cropped, resized); returns the outputs as uint8 (N, H, W, C)."""
+    c, side, _ = gen.field_shape(gen.conditions[0])
+    return image_io.to_uint8(gen.sample(len(files), condition=to_unit(read_images(files, side, c))))

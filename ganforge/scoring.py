@@ -2,6 +2,7 @@
 
     evaluate_images(samples, "fashion-mnist", metrics=("fid", "kid", ...)) -> {"fid": ..., "provenance": {...}}
     evaluate_points(points, "ring8") -> {"modes": ..., "high_quality": ..., "reverse_kl": ...}
+    evaluate_samples_file("samples.npz", "fashion-mnist") -> the same, for a file `ganforge sample` wrote
     write_report(result, out_dir) -> OUT/eval.json and OUT/eval.md
 
 A trained run is evaluated by `ganforge.api.evaluate_run`, which loads it (the layer above training) and calls these.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import json
 import time
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -238,3 +241,109 @@ def write_report(result: dict, out_dir: Path) -> None:
         lines += ["", f"{describe_evaluator(ev)}. Reference: {prov['dataset']} {prov['reference_split']} "
                       f"({prov['reference_size']} images); {prov['num_samples']} samples."]
     (out_dir / "eval.md").write_text("\n".join(lines) + "\n")
+
+
+# -- samples files: the .npz that `ganforge sample` writes, or a user's own, checked before any slow pass ----------
+
+def min_samples(metrics) -> int:
+    """Fewest samples the chosen metrics are defined on: FID/KID a covariance (2), precision/recall the 3rd and
+    density/coverage the 5th nearest other sample."""
+    names = {m.strip() for m in (metrics.split(",") if isinstance(metrics, str) else metrics)}
+    return 6 if "dc" in names else 4 if "pr" in names else 2
+
+
+def check_sample_count(n: int, metrics, what: str) -> None:
+    """A GanforgeError naming `what` (a flag, a file) when n samples are too few for `metrics`."""
+    need = min_samples(metrics)
+    if n < need:
+        shown = metrics if isinstance(metrics, str) else ",".join(metrics)
+        raise GanforgeError(f"{what}: {n} samples are too few for metrics {shown} (they need at least {need})")
+
+
+def read_npz(path: str | Path, what: str | None = None) -> dict[str, np.ndarray]:
+    """Every array of an .npz, read now (a damaged member fails here, not halfway through), never unpickled.
+    Messages name the file as `what` (default: its path)."""
+    path = Path(path)
+    what = what or str(path)
+    if path.is_dir():
+        raise GanforgeError(f"{what}: is a folder, not an .npz file")
+    if not path.is_file():
+        raise GanforgeError(f"{what}: file not found")
+    if path.stat().st_size == 0:
+        raise GanforgeError(f"{what}: the file is empty")
+    if not zipfile.is_zipfile(path):  # also catches a truncated archive: its directory sits at the end
+        raise GanforgeError(f"{what}: not an .npz archive (truncated, or another format; "
+                            "`ganforge sample` writes one)")
+    arrays = {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            for name in z.files:
+                try:
+                    arrays[name] = z[name]
+                except ValueError as e:
+                    if "allow_pickle" not in str(e):
+                        raise
+                    raise GanforgeError(f"{what}: '{name}' holds an object array (Python objects); "
+                                        "ganforge will not unpickle it — save plain numeric arrays") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error) as e:
+        raise GanforgeError(f"{what}: not a readable .npz ({e})") from None
+    return arrays
+
+
+def _sample_labels(z: dict, n: int, what: str) -> torch.Tensor | None:
+    if "labels" not in z:
+        return None
+    labels = z["labels"]
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise GanforgeError(f"{what}: 'labels' must be integers of shape (N,), got {labels.dtype} {labels.shape}")
+    if len(labels) != n:
+        raise GanforgeError(f"{what}: {len(labels)} labels for {n} samples")
+    if len(labels) and labels.min() < 0:
+        raise GanforgeError(f"{what}: 'labels' must be class numbers ≥ 0, found {labels.min()}")
+    return torch.from_numpy(labels.astype(np.int64))
+
+
+def _sample_points(a: np.ndarray, dataset: str, what: str) -> torch.Tensor:
+    if a.ndim != 2 or a.dtype.kind != "f" or not len(a):
+        raise GanforgeError(f"{what}: 'points' must be floats of shape (N, D), N ≥ 1, got {a.dtype} {a.shape}")
+    if not np.isfinite(a).all():
+        raise GanforgeError(f"{what}: 'points' holds {int((~np.isfinite(a)).sum())} NaN or infinite values")
+    if dataset in MIXTURES and a.shape[1] != MIXTURES[dataset][0].shape[1]:
+        raise GanforgeError(f"{what}: points of dimension {a.shape[1]}; {dataset} is "
+                            f"{MIXTURES[dataset][0].shape[1]}-D")
+    return torch.from_numpy(a).float()
+
+
+def read_samples_file(path: str | Path, dataset: str, metrics=DEFAULT_METRICS,
+                      what: str | None = None) -> tuple[str, torch.Tensor, torch.Tensor | None]:
+    """A samples .npz checked and converted: ("images", (N, C, H, W) float in [-1, 1], labels or None) from
+    'images' uint8 (N, H, W, C) and optional 'labels' int (N,), or ("points", (N, D) float32, None) from
+    'points'. Every defect is a one-line GanforgeError naming the file as `what` (default: its path)."""
+    path = Path(path)
+    what = what or str(path)
+    z = read_npz(path, what)
+    if "images" in z:
+        a = z["images"]
+        if a.dtype != np.uint8 or a.ndim != 4:
+            raise GanforgeError(f"{what}: 'images' must be uint8 (N, H, W, C), got {a.dtype} {a.shape}")
+        check_sample_count(len(a), metrics, what)
+        labels = _sample_labels(z, len(a), what)
+        return "images", torch.from_numpy(a).permute(0, 3, 1, 2).float() / 127.5 - 1, labels
+    if "points" in z:
+        return "points", _sample_points(z["points"], dataset, what), None
+    raise GanforgeError(f"{what}: needs an array 'images' or 'points'; it has {', '.join(z) or 'none'}")
+
+
+def evaluate_samples_file(path: str | Path, dataset: str, metrics=DEFAULT_METRICS, *, what: str | None = None,
+                          **options) -> dict:
+    """Evaluate a samples .npz (see `read_samples_file`) against `dataset`: images with `evaluate_images`
+    (`options` are its keyword arguments; figures go beside the file), points with `evaluate_points`. The
+    result's provenance names the file."""
+    path = Path(path)
+    kind, x, labels = read_samples_file(path, dataset, metrics, what)
+    if kind == "images":
+        result = evaluate_images(x, dataset, metrics, labels=labels, out_dir=path.parent, **options)
+    else:
+        result = evaluate_points(x, dataset)
+    result["provenance"]["samples_file"] = str(path)
+    return result

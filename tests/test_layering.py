@@ -26,8 +26,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("evaluate", ("ganforge.scoring", "ganforge.evaluator_training")),
     ("train", ("ganforge.train",)),
     ("api", ("ganforge", "ganforge.api", "ganforge.latent")),  # `ganforge` itself: its __init__ re-exports the API
-    ("cli", ("ganforge.cli",)),
+    ("cli", ("ganforge.cli",)),  # the package ganforge/cli/ and every module in it
 ]
+# The CLI is thin: it parses, checks its output paths and prints; all else it asks of the API layer.
+CLI_MAY_IMPORT = ("ganforge._version", "ganforge.errors", "ganforge.config", "ganforge.fileio")
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
 
 
@@ -116,6 +118,15 @@ def test_no_module_imports_from_a_higher_layer():
               for m, targets in GRAPH.items() for t, line in targets.items()
               if layer_of(m) and layer_of(t) and RANK[layer_of(t)] > RANK[layer_of(m)]]
     assert not upward, "imports from a higher layer:\n" + "\n".join(upward)
+
+
+def test_the_cli_goes_through_the_api():
+    """ganforge.cli.* imports only the API layer, the base modules and itself: never data, train, metrics, … ."""
+    past = [f"{MODULES[m].relative_to(ROOT.parent)}:{line}: {m} imports {t} ({layer_of(t)})"
+            for m, targets in GRAPH.items() if layer_of(m) == "cli"
+            for t, line in targets.items() if layer_of(t) not in ("api", "cli") and t not in CLI_MAY_IMPORT]
+    assert [m for m in MODULES if layer_of(m) == "cli"], "no ganforge.cli modules found"
+    assert not past, "the CLI reaches past the API:\n" + "\n".join(past)
 
 
 def _cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:

@@ -58,6 +58,23 @@ def _digest(ds: Dataset) -> hashlib._Hash:
     return h
 
 
+def infer_dataset(path: str | os.PathLike | None) -> str:
+    """What kind of data a path holds ("npz", "shards" or "folder"), for a caller given a path without a
+    dataset name; idx files must be named (fashion-mnist or mnist), so they are refused with that advice."""
+    if path is None:
+        raise GanforgeError("give --data PATH (your images) or --dataset NAME (a built-in dataset)")
+    p = Path(path)
+    if p.suffix == ".npz":
+        return "npz"
+    if (p / "manifest.json").is_file():
+        return "shards"
+    if p.is_dir():
+        if any(f.name.endswith(("-idx3-ubyte", "-idx3-ubyte.gz")) for f in p.iterdir()):
+            raise GanforgeError(f"{path} holds idx files: say which dataset with --dataset fashion-mnist or mnist")
+        return "folder"
+    raise GanforgeError(f"--data {path}: no such folder or .npz file")
+
+
 def load_evaluator_data(dataset: str, path: str | os.PathLike | None = None, *, image_size: int | None = None,
                         channels: int | None = None, held_out: float = 0.1, seed: int = 0,
                         task: str | None = None) -> EvaluatorData:
