@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("evaluate", ("ganforge.scoring", "ganforge.evaluator_training")),
     ("train", ("ganforge.train",)),
     ("api", ("ganforge", "ganforge.api", "ganforge.latent")),  # `ganforge` itself: its __init__ re-exports the API
-    ("cli", ("ganforge.cli",)),
+    ("cli", ("ganforge.cli", "ganforge.__main__")),  # `python -m ganforge` is the CLI
 ]
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
 
