@@ -76,8 +76,16 @@ def _run(argv: list, cwd: Path, env: dict, timeout: int = 600) -> str:
     return proc.stdout
 
 
+@pytest.fixture
+def scratch(tmp_path):
+    """tmp_path, emptied afterwards: the venv holds over a gigabyte of torch that pytest would keep three runs."""
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
 @pytest.mark.slow  # builds the wheel and installs it with its dependencies: a minute or two, mostly pip
-def test_the_wheel_installs_into_a_fresh_venv_and_trains_from_an_empty_folder(tmp_path):
+def test_the_wheel_installs_into_a_fresh_venv_and_trains_from_an_empty_folder(scratch):
+    tmp_path = scratch
     start = time.monotonic()
     # build from a copy, so the checkout gets no build/ or egg-info of its own
     source = tmp_path / "source"
