@@ -6,6 +6,7 @@ never silent corrections.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import typing
 from pathlib import Path
@@ -16,7 +17,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .errors import GanforgeError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "dcgan-fashion.yaml"
+# The configs ship inside the package (a checkout's `configs/` is a link to this folder), so that an installed
+# ganforge trains its default model and knows every config by name wherever it is run from.
+PACKAGED_CONFIGS = Path(__file__).resolve().parent / "configs"
+DEFAULT_CONFIG_NAME = "dcgan-fashion"
+DEFAULT_CONFIG = PACKAGED_CONFIGS / f"{DEFAULT_CONFIG_NAME}.yaml"
 
 
 class Strict(BaseModel):
@@ -268,12 +273,43 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
+def available_configs() -> dict[str, Path]:
+    """The configs that ship with ganforge: bare name (file name without `.yaml`) → file, sorted by name."""
+    return dict(sorted((p.stem, p) for p in PACKAGED_CONFIGS.glob("*.yaml")))
+
+
+def resolve_config(name_or_path: str | Path) -> Path:
+    """The YAML file a config argument names: a path, or the bare name of a packaged config.
+
+    A name that holds a path separator, or that exists on disk, is a path and is returned as it is (a missing file
+    is reported when it is read, never swapped for a packaged config of a similar name). Anything else is a bare
+    name, with or without `.yaml`: `pix2pix-edges-fashion` and `pix2pix-edges-fashion.yaml` both name
+    `ganforge/configs/pix2pix-edges-fashion.yaml`. An unknown name raises a GanforgeError listing the known ones.
+    """
+    text = str(name_or_path)
+    separators = [s for s in (os.sep, os.altsep, "/") if s]
+    if any(s in text for s in separators) or Path(text).exists():
+        return Path(name_or_path)
+    name = text.removesuffix(".yaml").removesuffix(".yml")
+    configs = available_configs()
+    if name in configs:
+        return configs[name]
+    close = difflib.get_close_matches(name, list(configs), n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise GanforgeError(f"config '{text}': no such file and no packaged config of that name; {hint}"
+                        f"packaged configs: {', '.join(configs) or 'none'}")
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
-    path = Path(path) if path is not None else DEFAULT_CONFIG
+    """A validated RunConfig from a YAML path or packaged config name (None: the default), plus key=value overrides."""
+    path = resolve_config(path) if path is not None else DEFAULT_CONFIG
     if path.is_dir():
         raise GanforgeError(f"config {path}: is a folder, not a YAML file")
     if not path.is_file():
-        raise GanforgeError(f"config file not found: {path}")
+        # a checkout's `configs/NAME.yaml` used outside the checkout: point to the packaged config, never load it
+        name = path.name.removesuffix(".yaml")
+        hint = f" (ganforge ships a config named '{name}': give it bare)" if name in available_configs() else ""
+        raise GanforgeError(f"config file not found: {path}{hint}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as e:

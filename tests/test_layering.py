@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("evaluate", ("ganforge.scoring", "ganforge.evaluator_training")),
     ("train", ("ganforge.train",)),
     ("api", ("ganforge", "ganforge.api", "ganforge.latent")),  # `ganforge` itself: its __init__ re-exports the API
-    ("cli", ("ganforge.cli",)),  # the package ganforge/cli/ and every module in it
+    ("cli", ("ganforge.cli", "ganforge.__main__")),  # the package ganforge/cli/ and `python -m ganforge`
 ]
 # The CLI is thin: it parses, checks its output paths and prints; all else it asks of the API layer.
 CLI_MAY_IMPORT = ("ganforge._version", "ganforge.errors", "ganforge.config", "ganforge.fileio")

@@ -13,7 +13,7 @@ def register(sub) -> None:
     cd = drsub.add_parser("check-d", help="train the configured discriminator alone as a classifier (labels, or "
                                           "real vs pixel-shuffled images) and say whether it learns")
     cd.add_argument("items", nargs="*", metavar="CONFIG | key=value",
-                    help="a YAML config (default configs/dcgan-fashion.yaml) and key=value overrides")
+                    help="a YAML config by path or bare name (default dcgan-fashion) and key=value overrides")
     cd.add_argument("--seconds", type=real(1), default=60.0, help="time budget, shared by the discriminators "
                                                                  "(default 60)")
     cd.set_defaults(run=check_d)

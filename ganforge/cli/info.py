@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from .. import api
-
-# The configs of a checkout: the folder beside the package
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+from ..config import available_configs
 
 
 def register_info(sub) -> None:
@@ -39,10 +36,10 @@ def info(args) -> None:
 
 
 def list_all(args) -> None:
-    """Families with their one-line descriptions, network names and config files."""
+    """Families with their one-line descriptions, network names and the configs the package ships (each can be
+    given to `ganforge train` by its bare name)."""
     print("families:")
     for name, doc in api.available_families().items():
         print(f"  {name:<12} {doc}")
     print("networks:  " + ", ".join(api.available_nets()))
-    if CONFIGS.is_dir():
-        print("configs:   " + ", ".join(sorted(p.name for p in CONFIGS.glob("*.yaml"))))
+    print("configs:   " + ", ".join(available_configs()))

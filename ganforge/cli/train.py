@@ -16,7 +16,7 @@ def register(sub) -> None:
     """Add `train` to the subcommands."""
     t = sub.add_parser("train", help="train a model (default: DCGAN on Fashion-MNIST)")
     t.add_argument("items", nargs="*", metavar="CONFIG | key=value",
-                   help="a YAML config (default configs/dcgan-fashion.yaml) and key=value overrides with dotted "
+                   help="a YAML config by path or bare name (default dcgan-fashion) and key=value overrides with dotted "
                         "keys, e.g. optim.D.lr=1e-4")
     t.add_argument("--data", help="data file or folder (default: the dataset's lookup order)")
     t.add_argument("--out", help="run directory (default runs/<family>-<data>-<time>)")

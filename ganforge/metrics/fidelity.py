@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import GanforgeError
+
 MIN_MSE = 1e-10  # a perfect image scores 100 dB, not infinity (which JSON cannot hold)
 
 
@@ -17,8 +19,12 @@ def fidelity(outputs: torch.Tensor, targets: torch.Tensor, batch_size: int = 100
     if outputs.shape != targets.shape or outputs.ndim != 4 or not len(outputs):
         raise ValueError(f"outputs and targets must be non-empty image batches of one shape; got "
                          f"{tuple(outputs.shape)} and {tuple(targets.shape)}")
-    # imported here: torchmetrics takes seconds to import, which every `ganforge` command would otherwise pay
-    from torchmetrics.functional.image import structural_similarity_index_measure
+    # imported here: torchmetrics takes seconds to import, which every `ganforge` command would otherwise pay;
+    # and it is optional (the `translation` extra)
+    try:
+        from torchmetrics.functional.image import structural_similarity_index_measure
+    except ImportError:
+        raise GanforgeError("SSIM of translations needs torchmetrics: pip install 'ganforge[translation]'") from None
 
     side = min(outputs.shape[-2:])
     kernel = min(11, side if side % 2 else side - 1)
