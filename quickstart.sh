@@ -11,7 +11,8 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null &
 fi
 # torch 2.13.0 first: on CPU machines that is the CPU build; an unpinned `torch` may pull a multi-GB CUDA build
 python3 -m pip install -q torch==2.13.0
-# all: every optional feature (the digits toy set, SSIM of translations), so that every packaged config runs
-python3 -m pip install -q -e ".[all]"
+# all: every optional feature (the digits toy set, SSIM of translations), so that every packaged config runs;
+# test + experiments: what the README's second command (the tests) needs
+python3 -m pip install -q -e ".[all,test,experiments]"
 
 ganforge train --time-budget "$budget"
