@@ -2,11 +2,9 @@
 `evaluate_run`. The layer above training: it reads what a run wrote (config, run.json, checkpoints)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
-import yaml
 
 from .config import RunConfig, config_from_dict, load_config
 from .data.base import FieldSpec
@@ -18,6 +16,8 @@ from .families import draw_latents, get_family
 from .metrics.frozen_evaluator import resolve_evaluator
 from .nets.conditional import balanced_labels
 from .nets.mixture import MixtureGenerator
+from .rundir import INFO_KEYS as RUN_INFO_KEYS, RunDir, read_best_record  # noqa: F401 (RUN_INFO_KEYS: public)
+from .rundir import read_run, read_run_config, read_run_info  # public here too: ganforge.api.read_run
 from .sampling import generate_batches  # public here too: ganforge.api.generate_batches
 from .train import checkpoint
 from .train import train as run_training
@@ -177,73 +177,10 @@ class Generator:
         return {f: t.float() for f, t in given.items()}
 
 
-RUN_INFO_KEYS = ("kind", "shape", "num_classes", "dataset", "num_examples")  # what loading and `info` read
-
-
-def _run_file(run_dir: Path, name: str) -> Path:
-    """RUN_DIR/name, or a GanforgeError saying why RUN_DIR is not a run directory."""
-    if not run_dir.exists():
-        raise GanforgeError(f"{run_dir}: no such run directory")
-    if not run_dir.is_dir():
-        raise GanforgeError(f"{run_dir}: is a file, not a run directory")
-    path = run_dir / name
-    if not path.is_file():
-        raise GanforgeError(f"{run_dir}: not a ganforge run directory (needs config.yaml and run.json; no {name})")
-    return path
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise GanforgeError(f"{path}: cannot read ({e})") from None
-
-
-def _read_mapping(run_dir: str | Path, name: str) -> tuple[Path, dict]:
-    """RUN_DIR/name parsed (YAML or JSON by its suffix) and checked to be a mapping."""
-    path = _run_file(Path(run_dir), name)
-    parse, what = (json.loads, "JSON") if name.endswith(".json") else (yaml.safe_load, "YAML")
-    try:
-        raw = parse(_read_text(path))
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
-        raise GanforgeError(f"{path}: not valid {what} ({str(e).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise GanforgeError(f"{path}: expected a {what} mapping, got {type(raw).__name__}")
-    return path, raw
-
-
-def read_run_config(run_dir: str | Path) -> RunConfig:
-    """The validated config.yaml of a run (all that --resume needs: training rewrites run.json)."""
-    path, raw = _read_mapping(run_dir, "config.yaml")
-    return config_from_dict(raw, source=str(path))
-
-
-def read_run_info(run_dir: str | Path) -> dict:
-    """run.json, checked for the keys loading needs: a truncated or hand-edited file is the user's to fix."""
-    path, info = _read_mapping(run_dir, "run.json")
-    missing = [k for k in RUN_INFO_KEYS if k not in info]
-    if missing:
-        raise GanforgeError(f"{path}: missing {', '.join(missing)} (written by `ganforge train`)")
-    shape, kind = info["shape"], info["kind"]
-    dims = {"image": 3, "vector": 1}.get(kind)
-    if dims is None:
-        raise GanforgeError(f"{path}: kind must be 'image' or 'vector', got {kind!r}")
-    if not (isinstance(shape, list) and len(shape) == dims and all(type(d) is int and d > 0 for d in shape)):
-        raise GanforgeError(f"{path}: shape of a {kind} run must be {dims} positive integers, got {shape!r}")
-    if type(info["num_classes"]) is not int or info["num_classes"] < 0:
-        raise GanforgeError(f"{path}: num_classes must be a whole number ≥ 0, got {info['num_classes']!r}")
-    return info
-
-
 def run_fields(info: dict) -> dict[str, FieldSpec]:
     """The data fields a run trained on, from run.json (runs before fields were recorded: x and label only)."""
     fields = info.get("fields") or {}
     return {f: FieldSpec(d["kind"], tuple(d["shape"]), d.get("classes", 0)) for f, d in fields.items()}
-
-
-def read_run(run_dir: str | Path) -> tuple[RunConfig, dict]:
-    """(config, run info) of a run directory; every defect of either file is a GanforgeError naming it."""
-    return read_run_config(run_dir), read_run_info(run_dir)
 
 
 def _family(run_dir: str | Path):
@@ -255,10 +192,10 @@ def _family(run_dir: str | Path):
 
 def _checkpoint(run_dir: str | Path, which: str | int) -> Path:
     if which == "best":
-        ckpt = Path(run_dir) / "checkpoints" / "best"
-        if not (ckpt / "best.json").is_file():
+        run = RunDir(run_dir)
+        if run.read_best() is None:
             raise GanforgeError(f"{run_dir}: no best checkpoint (it is kept when the run evaluates FID: eval.every)")
-        return ckpt
+        return run.best
     if which == "latest":
         return checkpoint.latest_checkpoint(run_dir)
     if isinstance(which, int) and not isinstance(which, bool):
@@ -267,8 +204,8 @@ def _checkpoint(run_dir: str | Path, which: str | int) -> Path:
 
 
 def _step(ckpt: Path) -> int:
-    best = ckpt / "best.json"
-    return int(json.loads(best.read_text())["step"] if best.is_file() else checkpoint.load_state(ckpt)["step"])
+    best = read_best_record(ckpt)
+    return int(best["step"] if best is not None else checkpoint.load_state(ckpt)["step"])
 
 
 def load(run_dir: str | Path, device: str = "cpu", which: str | int = "latest",

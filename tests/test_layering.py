@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent / "ganforge"
 # Lowest first. A module's layer is that of the longest prefix listed here (a subpackage brings its modules); a
 # module that matches none fails the test until it is given a layer.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("ganforge._version", "ganforge.errors", "ganforge.config", "ganforge.fileio")),
+    ("base", ("ganforge._version", "ganforge.errors", "ganforge.config", "ganforge.fileio", "ganforge.rundir",
+              "ganforge.seeds")),
     ("parts", ("ganforge.data", "ganforge.nets", "ganforge.objectives", "ganforge.metrics", "ganforge.augment")),
     ("families", ("ganforge.families",)),
     ("sampling", ("ganforge.sampling", "ganforge.images")),
