@@ -119,9 +119,9 @@ def build_data(cfg: RunConfig) -> Dataset | ShardDataset:
 
 def build_samplers(cfg: RunConfig, data: Dataset | ShardDataset, family: Family,
                    device: torch.device) -> dict[str, BatchSampler | StreamSampler]:
-    """The main stream of batches and the family's extra streams (the i-th seeded seed + seeds.EXTRA_STREAMS + i,
-    in declaration order);
-    the data must hold every field the family needs. Streamed shards give the main stream only."""
+    """The main stream of batches and the family's extra streams (the i-th, in declaration order, seeded
+    seed + seeds.EXTRA_STREAMS + i); the data must hold every field the family needs. Streamed shards give the main
+    stream only."""
     unpaired = [f for f in family.needs if f in getattr(data, "domains", {})]
     if unpaired:
         raise GanforgeError(f"family '{cfg.family}' learns from pairs, and the field(s) {', '.join(unpaired)} of "
