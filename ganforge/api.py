@@ -16,8 +16,8 @@ from .families import draw_latents, get_family
 from .metrics.frozen_evaluator import resolve_evaluator
 from .nets.conditional import balanced_labels
 from .nets.mixture import MixtureGenerator
-from .rundir import INFO_KEYS as RUN_INFO_KEYS, RunDir, read_best_record  # noqa: F401 (RUN_INFO_KEYS: public)
-from .rundir import read_run, read_run_config, read_run_info  # public here too: ganforge.api.read_run
+from .rundir import RunDir, read_best_record
+from .rundir import read_run, read_run_config, read_run_info  # noqa: F401  (public here too: ganforge.api.read_run)
 from .sampling import generate_batches  # public here too: ganforge.api.generate_batches
 from .train import checkpoint
 from .train import train as run_training
