@@ -597,8 +597,7 @@ def speed_page() -> Page:
                          ["bench/results/streaming.json", "bench/results/streaming_train.json"], streaming_rows()),
                  Section("Metrics", "Seconds each metric takes.", ["bench/results/metrics_speed.json"],
                          metrics_speed_row())],
-                lab_notes=[f"bench/results/throughput_core_ab/{n}" for n in
-                           ("old-1.json", "old-2.json", "new-1.json", "new-2.json")])
+                lab_notes=["bench/results/throughput_core_ab.json"])
 
 
 # ---------------------------------------------------------------- the scoreboard

@@ -2,15 +2,29 @@
 `evaluate_run`. The layer above training: it reads what a run wrote (config, run.json, checkpoints)."""
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 import torch
-import yaml
 
 from .config import RunConfig, config_from_dict, load_config
-from .data.base import FieldSpec
+from .data import load_configured
+from .data.base import FieldSpec, to_unit
+from .data.folder import list_images  # noqa: F401  (public here: the image files under a folder)
+from .data.folder import read_images
+from .data.shards import pack_folder as pack_shards  # noqa: F401  (`ganforge data pack`)
+from .data.shards import verify_shards  # noqa: F401  (`ganforge data verify`)
 from .errors import GanforgeError
+from .evaluator_training import infer_dataset, load_evaluator_data, train_evaluator  # noqa: F401
+from .evaluator_training import summary_line as evaluator_summary  # noqa: F401
+from .families import available_families  # noqa: F401
+from .metrics.inception_net import resolve_inception_weights  # noqa: F401
+from .nets import available_nets  # noqa: F401
+from .scoring import (check_sample_count, describe_evaluator, evaluate_samples_file,  # noqa: F401
+                      read_samples_file)
+from .train.check_d import check_discriminators  # noqa: F401  (`ganforge doctor check-d`)
 from .scoring import (DEFAULT_METRICS, check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations,
                        test_pairs, write_report)
 from . import images as image_io
@@ -18,6 +32,8 @@ from .families import draw_latents, get_family
 from .metrics.frozen_evaluator import resolve_evaluator
 from .nets.conditional import balanced_labels
 from .nets.mixture import MixtureGenerator
+from .rundir import RunDir, read_best_record, read_diagnoses, read_metrics
+from .rundir import read_run, read_run_config, read_run_info  # noqa: F401  (public here too: ganforge.api.read_run)
 from .sampling import generate_batches  # public here too: ganforge.api.generate_batches
 from .train import checkpoint
 from .train import train as run_training
@@ -177,73 +193,10 @@ class Generator:
         return {f: t.float() for f, t in given.items()}
 
 
-RUN_INFO_KEYS = ("kind", "shape", "num_classes", "dataset", "num_examples")  # what loading and `info` read
-
-
-def _run_file(run_dir: Path, name: str) -> Path:
-    """RUN_DIR/name, or a GanforgeError saying why RUN_DIR is not a run directory."""
-    if not run_dir.exists():
-        raise GanforgeError(f"{run_dir}: no such run directory")
-    if not run_dir.is_dir():
-        raise GanforgeError(f"{run_dir}: is a file, not a run directory")
-    path = run_dir / name
-    if not path.is_file():
-        raise GanforgeError(f"{run_dir}: not a ganforge run directory (needs config.yaml and run.json; no {name})")
-    return path
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise GanforgeError(f"{path}: cannot read ({e})") from None
-
-
-def _read_mapping(run_dir: str | Path, name: str) -> tuple[Path, dict]:
-    """RUN_DIR/name parsed (YAML or JSON by its suffix) and checked to be a mapping."""
-    path = _run_file(Path(run_dir), name)
-    parse, what = (json.loads, "JSON") if name.endswith(".json") else (yaml.safe_load, "YAML")
-    try:
-        raw = parse(_read_text(path))
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
-        raise GanforgeError(f"{path}: not valid {what} ({str(e).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise GanforgeError(f"{path}: expected a {what} mapping, got {type(raw).__name__}")
-    return path, raw
-
-
-def read_run_config(run_dir: str | Path) -> RunConfig:
-    """The validated config.yaml of a run (all that --resume needs: training rewrites run.json)."""
-    path, raw = _read_mapping(run_dir, "config.yaml")
-    return config_from_dict(raw, source=str(path))
-
-
-def read_run_info(run_dir: str | Path) -> dict:
-    """run.json, checked for the keys loading needs: a truncated or hand-edited file is the user's to fix."""
-    path, info = _read_mapping(run_dir, "run.json")
-    missing = [k for k in RUN_INFO_KEYS if k not in info]
-    if missing:
-        raise GanforgeError(f"{path}: missing {', '.join(missing)} (written by `ganforge train`)")
-    shape, kind = info["shape"], info["kind"]
-    dims = {"image": 3, "vector": 1}.get(kind)
-    if dims is None:
-        raise GanforgeError(f"{path}: kind must be 'image' or 'vector', got {kind!r}")
-    if not (isinstance(shape, list) and len(shape) == dims and all(type(d) is int and d > 0 for d in shape)):
-        raise GanforgeError(f"{path}: shape of a {kind} run must be {dims} positive integers, got {shape!r}")
-    if type(info["num_classes"]) is not int or info["num_classes"] < 0:
-        raise GanforgeError(f"{path}: num_classes must be a whole number ≥ 0, got {info['num_classes']!r}")
-    return info
-
-
 def run_fields(info: dict) -> dict[str, FieldSpec]:
     """The data fields a run trained on, from run.json (runs before fields were recorded: x and label only)."""
     fields = info.get("fields") or {}
     return {f: FieldSpec(d["kind"], tuple(d["shape"]), d.get("classes", 0)) for f, d in fields.items()}
-
-
-def read_run(run_dir: str | Path) -> tuple[RunConfig, dict]:
-    """(config, run info) of a run directory; every defect of either file is a GanforgeError naming it."""
-    return read_run_config(run_dir), read_run_info(run_dir)
 
 
 def _family(run_dir: str | Path):
@@ -255,10 +208,10 @@ def _family(run_dir: str | Path):
 
 def _checkpoint(run_dir: str | Path, which: str | int) -> Path:
     if which == "best":
-        ckpt = Path(run_dir) / "checkpoints" / "best"
-        if not (ckpt / "best.json").is_file():
+        run = RunDir(run_dir)
+        if run.read_best() is None:
             raise GanforgeError(f"{run_dir}: no best checkpoint (it is kept when the run evaluates FID: eval.every)")
-        return ckpt
+        return run.best
     if which == "latest":
         return checkpoint.latest_checkpoint(run_dir)
     if isinstance(which, int) and not isinstance(which, bool):
@@ -267,8 +220,8 @@ def _checkpoint(run_dir: str | Path, which: str | int) -> Path:
 
 
 def _step(ckpt: Path) -> int:
-    best = ckpt / "best.json"
-    return int(json.loads(best.read_text())["step"] if best.is_file() else checkpoint.load_state(ckpt)["step"])
+    best = read_best_record(ckpt)
+    return int(best["step"] if best is not None else checkpoint.load_state(ckpt)["step"])
 
 
 def load(run_dir: str | Path, device: str = "cpu", which: str | int = "latest",
@@ -364,28 +317,6 @@ def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000
 
 # -- What the `ganforge` command does, public for scripts too ------------------------------------------------------
 # The CLI (ganforge/cli/) parses, checks its output paths and prints; everything else it does is one of these.
-# Imported here rather than at the top so that this section stays one block of its own.
-from dataclasses import dataclass  # noqa: E402
-from typing import NamedTuple  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from .data import load_configured  # noqa: E402
-from .data.base import to_unit  # noqa: E402
-from .data.folder import list_images  # noqa: E402,F401  (public here: the image files under a folder)
-from .data.folder import read_images  # noqa: E402
-from .data.shards import pack_folder as pack_shards  # noqa: E402,F401  (`ganforge data pack`)
-from .data.shards import verify_shards  # noqa: E402,F401  (`ganforge data verify`)
-from .evaluator_training import infer_dataset, load_evaluator_data, train_evaluator  # noqa: E402,F401
-from .evaluator_training import summary_line as evaluator_summary  # noqa: E402,F401
-from .families import available_families  # noqa: E402,F401
-from .metrics.inception_net import resolve_inception_weights  # noqa: E402,F401
-from .nets import available_nets  # noqa: E402,F401
-from .scoring import (check_sample_count, describe_evaluator, evaluate_samples_file,  # noqa: E402,F401
-                      read_samples_file)
-from .train.check_d import check_discriminators  # noqa: E402,F401  (`ganforge doctor check-d`)
-from .train.doctor import read_diagnoses  # noqa: E402
-from .train.logger import read_metrics  # noqa: E402
 
 
 def run_summary(run_dir: str | Path) -> dict:

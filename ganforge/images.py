@@ -3,12 +3,13 @@ and experiments/)."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from .fileio import atomic_path
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -34,10 +35,8 @@ def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> None:
     img = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
 
 
 def save_grid(x: torch.Tensor, path: str | Path, scale: int = 2) -> None:

@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import images as image_io, metrics as M
+from . import images as image_io, metrics as M, seeds
 from ._version import __version__
 from .data import MIXTURES, Dataset, load_configured, load_dataset
 from .errors import GanforgeError
+from .fileio import atomic_write
 from .metrics.frozen_evaluator import reference_features, resolve_evaluator
+from .rundir import EVAL_JSON, EVAL_MD
 
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "parzen", "tstr", "nn")
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "modes")
@@ -183,7 +185,7 @@ def evaluate_translations(outputs: torch.Tensor, targets: torch.Tensor | None, d
 
 def _parzen(samples: torch.Tensor, test_x: torch.Tensor, train, seed: int) -> dict:
     """On pixels in [0, 1] as Goodfellow et al. 2014 (their MNIST scale); σ from 1,000 training images."""
-    validation = _subset(train.x, 1000, seed + 1)
+    validation = _subset(train.x, 1000, seed + seeds.PARZEN_VALIDATION)
     to01 = lambda x: ((x + 1) / 2).flatten(1)  # noqa: E731
     sigma = M.parzen_select_sigma(to01(samples), to01(validation), PARZEN_SIGMAS)
     mean, stderr = M.parzen_log_likelihood(to01(samples), to01(test_x), sigma)
@@ -232,7 +234,8 @@ def describe_evaluator(ev: dict) -> str:
 
 
 def write_report(result: dict, out_dir: Path) -> None:
-    (out_dir / "eval.json").write_text(json.dumps(result, indent=1) + "\n")
+    """The result as OUT/eval.json (all of it) and OUT/eval.md (a table of its numbers), each written atomically."""
+    atomic_write(Path(out_dir) / EVAL_JSON, json.dumps(result, indent=1) + "\n")
     prov = result["provenance"]
     rows = [(k, v) for k, v in result.items() if k != "provenance" and not isinstance(v, (list, str))]
     lines = ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4g} |" for k, v in rows]
@@ -240,7 +243,7 @@ def write_report(result: dict, out_dir: Path) -> None:
     if ev:
         lines += ["", f"{describe_evaluator(ev)}. Reference: {prov['dataset']} {prov['reference_split']} "
                       f"({prov['reference_size']} images); {prov['num_samples']} samples."]
-    (out_dir / "eval.md").write_text("\n".join(lines) + "\n")
+    atomic_write(Path(out_dir) / EVAL_MD, "\n".join(lines) + "\n")
 
 
 # -- samples files: the .npz that `ganforge sample` writes, or a user's own, checked before any slow pass ----------

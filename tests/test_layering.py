@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent / "ganforge"
 # Lowest first. A module's layer is that of the longest prefix listed here (a subpackage brings its modules); a
 # module that matches none fails the test until it is given a layer.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("ganforge._version", "ganforge.errors", "ganforge.config", "ganforge.fileio")),
+    ("base", ("ganforge._version", "ganforge.errors", "ganforge.config", "ganforge.fileio", "ganforge.rundir",
+              "ganforge.seeds")),
     ("parts", ("ganforge.data", "ganforge.nets", "ganforge.objectives", "ganforge.metrics", "ganforge.augment")),
     ("families", ("ganforge.families",)),
     ("sampling", ("ganforge.sampling", "ganforge.images")),
@@ -29,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("ganforge.cli", "ganforge.__main__")),  # the package ganforge/cli/ and `python -m ganforge`
 ]
 # The CLI is thin: it parses, checks its output paths and prints; all else it asks of the API layer.
-CLI_MAY_IMPORT = ("ganforge._version", "ganforge.errors", "ganforge.config", "ganforge.fileio")
+CLI_MAY_IMPORT = ("ganforge._version", "ganforge.errors", "ganforge.config", "ganforge.fileio", "ganforge.rundir")
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
 
 

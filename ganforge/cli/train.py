@@ -6,6 +6,7 @@ from pathlib import Path
 from .. import api
 from ..config import apply_overrides, config_from_dict, load_config
 from ..errors import GanforgeError
+from ..rundir import RunDir
 from .output import check_run_out
 from .types import count, real, seed
 
@@ -45,7 +46,7 @@ def _config(args):
         if args.out:
             raise GanforgeError("give either --out or --resume RUN_DIR, not both (a resumed run stays in its folder)")
         cfg = api.read_run_config(args.resume)
-        return config_from_dict(apply_overrides(cfg.model_dump(mode="json"), overrides), source=f"{args.resume}/config.yaml")
+        return config_from_dict(apply_overrides(cfg.model_dump(mode="json"), overrides), source=str(RunDir(args.resume).config))
     if args.config is not None and Path(args.config).is_dir():
         raise GanforgeError(f"config {args.config}: is a folder, not a YAML file")
     cfg = load_config(args.config, overrides)
@@ -59,11 +60,11 @@ def train(args) -> None:
     if args.use_intact_checkpoint and not args.resume:
         raise GanforgeError("--use-intact-checkpoint applies to --resume RUN_DIR only")
     run = api.train(cfg, out=args.out, resume=args.resume, use_intact_checkpoint=args.use_intact_checkpoint)
-    latest = sorted((run.dir / "samples").glob("step_*.png"))[-1]
+    latest = RunDir(run.dir).sample_grids()[-1]
     why = "time budget reached" if run.stopped_by == "time_budget" else "all steps done"
     print(f"trained {cfg.family} on {cfg.data.name} to step {run.step} ({why})")
     print(f"run directory: {run.dir}")
     print(f"samples:       {latest}")
     if run.evaluation is not None:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in run.evaluation.items() if k in SHOWN_METRICS)
-        print(f"evaluation:    {shown} (report: {run.dir / 'eval.md'})")
+        print(f"evaluation:    {shown} (report: {RunDir(run.dir).eval_md})")

@@ -1,15 +1,13 @@
 """Find (or fetch) the idx files of MNIST / Fashion-MNIST."""
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from ganforge import fileio
 from ganforge.errors import GanforgeError
+from ganforge.fileio import Downloader, urllib_download
 
 SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -48,18 +46,9 @@ SOURCES: dict[str, Source] = {
     ),
 }
 
-Downloader = Callable[[str, Path], None]
-
-
-def urllib_download(url: str, dest: Path) -> None:
-    """Copy `url` to `dest` with urllib (http, https and file:// all work)."""
-    with urllib.request.urlopen(url, timeout=60) as r, open(dest, "wb") as f:
-        while chunk := r.read(1 << 20):
-            f.write(chunk)
-
-
 def cache_dir(dataset: str) -> Path:
-    return Path.home() / ".cache" / "ganforge" / dataset
+    """Where a download of `dataset` goes: ganforge's cache ($GANFORGE_CACHE, else ~/.cache/ganforge)/<dataset>."""
+    return fileio.cache_dir(dataset)
 
 
 def _find_in(d: Path, split: str) -> tuple[Path, Path] | None:
@@ -89,14 +78,6 @@ def candidate_dirs(dataset: str, path: str | os.PathLike | None = None) -> list[
     return dirs
 
 
-def _md5(p: Path) -> str:
-    h = hashlib.md5()
-    with open(p, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download(
     dataset: str,
     split: str,
@@ -104,8 +85,8 @@ def download(
     source: Source | None = None,
     downloader: Downloader = urllib_download,
 ) -> tuple[Path, Path]:
-    """Fetch the two .gz files of `split` into `dest`, checking md5; write via temp file + rename so
-    an interrupted download never leaves a plausible-looking partial file."""
+    """Fetch the two .gz files of `split` into `dest`, checking md5 (fileio.download: an interrupted or corrupt
+    download never leaves a plausible-looking partial file)."""
     src = source or SOURCES[dataset]
     try:
         dest.mkdir(parents=True, exist_ok=True)
@@ -116,23 +97,9 @@ def download(
         name = stem + ".gz"
         final = dest / name
         url = src.base_url.rstrip("/") + "/" + name
-        fd, tmp_name = tempfile.mkstemp(prefix=name + ".", suffix=".part", dir=dest)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            try:
-                downloader(url, tmp)
-            except OSError as e:  # URLError is an OSError
-                raise GanforgeError(f"download of {url} failed: {e}") from None
-            want = src.md5.get(name)
-            if want is not None:
-                got = _md5(tmp)
-                if got != want:
-                    raise GanforgeError(f"{url}: md5 mismatch for {name}: got {got}, expected {want}; file discarded")
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
-        out.append(final)
+        want = src.md5.get(name)
+        out.append(fileio.download(url, final, checksum=("md5", want) if want is not None else None,
+                                   downloader=downloader))
     return out[0], out[1]
 
 

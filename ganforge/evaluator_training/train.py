@@ -26,6 +26,7 @@ from safetensors.torch import save_file
 from .._version import __version__
 from ..data import Dataset, load_dataset
 from ..errors import GanforgeError
+from ..fileio import atomic_path, atomic_write, file_sha256
 from ..metrics import frechet_distance, kid
 from ..metrics.frozen_evaluator import load_evaluator, record_path
 from . import classifier, contrastive
@@ -177,7 +178,7 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
     write_evaluator(model, record, out)
     record |= floor(out, data)
     record["train_seconds_with_floor"] = round(time.perf_counter() - t0, 1)
-    _write_json(record_path(out), record)
+    write_record(out, record)
     return record
 
 
@@ -201,18 +202,16 @@ def write_evaluator(model: torch.nn.Module, record: dict, out: Path) -> None:
     """Weights, then the record with their sha256, each written aside and renamed in: an interrupted write leaves
     the old pair, or new weights whose hash the old record refuses — never a silently mismatched evaluator."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    os.chmod(tmp, 0o644)  # safetensors writes 0600; an evaluator is meant to be shared
-    record["sha256"] = hashlib.sha256(tmp.read_bytes()).hexdigest()
-    os.replace(tmp, out)
-    _write_json(record_path(out), record)
+    with atomic_path(out) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+        os.chmod(tmp, 0o644)  # safetensors writes 0600; an evaluator is meant to be shared
+        record["sha256"] = file_sha256(tmp)
+    write_record(out, record)
 
 
-def _write_json(path: Path, record: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(tmp, path)
+def write_record(weights: Path, record: dict) -> None:
+    """The evaluator's record, as JSON beside its weights, written atomically."""
+    atomic_write(record_path(weights), json.dumps(record, indent=1) + "\n")
 
 
 def floor(weights: Path, data: EvaluatorData, n: int = FLOOR_IMAGES) -> dict:

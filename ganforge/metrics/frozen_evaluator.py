@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file
 
 from ..errors import GanforgeError
+from ..fileio import atomic_path, cache_dir, file_sha256
 from ..nets import build_net
 from .inception_net import load_fid_inception, preprocess
 
@@ -73,8 +74,7 @@ class Evaluator:
         return {k: self.record[k] for k in keys if k in self.record} | {"kind": self.kind}
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+sha256_of = file_sha256  # its name here, which tests and callers import
 
 
 def record_path(weights: Path) -> Path:
@@ -101,7 +101,7 @@ def load_evaluator(weights: str | os.PathLike) -> Evaluator:
     missing = [k for k in RECORD_KEYS if not isinstance(record, dict) or k not in record]
     if missing:
         raise GanforgeError(f"{record_file}: evaluator record lacks {', '.join(missing)}")
-    digest = sha256_of(weights)
+    digest = file_sha256(weights)
     if digest != record["sha256"]:
         raise GanforgeError(f"{weights}: sha256 {digest[:12]}… does not match its record {record['sha256'][:12]}…; "
                             "the file changed since it was trained — restore it or retrain it")
@@ -144,23 +144,18 @@ def resolve_evaluator(dataset: str, evaluator: str | os.PathLike | None = None,
     return evaluator_at(evaluator) if evaluator else get_evaluator(dataset)
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("GANFORGE_CACHE", Path.home() / ".cache" / "ganforge")) / "features"
-
-
 def reference_features(evaluator, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
     """Features and probabilities of real images, cached by evaluator hash and the images' own bytes, so they are
     computed once per machine and never reused for other data (a user's folder and a built-in split alike)."""
     content = hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
-    path = cache_dir() / f"{evaluator.sha256[:16]}-{content}-{len(images)}.npz"
+    path = cache_dir("features") / f"{evaluator.sha256[:16]}-{content}-{len(images)}.npz"
     if path.is_file():
         with np.load(path) as z:
             return z["features"], (z["probs"] if "probs" in z else None)
     feats, probs = evaluator.run(images)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, features=feats, **({} if probs is None else {"probs": probs}))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # its name ends in .npz, so numpy adds no second suffix
+        np.savez(tmp, features=feats, **({} if probs is None else {"probs": probs}))
     return feats, probs
 
 

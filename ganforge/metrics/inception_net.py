@@ -28,11 +28,6 @@ differences from its numbers remain when images are not already 299x299.)
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import tempfile
-import urllib.request
 from collections.abc import Callable, Mapping
 from http.client import HTTPException
 from pathlib import Path
@@ -44,6 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GanforgeError
+from .. import fileio
+from ..fileio import cache_dir, file_sha256, urllib_download
 
 FID_INPUT_SIZE = 299
 FID_FEATURE_DIM = 2048
@@ -299,14 +296,6 @@ def inception_features(model: FIDInceptionV3, images: ImageInput, batch_size: in
     return out
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _few(names: list[str], limit: int = 5) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
@@ -354,7 +343,7 @@ def load_fid_inception(path: str | Path) -> FIDInceptionV3:
         raise GanforgeError(f"FID Inception weights {path} have tensors of the wrong shape: {_few(mismatched, 3)}")
 
     model.load_state_dict(state, strict=True)
-    model.sha256 = _file_sha256(path)
+    model.sha256 = file_sha256(path)
     return model.eval()
 
 
@@ -362,13 +351,11 @@ def load_fid_inception(path: str | Path) -> FIDInceptionV3:
 
 def inception_cache_dir() -> Path:
     """Where downloaded weights live: ``$GANFORGE_CACHE/inception``, else ``~/.cache/ganforge/inception``."""
-    root = os.environ.get("GANFORGE_CACHE")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "ganforge") / "inception"
+    return cache_dir("inception")
 
 
 def _urllib_download(url: str, dest: Path) -> None:
-    with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response, dest.open("wb") as f:
-        shutil.copyfileobj(response, f, 1 << 20)
+    urllib_download(url, dest, timeout=_DOWNLOAD_TIMEOUT_S)
 
 
 def _not_available(url: str, path: Path, reason: str) -> GanforgeError:
@@ -391,7 +378,7 @@ def fetch_fid_inception(download: bool = True, url: str = FID_WEIGHTS_URL,
     file is absent with ``download=False``; the messages say where to put the file by hand."""
     path = inception_cache_dir() / FID_WEIGHTS_FILE
     if path.is_file():
-        actual = _file_sha256(path)
+        actual = file_sha256(path)
         if actual != FID_WEIGHTS_SHA256:
             raise GanforgeError(
                 f"cached FID Inception weights {path} are corrupt or not pytorch-fid's file: sha256 {actual}, "
@@ -401,26 +388,24 @@ def fetch_fid_inception(download: bool = True, url: str = FID_WEIGHTS_URL,
         raise _not_available(url, path, "downloading is turned off")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{FID_WEIGHTS_FILE}.", suffix=".part", dir=path.parent)
-        os.close(fd)
     except OSError as e:
         raise GanforgeError(f"cannot write to the FID Inception cache {path.parent} ({e}); set GANFORGE_CACHE "
                             f"to a writable folder or pass --inception-weights PATH") from e
-    tmp = Path(tmp_name)
-    try:
+
+    def fetch(url: str, tmp: Path) -> None:
+        """The download into fileio.download's temporary file, its failures told in this cache's words."""
         try:
             (downloader or _urllib_download)(url, tmp)
         except (OSError, HTTPException) as e:  # URLError, HTTPError and socket timeouts are all OSErrors
             raise _not_available(url, path, f"downloading it failed ({e})") from e
-        actual = _file_sha256(tmp)
+        actual = file_sha256(tmp)
         if actual != FID_WEIGHTS_SHA256:
             raise GanforgeError(f"the file downloaded from {url} has sha256 {actual}, expected {FID_WEIGHTS_SHA256}; "
                                 f"it was discarded and nothing was written to {path}. Try again, or put the "
                                 f"file there by hand, or pass --inception-weights PATH.")
-        os.replace(tmp, path)  # atomic: readers see no file or the whole verified one
-    finally:
-        tmp.unlink(missing_ok=True)  # no-op after a successful replace
-    return path
+
+    # fileio.download moves the file into place (atomically) only after its checksum matched
+    return fileio.download(url, path, checksum=("sha256", FID_WEIGHTS_SHA256), downloader=fetch)
 
 
 def resolve_inception_weights(spec: str | Path) -> Path:

@@ -1,8 +1,9 @@
 """Checkpoints: network weights in safetensors, optimiser/RNG/step state beside them in a weights-only torch file.
 
-Layout: RUN/checkpoints/step_00001000/{weights.safetensors, state.pt}; RUN/checkpoints/latest names the newest.
-A checkpoint is written into a temporary folder and renamed into place, then `latest` is replaced atomically,
-so a crash mid-write leaves the previous checkpoint and pointer as they were. Loading never unpickles objects.
+Layout (ganforge.rundir): RUN/checkpoints/step_00001000/{weights.safetensors, state.pt}; RUN/checkpoints/latest
+names the newest. A checkpoint is written into a temporary folder and renamed into place, then `latest` is replaced
+atomically, so a crash mid-write leaves the previous checkpoint and pointer as they were. Loading never unpickles
+objects.
 """
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import GanforgeError
+from ..fileio import atomic_write
+from ..rundir import LATEST, STATE, STEP_PREFIX, WEIGHTS, RunDir, step_name
 
-WEIGHTS, STATE, LATEST = "weights.safetensors", "state.pt", "latest"
 TMP_PREFIX, BROKEN_PREFIX = ".tmp_", "broken_"
+OLD_POINTER_TMP = LATEST + ".tmp"  # what an interrupted pointer update left before fileio.atomic_write named it
 
 
 def non_finite(tensors: dict[str, torch.Tensor]) -> dict[str, int]:
@@ -55,10 +58,10 @@ def flatten_state(modules: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor
 
 
 def save_checkpoint(run_dir: Path, step: int, modules: dict[str, torch.nn.Module], state: dict, keep: int) -> Path:
-    ckpt_root = Path(run_dir) / "checkpoints"
+    ckpt_root = RunDir(run_dir).checkpoints
     ckpt_root.mkdir(parents=True, exist_ok=True)
-    final = ckpt_root / f"step_{step:08d}"
-    tmp = ckpt_root / f"{TMP_PREFIX}step_{step:08d}"
+    final = ckpt_root / step_name(step)
+    tmp = ckpt_root / f"{TMP_PREFIX}{step_name(step)}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_file(flatten_state(modules), str(tmp / WEIGHTS), metadata={"step": str(step)})
@@ -75,13 +78,11 @@ def save_checkpoint(run_dir: Path, step: int, modules: dict[str, torch.nn.Module
 
 
 def _point_latest_to(ckpt: Path) -> None:
-    pointer = ckpt.parent / (LATEST + ".tmp")
-    pointer.write_text(ckpt.name + "\n")
-    os.replace(pointer, ckpt.parent / LATEST)
+    atomic_write(ckpt.parent / LATEST, ckpt.name + "\n")
 
 
 def _prune(ckpt_root: Path, keep: int, newest: str) -> None:
-    done = sorted(p for p in ckpt_root.glob("step_*") if p.is_dir())
+    done = sorted(p for p in ckpt_root.glob(STEP_PREFIX + "*") if p.is_dir())
     for old in done[:-keep] if keep > 0 else []:
         if old.name != newest:
             shutil.rmtree(old, ignore_errors=True)
@@ -90,15 +91,16 @@ def _prune(ckpt_root: Path, keep: int, newest: str) -> None:
 def remove_stale_temporaries(run_dir: str | Path) -> list[str]:
     """Delete what a crash mid-save leaves behind (a half-written checkpoint folder, a pointer not yet renamed);
     they are never read, so removing them loses nothing. Returns their names."""
-    ckpt_root = Path(run_dir) / "checkpoints"
-    stale = sorted(ckpt_root.glob(TMP_PREFIX + "step_*")) + [p for p in [ckpt_root / (LATEST + ".tmp")] if p.exists()]
+    ckpt_root = RunDir(run_dir).checkpoints
+    pointers = [ckpt_root / OLD_POINTER_TMP] + sorted(ckpt_root.glob(f".{LATEST}.*.tmp"))  # fileio.atomic_path's name
+    stale = sorted(ckpt_root.glob(TMP_PREFIX + STEP_PREFIX + "*")) + [p for p in pointers if p.exists()]
     for p in stale:
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     return [p.name for p in stale]
 
 
 def _complete(ckpt_root: Path) -> list[Path]:
-    return sorted(p for p in ckpt_root.glob("step_*") if (p / WEIGHTS).is_file() and (p / STATE).is_file())
+    return sorted(p for p in ckpt_root.glob(STEP_PREFIX + "*") if (p / WEIGHTS).is_file() and (p / STATE).is_file())
 
 
 def problem(ckpt: Path) -> str | None:
@@ -116,10 +118,11 @@ def checkpoint_for_resume(run_dir: str | Path, use_intact: bool = False) -> tupl
     The newest checkpoint is checked before anything else happens. If it cannot be used, the error names the newest
     one that can; with `use_intact` the run continues from that one instead, and the unusable folders are renamed
     `broken_step_*` (kept for inspection, never read again)."""
-    ckpt_root = Path(run_dir) / "checkpoints"
+    layout = RunDir(run_dir)
+    ckpt_root = layout.checkpoints
     if not _complete(ckpt_root):
         raise GanforgeError(f"cannot resume {run_dir}: it has no checkpoint yet (the run stopped before its first "
-                            f"one); start it again: ganforge train {Path(run_dir) / 'config.yaml'} --out {run_dir}")
+                            f"one); start it again: ganforge train {layout.config} --out {run_dir}")
     newest = latest_checkpoint(run_dir)
     why = problem(newest)
     if why is None:
@@ -141,11 +144,11 @@ def checkpoint_for_resume(run_dir: str | Path, use_intact: bool = False) -> tupl
 
 def newest_finite(run_dir: str | Path) -> Path | None:
     """The newest checkpoint that reads back whole with every tensor finite; None when there is none."""
-    return next((p for p in reversed(_complete(Path(run_dir) / "checkpoints")) if problem(p) is None), None)
+    return next((p for p in reversed(_complete(RunDir(run_dir).checkpoints)) if problem(p) is None), None)
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path:
-    ckpt_root = Path(run_dir) / "checkpoints"
+    ckpt_root = RunDir(run_dir).checkpoints
     pointer = ckpt_root / LATEST
     if pointer.is_file():
         path = ckpt_root / pointer.read_text().strip()
@@ -160,11 +163,11 @@ def latest_checkpoint(run_dir: str | Path) -> Path:
 
 def step_checkpoint(run_dir: str | Path, step: int) -> Path:
     """The complete checkpoint of `step`; the error lists the steps still kept."""
-    ckpt_root = Path(run_dir) / "checkpoints"
-    path = ckpt_root / f"step_{step:08d}"
+    ckpt_root = RunDir(run_dir).checkpoints
+    path = ckpt_root / step_name(step)
     if (path / WEIGHTS).is_file() and (path / STATE).is_file():
         return path
-    kept = sorted(int(p.name[5:]) for p in ckpt_root.glob("step_*") if (p / WEIGHTS).is_file() and (p / STATE).is_file())
+    kept = sorted(int(p.name[len(STEP_PREFIX):]) for p in _complete(ckpt_root))
     raise GanforgeError(f"{ckpt_root}: no checkpoint of step {step}; kept: {', '.join(map(str, kept)) or 'none'} "
                         "(checkpoint.every and checkpoint.keep decide which are kept)")
 

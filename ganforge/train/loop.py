@@ -5,8 +5,6 @@ write grids and checkpoints → final checkpoint.
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from contextlib import nullcontext
@@ -14,28 +12,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import yaml
 from torch import nn
-from tqdm.auto import tqdm
 
-from .. import images
+from .. import images, seeds
 from .._version import __version__
 from ..config import OptimConfig, RunConfig, TrainConfig
 from ..data import load_configured
 from ..data.base import Dataset
 from ..errors import GanforgeError
+from ..rundir import RunDir
 from ..scoring import write_report
 from ..families import Batch, Family, draw_latents, get_family
 from . import checkpoint
-from .doctor import DIAGNOSES, DIVERSITY_SAMPLES, Doctor, overfitting_probe
+from .doctor import DIVERSITY_SAMPLES, Doctor, overfitting_probe
 from .ema import EMA
 from .periodic_eval import RunEvaluator
-from .logger import MetricsLog, cut_log
+from .logger import MetricsLog
 from .precision import use_bf16
+from .progress import Progress
 from ..data.shards import ShardDataset
 from .sampler import BatchSampler, StreamSampler
 
-RUN_INFO = "run.json"
 MAIN = "main"  # the batch stream every data phase draws from
 
 
@@ -69,9 +66,10 @@ def run_directory(cfg: RunConfig, out: str | Path | None) -> Path:
     run_dir = Path(out) if out is not None else Path("runs") / f"{cfg.family}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if run_dir.exists() and not run_dir.is_dir():
         raise GanforgeError(f"--out {run_dir}: is a file, not a folder")
-    if list((run_dir / "checkpoints").glob("step_*")):
+    layout = RunDir(run_dir)
+    if layout.checkpoint_folders():
         raise GanforgeError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / "config.yaml").is_file():
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not layout.config.is_file():
         raise GanforgeError(f"--out {run_dir}: the folder is not empty and is not a ganforge run; give a new or "
                             "empty folder")
     try:
@@ -79,17 +77,9 @@ def run_directory(cfg: RunConfig, out: str | Path | None) -> Path:
     except OSError as e:
         raise GanforgeError(f"--out {run_dir}: cannot create the folder ({e.strerror or e})") from None
     # a run that died before its first checkpoint left only logs (and perhaps a half-written save): start afresh
-    for stale in ("metrics.jsonl", "diagnoses.jsonl"):
-        (run_dir / stale).unlink(missing_ok=True)
+    layout.forget_logs()
     checkpoint.remove_stale_temporaries(run_dir)
     return run_dir
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """A crash mid-write leaves the old file or the new one, never half of one (a run is resumed from these)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def apply_optimiser_settings(optimizers: dict[str, torch.optim.Optimizer], cfg: RunConfig, saved: dict) -> list[str]:
@@ -129,8 +119,9 @@ def build_data(cfg: RunConfig) -> Dataset | ShardDataset:
 
 def build_samplers(cfg: RunConfig, data: Dataset | ShardDataset, family: Family,
                    device: torch.device) -> dict[str, BatchSampler | StreamSampler]:
-    """The main stream of batches and the family's extra streams (seeded seed + 1, + 2, … in declaration order);
-    the data must hold every field the family needs. Streamed shards give the main stream only."""
+    """The main stream of batches and the family's extra streams (the i-th, in declaration order, seeded
+    seed + seeds.EXTRA_STREAMS + i); the data must hold every field the family needs. Streamed shards give the main
+    stream only."""
     unpaired = [f for f in family.needs if f in getattr(data, "domains", {})]
     if unpaired:
         raise GanforgeError(f"family '{cfg.family}' learns from pairs, and the field(s) {', '.join(unpaired)} of "
@@ -145,7 +136,7 @@ def build_samplers(cfg: RunConfig, data: Dataset | ShardDataset, family: Family,
         return {MAIN: StreamSampler(data, cfg.train.batch_size, cfg.train.seed, device, cfg.data.workers)}
     samplers = {MAIN: BatchSampler(data, cfg.train.batch_size, cfg.train.seed, device)}
     for i, (name, (stream, batch_size)) in enumerate(family.streams(data).items()):
-        samplers[name] = BatchSampler(stream, batch_size, cfg.train.seed + 1 + i, device)
+        samplers[name] = BatchSampler(stream, batch_size, cfg.train.seed + seeds.EXTRA_STREAMS + i, device)
     return samplers
 
 
@@ -185,7 +176,7 @@ def held_out_metrics(cfg: RunConfig, family: Family) -> dict[str, float]:
     if not family.has_test_metrics():
         return {}
     d = cfg.data
-    test = load_configured(d, "test", seed=cfg.train.seed + 1)
+    test = load_configured(d, "test", seed=cfg.train.seed + seeds.TEST_SPLIT)
     was_training = family.training
     family.eval()
     with torch.no_grad():
@@ -196,7 +187,7 @@ def held_out_metrics(cfg: RunConfig, family: Family) -> dict[str, float]:
 
 def fixed_latents(cfg: RunConfig, n: int) -> torch.Tensor:
     """The z of every sample grid, from its own generator so grids never disturb the training RNG."""
-    return draw_latents(cfg, n, torch.Generator().manual_seed(cfg.train.seed + 10_007))
+    return draw_latents(cfg, n, torch.Generator().manual_seed(cfg.train.seed + seeds.GRIDS))
 
 
 def fixed_inputs(cfg: RunConfig, family: Family, data: Dataset, n: int) -> tuple[torch.Tensor, ...]:
@@ -204,7 +195,7 @@ def fixed_inputs(cfg: RunConfig, family: Family, data: Dataset, n: int) -> tuple
     field it maps or is conditioned on (a seeded pick), so grids never disturb the training RNG."""
     def pick(field: str) -> torch.Tensor:  # an unpaired domain has a length of its own
         size = len(data.domains[field]) if field in getattr(data, "domains", {}) else len(data)
-        return torch.randperm(size, generator=torch.Generator().manual_seed(cfg.train.seed + 10_007))[:n]
+        return torch.randperm(size, generator=torch.Generator().manual_seed(cfg.train.seed + seeds.GRIDS))[:n]
 
     return tuple(fixed_latents(cfg, n) if field == "z" else data.examples(pick(field), field)
                  for field in family.generator_inputs())
@@ -255,7 +246,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     resume_from = None
     if resume is not None:
         run_dir = Path(resume)
-        if not (run_dir / "config.yaml").is_file():
+        if not RunDir(run_dir).config.is_file():
             raise GanforgeError(f"--resume {run_dir}: not a run directory (no config.yaml)")
         removed = checkpoint.remove_stale_temporaries(run_dir)
         if removed:
@@ -265,6 +256,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             print(f"resume: {note}", file=sys.stderr)
     else:
         run_dir = run_directory(cfg, out)
+    layout = RunDir(run_dir)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     torch.manual_seed(cfg.train.seed)
@@ -306,16 +298,15 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             torch.cuda.set_rng_state(state["cuda_rng"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
         # the steps after the checkpoint are trained again: their log lines go, so each step is logged once
-        for log_file in ("metrics.jsonl", DIAGNOSES):
-            cut_log(run_dir / log_file, step)
-    (run_dir / "samples").mkdir(exist_ok=True)  # only now: a run refused above leaves its folder empty
-    write_atomically(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
-    write_atomically(run_dir / RUN_INFO, json.dumps({
+        layout.cut_logs(step)
+    layout.samples.mkdir(exist_ok=True)  # only now: a run refused above leaves its folder empty
+    layout.write_config(cfg)
+    layout.write_info({
         "family": cfg.family, "dataset": data.name, "kind": data.kind, "shape": list(data.shape),
         "num_classes": num_classes, "num_examples": len(data), "ganforge": __version__, "torch": torch.__version__,
         "device": str(device), "bf16": bf16,
         "fields": {f: {"kind": s.kind, "shape": list(s.shape), "classes": s.classes} for f, s in data.spec.items()},
-    }, indent=1))
+    })
 
     # image runs show a grid of `log.grid` samples; 2-D runs a scatter of 2,000 over the data; a translator's
     # grid shows its outputs for fixed real inputs
@@ -323,8 +314,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     reference = data.examples(torch.arange(min(2000, len(data)))).numpy() if data.kind == "vector" else None
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
     log = MetricsLog(run_dir, cfg.log.tensorboard, resumed_at=step if resume_from is not None else None)
-    bar = tqdm(total=cfg.train.steps, initial=step, disable=not cfg.log.progress, dynamic_ncols=True,
-               mininterval=0.5 if sys.stderr.isatty() else 10.0, desc=cfg.family)
+    bar = Progress(cfg, step)
 
     def generate(inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Samples of the generator that `sample` uses (EMA when kept), in eval mode, without gradients."""
@@ -338,7 +328,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
 
     def write_grid(at: int) -> None:
         x = generate(fixed)
-        path = run_dir / "samples" / f"step_{at:08d}.png"
+        path = layout.sample_grid(at)
         if data.kind == "image":
             images.save_grid(x, path, scale=max(1, 96 // data.shape[-1]))
         else:
@@ -434,8 +424,8 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
                 values["elapsed_s"] = elapsed
                 log.write(step, values)
                 last = values
-                bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in values.items() if k != "elapsed_s"}, refresh=False)
-            bar.update(1)
+                bar.show(values)
+            bar.advance(step, step_s)
             if step % cfg.log.sample_every == 0:
                 write_grid(step)
             if step % cfg.checkpoint.every == 0:

@@ -12,15 +12,17 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from .. import seeds
 from ..config import RunConfig
 from ..data import MIXTURES
 from ..errors import GanforgeError
+from ..rundir import BEST_RECORD, WEIGHTS, RunDir
 from ..scoring import check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations, test_pairs
 from ..families import draw_latents
 from ..metrics.frozen_evaluator import resolve_evaluator
 from ..nets.conditional import balanced_labels
 from ..sampling import generate_batches
-from .checkpoint import WEIGHTS, flatten_state
+from .checkpoint import flatten_state
 
 
 class RunEvaluator:
@@ -33,16 +35,16 @@ class RunEvaluator:
         self.options = {"evaluator": cfg.eval.evaluator, "data_path": cfg.data.path}
         self.features: str | None = None  # sha256 of the network that measures FID (images only)
         self._check_scorable()
-        self.best_dir = Path(run_dir) / "checkpoints" / "best"
+        self.run = RunDir(run_dir)
+        self.best_dir = self.run.best
         self.best = self._previous_best()
 
     def _previous_best(self) -> float:
         """The best FID of the run so far, if the same feature network measured it: FIDs from two evaluators are
         on different scales, so a resumed run with another eval.evaluator starts its best afresh."""
-        record = self.best_dir / "best.json"
-        if not record.is_file():
+        best = self.run.read_best()
+        if best is None:
             return float("inf")
-        best = json.loads(record.read_text())
         if best.get("evaluator_sha256") not in (None, self.features):
             print(f"eval: the best checkpoint's FID {best['fid']:.4g} (step {best['step']}) was measured by another "
                   f"evaluator (sha256 {best['evaluator_sha256'][:12]}…); FIDs from different feature networks are "
@@ -72,7 +74,7 @@ class RunEvaluator:
     @torch.no_grad()
     def evaluate(self, generator: nn.Module, num: int, metrics: list[str], out_dir: Path | None = None) -> dict:
         """Metrics of `num` samples whose z come from their own generator, never the training RNG."""
-        z = draw_latents(self.cfg, num, torch.Generator().manual_seed(self.cfg.train.seed + 20_011))
+        z = draw_latents(self.cfg, num, torch.Generator().manual_seed(self.cfg.train.seed + seeds.EVALUATION))
         if self.inputs != ("z",):
             return self._translations(generator, z, metrics, out_dir)
         was_training = generator.training
@@ -109,7 +111,8 @@ class RunEvaluator:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         save_file(flatten_state(modules), str(tmp / WEIGHTS))
-        (tmp / "best.json").write_text(json.dumps({"step": step, "fid": self.best,
+        # inside the folder that is renamed in whole: no file of it is seen half-written
+        (tmp / BEST_RECORD).write_text(json.dumps({"step": step, "fid": self.best,
                                                    "evaluator_sha256": self.features}) + "\n")
         old = self.best_dir.with_name(".old_best")
         if self.best_dir.exists():

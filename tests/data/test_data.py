@@ -48,6 +48,7 @@ def isolated_env(tmp_path, monkeypatch):
     # Keep tests away from the real cache and any GANFORGE_DATA of the user.
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("GANFORGE_DATA", raising=False)
+    monkeypatch.delenv("GANFORGE_CACHE", raising=False)  # the download cache follows it (test_lookup_cache.py)
 
 
 def no_download(url: str, dest: Path) -> None:
