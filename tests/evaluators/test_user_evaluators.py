@@ -1,6 +1,6 @@
 """Evaluators for the user's own data (`ganforge evaluator train`): what they write, that the record rebuilds the
 same weights, that scores made with them behave, and that misuse is a clear error. The self-supervised recipe is
-tested the way the built-in evaluator is (tests/test_evaluate.py): FID rises with blur and noise, a missing mode
+tested the way the built-in evaluator is (tests/test_scoring.py): FID rises with blur and noise, a missing mode
 lowers recall and coverage, real beats generated."""
 from __future__ import annotations
 
@@ -25,12 +25,7 @@ from ganforge.evaluator_training import load_evaluator_data, train_evaluator
 from ganforge.evaluator_training.contrastive import nt_xent, views
 from ganforge.metrics.frozen_evaluator import load_evaluator, sha256_of
 from ganforge.train import train
-from conftest import tiny_config
-from test_evaluate import blur
-
-FASHION = Path("/usr/share/datasets/fashion-mnist").is_dir()
-needs_fashion = pytest.mark.skipif(not FASHION, reason="needs the real Fashion-MNIST (apt-get install "
-                                                       "dataset-fashion-mnist)")
+from conftest import blur, needs_fashion, tiny_config
 
 
 def quiet(_line: str) -> None:
