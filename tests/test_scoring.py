@@ -35,6 +35,7 @@ def scores(x):
     return r["fid"], r["kid"]
 
 
+@pytest.mark.slow
 def test_fid_and_kid_grow_with_blur(real):
     x, _ = real
     fids, kids = zip(*(scores(blur(x, s) if s else x) for s in (0, 0.6, 1.0, 1.6)))
@@ -42,6 +43,7 @@ def test_fid_and_kid_grow_with_blur(real):
     assert all(a < b for a, b in zip(kids, kids[1:])), kids
 
 
+@pytest.mark.slow
 def test_fid_and_kid_grow_with_noise(real):
     x, _ = real
     g = torch.Generator().manual_seed(0)
@@ -51,6 +53,7 @@ def test_fid_and_kid_grow_with_noise(real):
     assert all(a < b for a, b in zip(kids, kids[1:])), kids
 
 
+@pytest.mark.slow
 def test_dropping_a_class_lowers_recall_coverage_and_class_count(real):
     x, y = real
     full = evaluate_images(x, "fashion-mnist", ("pr", "dc", "modes"))
@@ -61,6 +64,7 @@ def test_dropping_a_class_lowers_recall_coverage_and_class_count(real):
     assert abs(without["precision"] - full["precision"]) < 0.05  # what is there is still real
 
 
+@pytest.mark.slow
 def test_real_training_images_beat_generators(real, tmp_path):
     x, _ = real
     cfg = load_config(None, ["train.steps=20", "log.progress=false", "log.tensorboard=false", "eval.final=false"])
@@ -71,6 +75,7 @@ def test_real_training_images_beat_generators(real, tmp_path):
     assert real_r["precision"] > gen_r["precision"] and real_r["recall"] > gen_r["recall"]
 
 
+@pytest.mark.slow
 def test_parzen_real_beats_noise_and_records_sigma(real):
     x, _ = real
     r_real = evaluate_images(x[:500], "fashion-mnist", ("parzen",))
@@ -87,6 +92,7 @@ def test_provenance_names_what_produced_the_numbers(real):
     assert "fid_floor_train_vs_test" in p["evaluator"]
 
 
+@pytest.mark.slow
 def test_memorisation_flags_copies(real, tmp_path):
     x, _ = real
     copies = evaluate_images(x[:200], "fashion-mnist", ("nn",), out_dir=tmp_path)
@@ -112,6 +118,7 @@ def test_points_mode_report_matches_hand_count():
     assert r["modes"] == 5 and r["high_quality"] == pytest.approx(500 / 600)
 
 
+@pytest.mark.slow
 def test_cli_evaluate_samples_file_and_run(tmp_path, capsys):
     x = load_dataset("fashion-mnist", split="train").x[:400]
     images = ((x + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
@@ -130,6 +137,7 @@ def test_cli_evaluate_samples_file_and_run(tmp_path, capsys):
     assert last["num_modes"] == 8 and last["provenance"]["run"]["step"] == 2
 
 
+@pytest.mark.slow
 def test_eval_during_training_keeps_the_best_fid_checkpoint(tmp_path):
     cfg = load_config(None, ["train.steps=4", "log.progress=false", "log.tensorboard=false", "eval.every=2",
                              "eval.num=200", "nets.G.args.base=8", "nets.D.args.base=8", "eval.final_num=300"])
@@ -146,6 +154,7 @@ def test_eval_during_training_keeps_the_best_fid_checkpoint(tmp_path):
     assert report["classes_covered"] <= 10 and (run.dir / "eval.md").is_file()
 
 
+@pytest.mark.slow
 def test_inception_path_flows_end_to_end(tmp_path, capsys):
     """The standard FID network, on randomly initialised weights (the real file cannot be downloaded here)."""
     from ganforge.metrics.inception_net import FIDInceptionV3

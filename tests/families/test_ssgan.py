@@ -82,6 +82,7 @@ def test_doctor_does_not_flag_a_winning_discriminator_when_g_trains_by_feature_m
     assert "discriminator_wins" in detectors(config_from_dict(tiny_config()))
 
 
+@pytest.mark.slow
 def test_semi_supervised_experiment_smoke_run(tmp_path):
     import json
     import subprocess
@@ -101,6 +102,7 @@ def test_semi_supervised_experiment_smoke_run(tmp_path):
     assert (tmp_path / "ssgan-fashion.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_unlabelled_data_teaches_the_k_plus_one_discriminator_more_than_its_20_labels_alone(tmp_path):
     """Digits with 2 labels per class: the semi-supervised GAN's D against the same network trained by
     cross-entropy on the same 20 labels, same optimiser and steps. Measured on seeds 0/1/2: 15.1/17.8/9.5 % error
