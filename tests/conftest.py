@@ -1,9 +1,14 @@
-"""Shared by every test folder (tests/<package part>/ mirrors ganforge/<part>/): paths, the tiny config and the
-bit-exact-resume check. pytest puts this folder on sys.path, so tests import these with `from conftest import …`."""
+"""Shared by every test folder (tests/<package part>/ mirrors ganforge/<part>/): paths, the tiny config, the
+bit-exact-resume check, the real-Fashion-MNIST skip, the blur the evaluator tests degrade images with, and a loader
+for the experiment scripts. pytest puts this folder on sys.path, so tests import these with `from conftest import …`."""
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from ganforge.config import config_from_dict
@@ -12,6 +17,10 @@ from ganforge.train import checkpoint
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 CONFIGS = ROOT / "configs"
 TINY_CONFIGS = ROOT / "tests" / "families" / "tiny_configs"  # one per family: the family contract's input
+EXPERIMENTS = ROOT / "experiments"
+
+needs_fashion = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                                   reason="needs the real Fashion-MNIST (apt-get install dataset-fashion-mnist)")
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +70,25 @@ def assert_same_state(a: Path, b: Path):
         for pid, st in sa["optimizers"][net]["state"].items():
             for key, value in st.items():
                 assert torch.equal(value, sb["optimizers"][net]["state"][pid][key]), f"{net} optimiser {key} differs"
+
+
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A separable Gaussian blur of a batch of one-channel images: the degradation FID and KID must grow with."""
+    r = int(3 * sigma) + 1
+    k = torch.exp(-torch.arange(-r, r + 1.0) ** 2 / (2 * sigma**2))
+    k = k / k.sum()
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+
+
+def load_experiment(name: str) -> ModuleType:
+    """experiments/NAME.py as a module, loaded from its file: experiments/ is not a package and stays off sys.path.
+    Registered in sys.modules (as `experiment_NAME`) so that what it defines can find its own module."""
+    module_name = f"experiment_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, EXPERIMENTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -4,7 +4,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow  # each runs a script in a fresh interpreter for 20 s to 3 min
 
 
 def run_bench(script, *args, timeout=600):

@@ -301,6 +301,7 @@ def _ganforge(args: list, cwd: Path, code: str | None = None) -> subprocess.Comp
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, fragment", [
     (["sample", "{d}/image", "--num", "-5", "--out", "{d}/s.npz"], "--num"),
     (["evaluate", "--samples", "{d}/object.npz", "--dataset", "fashion-mnist"], "object array"),
@@ -313,6 +314,7 @@ def test_user_errors_end_to_end(env, args, fragment):
     assert p.stderr.strip().splitlines()[-1].startswith("ganforge"), p.stderr
 
 
+@pytest.mark.slow
 def test_internal_error_end_to_end_exits_1_with_a_traceback(env):
     boom = "import ganforge.api\ndef boom(*a, **k): raise RuntimeError('a bug deep inside')\n" \
            "ganforge.api.Generator.generate = boom"
@@ -322,6 +324,7 @@ def test_internal_error_end_to_end_exits_1_with_a_traceback(env):
     assert "ganforge: error" not in p.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("ganforge") is None, reason="the console script is not installed")
 def test_the_console_script_keeps_the_promise(env):
     p = subprocess.run(["ganforge", "sample", str(env / "nope"), "--out", str(env / "s.npz")],

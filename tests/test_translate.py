@@ -75,6 +75,7 @@ def test_a_run_that_generates_from_z_does_not_translate(tmp_path, capsys):
     assert "does not translate images" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="needs Fashion-MNIST")
 def test_translation_scores_rank_perfect_above_blurred_above_blank():
     """On 500 Fashion-MNIST test images: the targets themselves score L1 0, SSIM 1, FID ≈ 0 and class agreement
@@ -92,6 +93,7 @@ def test_translation_scores_rank_perfect_above_blurred_above_blank():
         assert order == ["perfect", "blurred", "blank"], (key, {n: score[n][key] for n in score})
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="needs Fashion-MNIST")
 def test_final_evaluation_of_a_translator_matches_evaluate_run(tmp_path):
     """A pix2pix run on Fashion-MNIST edges evaluates itself at the end on the test split's own pairs, and

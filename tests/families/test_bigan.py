@@ -16,6 +16,7 @@ from conftest import ROOT, tiny_config
 
 
 
+@pytest.mark.slow
 def test_bigan_reconstructs_each_ring_point_on_its_own_mode(tmp_path):
     """G(E(x)) lands on x's mode (8 modes: a random pairing agrees 1 time in 8). One seed of a GAN's training is
     chaotic in the CPU's rounding: at 3,000 steps this run agreed on ≥ 80 % of the points on AMD EPYCs and on 62 %
@@ -72,6 +73,7 @@ def test_cli_encode_a_vae_gives_its_posterior_means(tmp_path):
     assert np.allclose(np.load(tmp_path / "z.npz")["z"], mu.numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_bigan_probe_experiment_smoke_run(tmp_path):
     import json
     import subprocess

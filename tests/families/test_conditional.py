@@ -36,6 +36,7 @@ def nearest_mode(points: torch.Tensor, dataset: str = "ring8") -> tuple[torch.Te
     return idx, dist / sigma
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family, objective", [("cgan", {}), ("cgan", {"conditioning": "concat"}), ("acgan", {})])
 def test_conditional_gan_makes_the_requested_mode_of_the_ring(tmp_path, family, objective):
     """Asked for mode k, G puts its samples on mode k: ≥ 90 % of them nearest to it, for every k."""
@@ -135,6 +136,7 @@ def test_cli_sample_by_class_writes_labels(tmp_path, capsys):
     assert "conditional run" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_class_agreement_is_high_for_true_labels_and_chance_for_shuffled():
     test = load_dataset("fashion-mnist", split="test")
     x, y = test.x[:1000], test.labels[:1000]

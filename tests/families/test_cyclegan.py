@@ -18,6 +18,7 @@ TINY = TINY_CONFIGS / "cyclegan.yaml"
 FAST = [f"optim.{n}.lr=2e-3" for n in ("G_AB", "G_BA", "D_A", "D_B")]
 
 
+@pytest.mark.slow
 def test_cyclegan_learns_inversion_from_unpaired_digits(tmp_path):
     """Digits (B) and inverted digits (A), each side shuffled on its own: after 150 steps G_AB(a) is close to the
     hidden partner of a, far closer than a random digit is (the baseline of a translation that ignores content)."""

@@ -164,6 +164,7 @@ def test_several_generators_refuse_what_they_cannot_do(family, objective, extra,
         get_family(family)(cfg, (1, 16, 16), num_classes=10)
 
 
+@pytest.mark.slow
 def test_a_mixture_of_generators_covers_the_ring_and_its_generators_split_it(tmp_path):
     """MGAN's claim on the PacGAN ring at 1,600 steps, where one generator covers 5.3 of 8 modes (the mode-collapse
     table): four generators with β 0.125 cover all 8, and each generator keeps to its own part of the ring."""

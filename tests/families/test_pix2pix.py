@@ -19,6 +19,7 @@ def l1(u, v) -> float:
     return (u - v).abs().mean().item()
 
 
+@pytest.mark.slow
 def test_pix2pix_learns_edges_to_digits(tmp_path):
     """300 steps on the 16 px digits' edge maps: the translations are far closer to the digits than the mean digit
     (the best constant output under L1 is the median, and the mean is near it), the edge map itself or black."""

@@ -31,6 +31,7 @@ def test_recipe_covers_the_modes_with_high_quality(tmp_path, dataset, modes, hig
     assert report["high_quality"] >= high_quality, f"only {report['high_quality']:.1%} of samples within 3σ of a mode"
 
 
+@pytest.mark.slow
 def test_mode_collapse_experiment_quick_run_writes_its_results(tmp_path):
     out = tmp_path / "results"
     proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "mode_collapse_2d.py"), "--quick", "--out", str(out)],

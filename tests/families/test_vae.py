@@ -49,6 +49,7 @@ def test_kl_term_is_the_closed_form(tmp_path):
     assert torch.allclose(kl, want, atol=1e-4) and torch.allclose(elbo, rec - kl)
 
 
+@pytest.mark.slow
 def test_vae_learns_a_higher_test_elbo_and_ranks_real_above_noise(tmp_path):
     test = load_dataset("digits", split="test", image_size=16).x[:200]
     start = train(vae_config(train__steps=1), out=tmp_path / "start")
@@ -72,6 +73,7 @@ def test_vae_learns_a_higher_test_elbo_and_ranks_real_above_noise(tmp_path):
     assert x.shape == (16, 1, 16, 16) and x.abs().max() <= 1.0
 
 
+@pytest.mark.slow
 def test_likelihood_vs_samples_experiment_smoke_run(tmp_path):
     import json
     import subprocess

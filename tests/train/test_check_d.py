@@ -22,6 +22,7 @@ def cfg_for(**over):
     return config_from_dict(tiny_config(**over))
 
 
+@pytest.mark.slow
 def test_a_healthy_discriminator_learns_the_digits():
     [v] = check_discriminators(cfg_for(), seconds=4, log=quiet)
     assert v.learns and not v.problems, v.words()
@@ -62,6 +63,7 @@ def test_an_input_that_never_arrives_stays_at_chance(monkeypatch):
     assert "same for every image" in v.words()
 
 
+@pytest.mark.slow
 def test_without_labels_real_against_shuffled_pixels(tmp_path):
     from ganforge.data import load_dataset
 
@@ -72,6 +74,7 @@ def test_without_labels_real_against_shuffled_pixels(tmp_path):
     assert v.task.startswith("real images against") and v.learns and v.accuracy > 0.8, v.words()
 
 
+@pytest.mark.slow
 def test_cli_answers_0_when_it_learns_1_when_not_2_on_bad_input(monkeypatch, capsys):
     cfg_file = TINY_CONFIGS / "gan.yaml"
     assert main(["doctor", "check-d", str(cfg_file), "--seconds", "2", "train.batch_size=32"]) == 0

@@ -58,6 +58,7 @@ def test_crash_mid_write_keeps_the_previous_checkpoint(tmp_path, tiny, monkeypat
     assert resumed.step == 5
 
 
+@pytest.mark.slow
 def test_sigkill_during_training_leaves_a_loadable_checkpoint(tmp_path):
     """A real crash: kill -9 a training process that checkpoints every step, at several moments."""
     cfg = tmp_path / "c.yaml"

@@ -429,6 +429,7 @@ def test_poisoned_loss_stops_with_the_network_the_loss_and_the_step(tmp_path):
     assert g.step == 40 and all(torch.isfinite(p).all() for p in g.net.parameters())
 
 
+@pytest.mark.slow
 def test_healthy_ring8_run_gets_no_diagnosis(tmp_path):
     cfg = load_config(RING8, ["log.progress=false", "train.steps=600", "log.every=25", "eval.every=100"])
     run = train(cfg, out=tmp_path / "run")
@@ -486,6 +487,7 @@ def test_the_dirac_gan_oscillates_and_r1_cures_it(tmp_path):
     assert abs(float(run.family.nets.G.theta.detach())) < 1e-3
 
 
+@pytest.mark.slow
 def test_a_discriminator_memorising_128_images_is_caught(tmp_path):
     """Fashion-MNIST at 16 px, 128 training images, a D twice G's width: within 1,200 steps D calls almost every
     training image real and far fewer held-out (test-split) images; the doctor says so and offers augmentation."""
@@ -503,6 +505,7 @@ def test_a_discriminator_memorising_128_images_is_caught(tmp_path):
     assert "data.num_samples, now 128" in found[0]["message"]
 
 
+@pytest.mark.slow
 def test_a_saturated_minimax_generator_loses_its_gradient(tmp_path):
     cfg = load_config(RING8, QUIET + ["train.steps=400", "log.every=10", "optim.D.lr=0.05", "optim.G.lr=0.0002",
                                       "objective.generator_cost=minimax"])

@@ -163,6 +163,7 @@ def test_bad_data_dir_is_one_line(case, tmp_path, capsys):
             "no_data": "pass --data DIR"}[case] in err
 
 
+@pytest.mark.slow
 def test_missing_dir_from_the_shell(tmp_path):
     p = subprocess.run(["ganforge", "train", str(TINY / "gan.yaml"), "data.name=shards", "--data", str(tmp_path / "nope"),
                         "--out", str(tmp_path / "run"), *TINY_CLI], capture_output=True, text=True, timeout=120)

@@ -1,6 +1,6 @@
 """Evaluators for the user's own data (`ganforge evaluator train`): what they write, that the record rebuilds the
 same weights, that scores made with them behave, and that misuse is a clear error. The self-supervised recipe is
-tested the way the built-in evaluator is (tests/test_evaluate.py): FID rises with blur and noise, a missing mode
+tested the way the built-in evaluator is (tests/test_scoring.py): FID rises with blur and noise, a missing mode
 lowers recall and coverage, real beats generated."""
 from __future__ import annotations
 
@@ -25,12 +25,7 @@ from ganforge.evaluator_training import load_evaluator_data, train_evaluator
 from ganforge.evaluator_training.contrastive import nt_xent, views
 from ganforge.metrics.frozen_evaluator import load_evaluator, sha256_of
 from ganforge.train import train
-from conftest import tiny_config
-from test_evaluate import blur
-
-FASHION = Path("/usr/share/datasets/fashion-mnist").is_dir()
-needs_fashion = pytest.mark.skipif(not FASHION, reason="needs the real Fashion-MNIST (apt-get install "
-                                                       "dataset-fashion-mnist)")
+from conftest import blur, needs_fashion, tiny_config
 
 
 def quiet(_line: str) -> None:
@@ -59,6 +54,7 @@ def digits_evaluator(digits_folder, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_labelled_folder_evaluator_and_its_record(digits_evaluator, digits_folder):
     record = json.loads(digits_evaluator.with_suffix(".json").read_text())
     assert record["kind"] == "classifier" and record["num_classes"] == 10 and record["in_shape"] == [1, 16, 16]
@@ -71,6 +67,7 @@ def test_labelled_folder_evaluator_and_its_record(digits_evaluator, digits_folde
     assert "--epochs 8" in record["command"] and "--no-flip" in record["command"]
 
 
+@pytest.mark.slow
 def test_record_command_rebuilds_the_same_weights(digits_evaluator, tmp_path):
     record = json.loads(digits_evaluator.with_suffix(".json").read_text())
     again = tmp_path / "again.safetensors"
@@ -80,6 +77,7 @@ def test_record_command_rebuilds_the_same_weights(digits_evaluator, tmp_path):
     assert sha256_of(again) == record["sha256"]
 
 
+@pytest.mark.slow
 def test_user_folder_scores_real_above_noise_and_names_the_evaluator(digits_evaluator, digits_folder, tmp_path,
                                                                      capsys):
     folder = load_dataset("folder", path=digits_folder, image_size=16, channels=1).x  # sorted by class: shuffle
@@ -98,6 +96,7 @@ def test_user_folder_scores_real_above_noise_and_names_the_evaluator(digits_eval
     assert "digits16" in capsys.readouterr().out and "digits16" in (tmp_path / "eval.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_run_evaluates_with_its_configured_evaluator(digits_evaluator, tmp_path):
     cfg = config_from_dict(tiny_config(train__steps=8, eval__every=4, eval__num=64, eval__final=True,
                                        eval__final_num=64, eval__final_metrics=["fid", "is"],
@@ -110,6 +109,7 @@ def test_a_run_evaluates_with_its_configured_evaluator(digits_evaluator, tmp_pat
     assert result["provenance"]["evaluator"]["sha256"] == sha256_of(digits_evaluator)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_with_another_evaluator_chooses_its_best_afresh(digits_evaluator, tmp_path, capsys):
     """The best checkpoint is kept by FID; FIDs of two feature networks must never be compared with each other."""
     other = tmp_path / "other.safetensors"
@@ -125,6 +125,7 @@ def test_a_resumed_run_with_another_evaluator_chooses_its_best_afresh(digits_eva
     assert best()["evaluator_sha256"] == sha256_of(other) and best()["step"] in (4, 6)
 
 
+@pytest.mark.slow
 def test_npz_and_shards_with_labels_train_classifiers(tmp_path):
     ds = load_dataset("digits")
     pixels = ((ds.x + 1) * 127.5).round().byte()
@@ -138,6 +139,7 @@ def test_npz_and_shards_with_labels_train_classifiers(tmp_path):
         assert record["data"]["held_out"].startswith("a 10%")  # no test/ folder beside the shards
 
 
+@pytest.mark.slow
 def test_misuse_is_a_clear_error(digits_evaluator, tmp_path):
     x = torch.zeros(8, 1, 16, 16)
     tampered = tmp_path / "t.safetensors"
@@ -164,6 +166,7 @@ def test_misuse_is_a_clear_error(digits_evaluator, tmp_path):
         load_evaluator_data("ring8")
 
 
+@pytest.mark.slow
 def test_features_only_evaluator_refuses_class_metrics_before_training(digits_folder, tmp_path):
     out = tmp_path / "ssl.safetensors"
     data = load_evaluator_data("folder", digits_folder, image_size=16, channels=1)
@@ -205,6 +208,7 @@ def _scores(x, ev, metrics=("fid", "kid")):
     return evaluate_images(x, "fashion-mnist", metrics, evaluator=ev)
 
 
+@pytest.mark.slow
 @needs_fashion
 def test_ssl_evaluator_fid_grows_with_blur_and_noise(fashion_ssl):
     ev, x, _ = fashion_ssl
@@ -220,6 +224,7 @@ def test_ssl_evaluator_fid_grows_with_blur_and_noise(fashion_ssl):
             assert all(a < b for a, b in zip(values, values[1:])), (m, values)
 
 
+@pytest.mark.slow
 @needs_fashion
 def test_ssl_evaluator_sees_a_missing_mode_and_ranks_real_above_generated(fashion_ssl, tmp_path):
     ev, x, y = fashion_ssl
