@@ -296,8 +296,10 @@ def resolve_config(name_or_path: str | Path) -> Path:
         return configs[name]
     close = difflib.get_close_matches(name, list(configs), n=1)
     hint = f"did you mean {close[0]}? " if close else ""
-    raise GanforgeError(f"config '{text}': no such file and no packaged config of that name; {hint}"
-                        f"packaged configs: {', '.join(configs) or 'none'}")
+    known = f"packaged configs: {', '.join(configs) or 'none'}"
+    if text != name:  # a file name (NAME.yaml): say first that the file is not there
+        raise GanforgeError(f"config file not found: {text} (and no packaged config is named '{name}'; {hint}{known})")
+    raise GanforgeError(f"config '{text}': no such file and no packaged config of that name; {hint}{known}")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
