@@ -286,6 +286,23 @@ class Family(nn.Module):
         discriminator by its loss alone."""
         return Signals()
 
+    @classmethod
+    def remedies(cls, opts: dict) -> dict[str, str]:
+        """The doctor's remedies that are options of this family's `objective:`, for a run whose validated options
+        are `opts` (`Options.model_dump()`): {remedy: advice naming the config key}, only those that apply to the
+        run. The doctor offers them where its plan for a diagnosis names them (ganforge.train.doctor.remedies.PLAN:
+        fewer_d_steps, more_g_steps, non_saturating_cost, label_smoothing, instance_noise, unsaturating_loss,
+        packing, content_loss, unrolled_d, feature_matching, gradient_penalty) beside the settings every run has.
+        By default: those of the options that mean the same in every family that has them, `loss` (the game,
+        objectives.GAMES) and `d_steps`."""
+        offered = {}
+        if opts.get("d_steps", 1) > 1:
+            offered["fewer_d_steps"] = f"fewer D steps per G step (objective.d_steps, now {opts['d_steps']})"
+        if opts.get("loss") in ("bce", "fgan"):  # a game whose generator cost can saturate
+            offered["unsaturating_loss"] = ("a loss whose gradient does not saturate (objective.loss=least_squares, "
+                                            "or wasserstein with objective.gradient_penalty=10)")
+        return offered
+
     def pop_monitors(self) -> dict[str, torch.Tensor]:
         out, self._monitors = self._monitors, {}
         return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from .. import objectives
 from ..data.base import Dataset
@@ -26,23 +26,18 @@ from ..data.paired import SOURCE
 from ..errors import GanforgeError
 from ..metrics import fidelity
 from ..nets import build_net
-from .base import Batch, Family, Options, Phase, register_family
+from .base import Batch, Family, Phase, register_family
+from .translation import TranslationOptions
 
 TEST_EXAMPLES = 2000  # test images `test_metrics` scores (the first ones, like the evaluation's)
 
 
-class CycleGANOptions(Options):
+class CycleGANOptions(TranslationOptions):
     loss: str = "least_squares"  # the game (objectives.GAMES); the paper's is least squares
     cycle: float = Field(10.0, ge=0)  # λ of the cycle-consistency loss; 0 = none (the ablation)
     identity: float = Field(0.5, ge=0)  # the identity loss's weight as a fraction of λ (the paper's 0.5 · λ)
     pool: int = Field(50, ge=0)  # past fakes each D learns from; 0 = the newest fakes only
     d_weight: float = Field(0.5, gt=0)  # each D's cost is multiplied by this (the paper's ½)
-
-    @model_validator(mode="after")
-    def _known_game(self):
-        if self.loss not in objectives.GAMES:
-            raise ValueError(f"loss '{self.loss}' unknown; choose from {', '.join(objectives.GAMES)}")
-        return self
 
 
 def query_pool(pool: torch.Tensor, fakes: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,6 +83,16 @@ class CycleGAN(Family):
         self.game = objectives.game(self.opts.loss).scaled(d_weight=self.opts.d_weight)
         self.pools = {"a": torch.zeros(0, *self.field_shape(SOURCE)), "b": torch.zeros(0, *self.data_shape)}
         self._fakes: dict[str, torch.Tensor] = {}
+
+    @classmethod
+    def remedies(cls, opts: dict) -> dict[str, str]:
+        """Beside the game: the cycle-consistency loss, when it is off (nothing then ties a translation to its
+        input)."""
+        offered = super().remedies(opts)
+        if opts.get("cycle") == 0:
+            offered["content_loss"] = ("a loss that ties each output to its input: the cycle-consistency loss "
+                                       "(objective.cycle=10)")
+        return offered
 
     def build(self, name: str, role: str):
         net_cfg = self.cfg.nets[name]

@@ -122,6 +122,27 @@ class GAN(Family):
             return Signals(p_real="D(x)", p_fake="D(G(z))", g_learns_from_d=sees)
         return Signals(g_learns_from_d=sees)
 
+    @classmethod
+    def remedies(cls, opts: dict) -> dict[str, str]:
+        """Beside the game and D's steps: more G steps, the bce game's cost and targets, instance noise, PacGAN,
+        an unrolled D, feature matching and a gradient penalty."""
+        offered = {
+            "more_g_steps": "more G steps per training step (objective.g_steps=2)",
+            "instance_noise": "instance noise on D's inputs (objective.instance_noise=0.1)",
+            "packing": "PacGAN packing (objective.pack=2)",
+            "unrolled_d": "an unrolled D (objective.unrolled_steps=5)",
+            "feature_matching": "feature matching (objective.feature_matching=true)",
+            "gradient_penalty": "a gradient penalty on D (objective.r1=10, or objective.gradient_penalty=10; D "
+                                "without batch norm)",
+        }
+        if opts.get("loss") == "bce":
+            if opts.get("generator_cost") != "non_saturating":
+                offered["non_saturating_cost"] = ("the non-saturating generator cost (objective.generator_cost="
+                                                  f"non_saturating; this run: {opts.get('generator_cost')})")
+            if opts.get("real_target") == 1.0:
+                offered["label_smoothing"] = "one-sided label smoothing (objective.real_target=0.9)"
+        return super().remedies(opts) | offered
+
     def in_shape(self, name: str) -> tuple[int, ...]:
         c, *rest = self.data_shape
         return (c * self.opts.pack, *rest)

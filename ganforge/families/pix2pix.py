@@ -18,12 +18,11 @@ from pydantic import Field, model_validator
 
 from .. import objectives
 from ..data.paired import SOURCE
-from ..nets import build_net
-from .base import Batch, Family, Options, Phase, Signals, register_family
+from .base import Batch, register_family
+from .translation import TranslationOptions, Translator
 
 
-class Pix2PixOptions(Options):
-    loss: str = "bce"  # the game (objectives.GAMES); the paper's is the original GAN's, non-saturating
+class Pix2PixOptions(TranslationOptions):
     l1: float = Field(100.0, ge=0)  # λ of the L1 term
     adversarial: float = Field(1.0, ge=0)  # weight of G's adversarial cost; 0 = L1 alone (no D step)
     conditional: bool = True  # D sees (input, output); false: the output alone
@@ -31,34 +30,29 @@ class Pix2PixOptions(Options):
 
     @model_validator(mode="after")
     def _something_to_learn(self):
-        if self.loss not in objectives.GAMES:
-            raise ValueError(f"loss '{self.loss}' unknown; choose from {', '.join(objectives.GAMES)}")
         if not self.l1 and not self.adversarial:
             raise ValueError("l1 and adversarial are both 0: G would have no cost")
         return self
 
 
 @register_family("pix2pix")
-class Pix2Pix(Family):
+class Pix2Pix(Translator):
     """pix2pix: U-Net G(a), PatchGAN D(a, b), adversarial + λ·L1 (paired translation)."""
 
-    networks = {"G": "translator", "D": "discriminator"}
-    inputs = {"G": (SOURCE,)}
-    directions = {"AtoB": "G"}  # source (A) → target (B); a paired model learns one direction
-    needs = ("x", SOURCE)
     Options = Pix2PixOptions
-    augmentable = True
+    probability_monitors = ("D(a,b)", "D(a,G(a))")
 
     def __init__(self, cfg, data_shape, num_classes=0, **kw):
         super().__init__(cfg, data_shape, num_classes, **kw)
         self.game = objectives.game(self.opts.loss).scaled(d_weight=self.opts.d_weight)
 
-    def build(self, name: str, role: str):
-        net_cfg = self.cfg.nets[name]
-        if role == "translator":
-            return build_net(net_cfg.arch, in_shape=self.field_shape(SOURCE), out_shape=self.data_shape,
-                             **net_cfg.args)
-        return build_net(net_cfg.arch, in_shape=self.in_shape(name), **net_cfg.args)
+    @classmethod
+    def remedies(cls, opts: dict) -> dict[str, str]:
+        """Beside the game: the L1 term, when it is off (a cGAN alone may ignore its input)."""
+        offered = super().remedies(opts)
+        if opts.get("l1") == 0:
+            offered["content_loss"] = "a loss that ties each output to its input: the L1 term (objective.l1=100)"
+        return offered
 
     def in_shape(self, name: str) -> tuple[int, ...]:
         c, *side = self.data_shape
@@ -67,14 +61,8 @@ class Pix2Pix(Family):
         c_in, *side_in = self.field_shape(SOURCE)
         return (c + c_in, *side)  # the input, resized to the output's side, beside the output
 
-    def phases(self) -> list[Phase]:
-        g = Phase("g_step", updates=("G",), same_batch=self.opts.adversarial > 0)
-        return [Phase("d_step", updates=("D",)), g] if self.opts.adversarial else [g]
-
-    def signals(self) -> Signals:
-        if self.game.probabilities and self.opts.adversarial:
-            return Signals(p_real="D(a,b)", p_fake="D(a,G(a))")
-        return Signals()
+    def seen_by_d(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.pair(a, b)
 
     def pair(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """What D judges: the output b, beside its input a when D is conditional."""
@@ -84,30 +72,12 @@ class Pix2Pix(Family):
             a = F.interpolate(a, size=b.shape[-2:], mode="bicubic", align_corners=False).clamp(-1, 1)
         return torch.cat([a, b], 1)
 
-    def judge(self, batch: Batch) -> torch.Tensor | None:
-        # D's patch logits on the real pairs (the doctor's overfitting probe); no verdict where D is not trained
-        return self.nets.D(self.pair(batch.fields[SOURCE], batch.x)).float() if self.opts.adversarial else None
-
-    def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        a, b = batch.fields[SOURCE], batch.x
-        with torch.no_grad():
-            fake = self.nets.G(a)
-        real_s = self.nets.D(self.d_sees(self.pair(a, b))).float()  # one augmentation of input and output alike
-        fake_s = self.nets.D(self.d_sees(self.pair(a, fake))).float()
-        self.observe_real(real_s)
-        if self.game.probabilities:
-            self.monitor(**{"D(a,b)": torch.sigmoid(real_s).mean(), "D(a,G(a))": torch.sigmoid(fake_s).mean()})
-        return {f"d_{self.game.name}": self.game.d_cost(real_s, fake_s)}
-
     def g_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         a, b = batch.fields[SOURCE], batch.x
         fake = self.nets.G(a)
         l1 = F.l1_loss(fake.float(), b)
         self.monitor(l1=l1)  # logged even when it is not trained on (cGAN alone), to compare the two
-        terms = {}
-        if self.opts.adversarial:
-            fake_s = self.nets.D(self.d_sees(self.pair(a, fake))).float()
-            terms["g_" + self.game.g_name] = self.opts.adversarial * self.game.g_cost(fake_s)
+        terms = self.adversarial_cost(a, fake)
         if self.opts.l1:
             terms["g_l1"] = self.opts.l1 * l1
         return terms

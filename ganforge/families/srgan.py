@@ -26,13 +26,12 @@ from pydantic import Field, model_validator
 from .. import objectives
 from ..data.paired import SOURCE
 from ..errors import GanforgeError
-from ..nets import build_net
 from ..nets.vgg import VGG19Features
-from .base import Batch, Family, Options, Phase, Signals, register_family
+from .base import Batch, register_family
+from .translation import TranslationOptions, Translator
 
 
-class SRGANOptions(Options):
-    loss: str = "bce"  # the game (objectives.GAMES); the paper's is the original GAN's, non-saturating
+class SRGANOptions(TranslationOptions):
     content: Literal["pixels", "features", "vgg"] = "pixels"
     adversarial: float = Field(1e-3, ge=0)  # weight of G's adversarial cost beside the content loss; 0 = SRResNet
     vgg_weights: str | None = None  # content "vgg": torchvision's vgg19 state dict, a local file
@@ -40,8 +39,6 @@ class SRGANOptions(Options):
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.loss not in objectives.GAMES:
-            raise ValueError(f"loss '{self.loss}' unknown; choose from {', '.join(objectives.GAMES)}")
         if self.content == "features" and not self.adversarial:
             raise ValueError("content 'features' reads the discriminator's features; with adversarial 0 no D trains")
         if (self.content == "vgg") != (self.vgg_weights is not None):
@@ -53,15 +50,11 @@ class SRGANOptions(Options):
 
 
 @register_family("srgan")
-class SRGAN(Family):
+class SRGAN(Translator):
     """SRGAN: sub-pixel G(low-res), D on full-resolution images, content (pixels or D's features) + 10⁻³·GAN."""
 
-    networks = {"G": "translator", "D": "discriminator"}
-    inputs = {"G": (SOURCE,)}
-    directions = {"AtoB": "G"}
-    needs = ("x", SOURCE)
     Options = SRGANOptions
-    augmentable = True
+    probability_monitors = ("D(x)", "D(G(low))")
 
     def __init__(self, cfg, data_shape, num_classes=0, **kw):
         super().__init__(cfg, data_shape, num_classes, **kw)
@@ -70,35 +63,6 @@ class SRGAN(Family):
                                 f"'{cfg.nets['D'].arch}' has none")
         self.game = objectives.game(self.opts.loss)
         self.vgg: VGG19Features | None = None  # built on first use: sampling a trained run never needs the file
-
-    def build(self, name: str, role: str):
-        net_cfg = self.cfg.nets[name]
-        if role == "translator":
-            return build_net(net_cfg.arch, in_shape=self.field_shape(SOURCE), out_shape=self.data_shape,
-                             **net_cfg.args)
-        return build_net(net_cfg.arch, in_shape=self.data_shape, **net_cfg.args)
-
-    def phases(self) -> list[Phase]:
-        g = Phase("g_step", updates=("G",), same_batch=self.opts.adversarial > 0)
-        return [Phase("d_step", updates=("D",)), g] if self.opts.adversarial else [g]
-
-    def signals(self) -> Signals:
-        if self.game.probabilities and self.opts.adversarial:
-            return Signals(p_real="D(x)", p_fake="D(G(low))")
-        return Signals()
-
-    def judge(self, batch: Batch) -> torch.Tensor | None:
-        # D's scores of the real high-resolution images (the doctor's overfitting probe); none where D is not trained
-        return self.nets.D(batch.x).float() if self.opts.adversarial else None
-
-    def d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            fake = self.nets.G(batch.fields[SOURCE])
-        real_s, fake_s = self.nets.D(self.d_sees(batch.x)).float(), self.nets.D(self.d_sees(fake)).float()
-        self.observe_real(real_s)
-        if self.game.probabilities:
-            self.monitor(**{"D(x)": torch.sigmoid(real_s).mean(), "D(G(low))": torch.sigmoid(fake_s).mean()})
-        return {f"d_{self.game.name}": self.game.d_cost(real_s, fake_s)}
 
     def g_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         fake, real = self.nets.G(batch.fields[SOURCE]), batch.x
@@ -116,6 +80,4 @@ class SRGAN(Family):
             with torch.no_grad():
                 target = self.nets.D.features(real).float()
             terms = {"g_content_features": F.mse_loss(self.nets.D.features(fake).float(), target)}
-        if self.opts.adversarial:
-            terms["g_" + self.game.g_name] = self.opts.adversarial * self.game.g_cost(self.nets.D(self.d_sees(fake)).float())
-        return terms
+        return terms | self.adversarial_cost(batch.fields[SOURCE], fake)

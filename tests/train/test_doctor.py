@@ -31,7 +31,7 @@ from ganforge.train.doctor import (
 )
 from ganforge.train.logger import read_metrics
 
-from conftest import ROOT
+from conftest import ROOT, TINY_CONFIGS
 
 RING8 = ROOT / "configs" / "gan-ring8.yaml"
 QUIET = ["log.progress=false", "log.tensorboard=false", "eval.final=false", "train.batch_size=64"]
@@ -197,6 +197,45 @@ def test_remedies_for_a_translator_that_ignores_its_input():
     h = history(signals=(None, None), **{"doctor/diversity": [0.1] * 8}, start=600)
     h.from_z = False
     assert "outputs for 64 fixed real inputs" in mode_collapse(h, C).message
+
+
+def test_a_family_offers_the_remedies_of_its_options_through_its_hook():
+    """The doctor names no family's options: a family offers them by the names of the doctor's plan
+    (`Family.remedies`), and they take their place among the run's settings in that plan's order."""
+    from ganforge.families import Family
+    from ganforge.train.doctor import PLAN
+
+    class Captioner(Family):  # a family the doctor has never heard of, with options of its own
+        @classmethod
+        def remedies(cls, opts):
+            return {"content_loss": f"a caption loss (objective.caption={opts['caption'] * 10:g})",
+                    "gradient_penalty": "a penalty on D (objective.penalty=1)"}
+
+    cfg, _ = gan()
+    text = remedies("mode_collapse", cfg, {"caption": 1.0}, family=Captioner)
+    assert text.startswith("a caption loss (objective.caption=10); minibatch discrimination")
+    assert text.index("objective.penalty=1") < text.index("going back to an earlier checkpoint")
+    assert "objective.pack" not in text  # gan's options are gan's to offer
+    assert "objective." not in remedies("mode_collapse", cfg, {"caption": 1.0}, family=Family)  # the default
+    # every family offers remedies by names the plan knows (one it does not know would never be offered)
+    known = {name for names in PLAN.values() for name in names}
+    ablations = {"gan": ["objective.generator_cost=minimax", "objective.d_steps=2"], "bigan": ["objective.d_steps=2"],
+                 "pix2pix": ["objective.l1=0"], "cyclegan": ["objective.cycle=0", "objective.loss=bce"]}
+    for path in sorted(TINY_CONFIGS.glob("*.yaml")):
+        run = load_config(path, ablations.get(path.stem, []))
+        family = get_family(run.family)
+        offered = family.remedies(family.Options.model_validate(run.objective).model_dump())
+        assert set(offered) <= known, (path.stem, set(offered) - known)
+        assert offered or path.stem == "vae", path.stem  # a VAE has no discriminator to remedy
+
+
+def test_the_doctor_names_no_familys_options():
+    """Which objective options a family has is the family's to say (`Family.remedies`), not the doctor's."""
+    import importlib
+
+    doctor = importlib.import_module("ganforge.train.doctor")  # (`ganforge.train` is also the API's function)
+    for path in Path(doctor.__file__).parent.glob("*.py"):
+        assert "objective." not in path.read_text(), path
 
 
 # ---- discriminator_overfits ----------------------------------------------------------------------------------------
