@@ -59,7 +59,7 @@ import torch
 import ganforge
 from ganforge.config import load_config
 from ganforge.data import load_dataset
-from ganforge.train.logger import read_metrics
+from ganforge.rundir import read_metrics
 from ganforge.train.loop import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

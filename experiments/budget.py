@@ -21,7 +21,7 @@ import ganforge
 from ganforge.config import load_config
 from ganforge.scoring import evaluate_images
 from ganforge.train.doctor import read_diagnoses
-from ganforge.train.logger import read_metrics
+from ganforge.rundir import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "experiments" / "results" / "budget_runs.json"

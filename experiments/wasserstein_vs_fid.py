@@ -55,7 +55,7 @@ def run(name: str, seed: int, seconds: float, evaluations: int = EVALUATIONS) ->
 
     import ganforge
     from ganforge.config import load_config
-    from ganforge.train.logger import read_metrics
+    from ganforge.rundir import read_metrics
 
     torch.set_num_threads(1)
     config, signal, _ = RUNS[name]

@@ -24,7 +24,7 @@ from .metrics.inception_net import resolve_inception_weights  # noqa: F401
 from .nets import available_nets  # noqa: F401
 from .scoring import (check_sample_count, describe_evaluator, evaluate_samples_file,  # noqa: F401
                       read_samples_file)
-from .train.check_d import check_discriminators  # noqa: F401  (`ganforge doctor check-d`)
+from .train.doctor.check_d import check_discriminators  # noqa: F401  (`ganforge doctor check-d`)
 from .scoring import (DEFAULT_METRICS, check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations,
                        test_pairs, write_report)
 from . import images as image_io

@@ -5,7 +5,7 @@ import json
 import warnings
 from pathlib import Path
 
-from ..rundir import RunDir, cut_log, read_jsonl, read_metrics  # noqa: F401  (the readers' old home: cli, doctor)
+from ..rundir import RunDir
 
 
 class MetricsLog:

@@ -10,7 +10,7 @@ from ganforge.cli import main
 from ganforge.config import config_from_dict
 from ganforge.nets import build_net
 from ganforge.train.doctor import check_d
-from ganforge.train.check_d import check_discriminators
+from ganforge.train.doctor.check_d import check_discriminators
 from conftest import TINY_CONFIGS, tiny_config
 
 

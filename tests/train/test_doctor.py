@@ -29,7 +29,7 @@ from ganforge.train.doctor import (
     spread,
     vanishing_generator_gradient,
 )
-from ganforge.train.logger import read_metrics
+from ganforge.rundir import read_metrics
 
 from conftest import ROOT, TINY_CONFIGS
 

@@ -12,7 +12,7 @@ from ganforge.cli import main
 from ganforge.errors import GanforgeError
 from ganforge.train import checkpoint, train
 from ganforge.train import loop
-from ganforge.train.logger import read_metrics
+from ganforge.rundir import read_metrics
 
 from conftest import ROOT
 

@@ -1,13 +1,11 @@
-"""RUN/diagnoses.jsonl: the doctor's diagnoses, one JSON object a line ({"step", "code", "message", "evidence"})."""
+"""RUN/diagnoses.jsonl: the doctor's diagnoses, one JSON object a line ({"step", "code", "message", "evidence"}).
+The file's name and its reader and writer are the run folder's (ganforge.rundir); this module words a record."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
-from ..logger import read_jsonl
-
-DIAGNOSES = "diagnoses.jsonl"
+from ...rundir import DIAGNOSES, RunDir, read_diagnoses  # noqa: F401  (DIAGNOSES, read_diagnoses: public here too)
 
 
 def _plain(value):
@@ -23,11 +21,4 @@ def _plain(value):
 
 def append_diagnosis(run_dir: str | Path, step: int, code: str, message: str, evidence: dict) -> None:
     """Add one diagnosis to RUN/diagnoses.jsonl (non-finite numbers in `evidence` written as strings)."""
-    record = {"step": step, "code": code, "message": message, "evidence": _plain(evidence)}
-    with open(Path(run_dir) / DIAGNOSES, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def read_diagnoses(run_dir: str | Path) -> list[dict]:
-    """The diagnoses of the run in `run_dir`, oldest first ([] when it has none)."""
-    return read_jsonl(Path(run_dir) / DIAGNOSES)
+    RunDir(run_dir).append_diagnosis({"step": step, "code": code, "message": message, "evidence": _plain(evidence)})

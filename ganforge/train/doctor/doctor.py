@@ -19,10 +19,11 @@ import torch
 from ...config import RunConfig
 from ...data.base import Dataset
 from ...data.shards import ShardDataset
+from ... import seeds
 from ...errors import GanforgeError
 from ...families import Family
 from ..checkpoint import latest_checkpoint, newest_finite
-from ..logger import read_metrics
+from ...rundir import read_metrics
 from .detectors import DETECTORS
 from .diagnoses import append_diagnosis
 from .history import DIVERSITY_SAMPLES, OVERFIT_TRAIN, Finding, History
@@ -62,7 +63,7 @@ class Doctor:
         self.silent: dict[str, int] = {}  # active diagnoses → checks since their detector last fired
         self.real_spread = 0.0
         if c.enabled:
-            pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(cfg.train.seed + 30_011))
+            pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(cfg.train.seed + seeds.DOCTOR_SPREAD))
             index = pick[:DIVERSITY_SAMPLES]
             self.real_spread = spread(real[index] if isinstance(real, torch.Tensor) else real.examples(index))
         if start_step:

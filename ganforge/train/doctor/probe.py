@@ -6,6 +6,7 @@ from typing import Callable
 
 import torch
 
+from ... import seeds
 from ...config import RunConfig
 from ...data import load_configured
 from ...data.base import Dataset
@@ -30,7 +31,7 @@ def overfitting_probe(cfg: RunConfig, family: Family, data: Dataset | ShardDatas
     except GanforgeError:
         return None
     n = cfg.doctor.overfit_examples
-    g = torch.Generator().manual_seed(cfg.train.seed + 40_009)
+    g = torch.Generator().manual_seed(cfg.train.seed + seeds.DOCTOR_OVERFIT)
 
     def fixed(ds: Dataset) -> Batch:
         index = torch.randperm(len(ds), generator=g)[:n]
