@@ -283,6 +283,18 @@ def test_an_error_closes_the_open_bar_first():
     assert buf.getvalue().endswith("\n")
 
 
+def test_an_error_during_training_starts_a_line_of_its_own(tmp_path, monkeypatch, capsys):
+    def fails_under_a_bar(cfg, **kwargs):
+        bar = tqdm(total=10, file=sys.stderr, mininterval=0)
+        bar.update(3)
+        raise GanforgeError("broken on purpose")
+
+    monkeypatch.setattr("ganforge.api.run_training", fails_under_a_bar)
+    assert main(["train", str(DIGITS), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "ganforge: error: broken on purpose" in err.splitlines()
+
+
 def test_messages_keep_python_internals_out():
     message = "x.png: unreadable (UnidentifiedImageError: cannot identify image file <_io.BytesIO object at 0x7f3a2c>)"
     assert plain(message) == "x.png: unreadable (UnidentifiedImageError: cannot identify image file)"
