@@ -65,6 +65,25 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
             tmp.write_bytes(data)
 
 
+def check_writable(path: Path, what: str) -> None:
+    """Refuse, before long work starts, an output that cannot be written: `path` (a folder, or a file to be
+    written or replaced) or, where it does not exist yet, the nearest folder above it that does. A probe file is
+    created there and removed, so permissions, read-only mounts and a full disk's refusals are all caught (a
+    permission bit alone says nothing to root). Raises GanforgeError "{what} {path}: cannot write there (…)"."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder} is not a folder")
+        fd, probe = tempfile.mkstemp(prefix=".ganforge-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise GanforgeError(f"{what} {path}: cannot write there ({e.strerror or e})") from None
+
+
 class DownloadError(GanforgeError):
     """A download that failed (network, HTTP) or whose checksum did not match; nothing was written at `dest`."""
 

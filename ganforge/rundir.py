@@ -11,6 +11,7 @@
       checkpoints/latest          names the newest checkpoint folder
       checkpoints/best/           weights.safetensors and best.json: the lowest FID that `eval.every` saw
       eval.json, eval.md          the last evaluation (ganforge.scoring.write_report)
+      .lock                       held (flock) by the training writing the folder; holds its pid
 
 `RunDir(path)` gives each path and reads or writes each file; the module-level functions are the same readers
 for callers that hold a folder name (`read_metrics(run_dir)`, `read_run(run_dir)`, …). Every file is written
@@ -18,8 +19,10 @@ atomically or appended a line at a time, so a run killed at any moment leaves fi
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -27,6 +30,11 @@ import yaml
 from .config import RunConfig, config_from_dict
 from .errors import GanforgeError
 from .fileio import atomic_write
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; a run folder is then not guarded against a second writer
+    fcntl = None
 
 CONFIG = "config.yaml"
 INFO = "run.json"
@@ -42,6 +50,7 @@ WEIGHTS = "weights.safetensors"  # inside a checkpoint folder (and best/)
 STATE = "state.pt"  # inside a checkpoint folder: optimisers, RNG, step, samplers
 EVAL_JSON, EVAL_MD = "eval.json", "eval.md"
 STEP_PREFIX = "step_"
+LOCK = ".lock"  # flock-ed by the one training that writes the folder
 
 INFO_KEYS = ("kind", "shape", "num_classes", "dataset", "num_examples")  # what loading and `info` read
 
@@ -106,6 +115,10 @@ class RunDir:
     @property
     def eval_md(self) -> Path:
         return self.path / EVAL_MD
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / LOCK
 
     def checkpoint(self, step: int) -> Path:
         """The checkpoint folder of `step` (whether or not it was written)."""
@@ -177,6 +190,37 @@ class RunDir:
         """Delete the logs of a run that died before its first checkpoint (it starts afresh in the same folder)."""
         for log in (self.metrics, self.diagnoses):
             log.unlink(missing_ok=True)
+
+    # ---- one writer ---------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run folder for this process while the block runs: a second training of the same folder is
+        refused with one line naming the holder's pid. The lock is the OS's (flock), so a process that dies, even by
+        kill -9, releases it; the .lock file stays, holding the last holder's pid."""
+        if fcntl is None:
+            yield
+            return
+        try:
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise GanforgeError(f"run folder {self.path}: cannot write there ({e.strerror or e})") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise GanforgeError(f"run folder {self.path} is in use by another training ({self._holder(fd)}); "
+                                    "wait for it to end or stop it, or give another --out") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    @staticmethod
+    def _holder(fd: int) -> str:
+        """'pid 1234' of the process holding the lock (as it wrote it), or 'pid unknown' in the instant before."""
+        pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        return f"pid {pid}" if pid.isdigit() else "pid unknown"
 
     # ---- checks -----------------------------------------------------------------------------------------------
     def _file(self, name: str) -> Path:

@@ -5,7 +5,10 @@ encode, info, evaluate, evaluator, data, translate, doctor), `types` checks argu
 written to. Everything else each command does is a call into the API."""
 from __future__ import annotations
 
+import re
 import sys
+
+from tqdm import tqdm
 
 from ..errors import GanforgeError
 from .parser import build_parser, parse_args
@@ -20,9 +23,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = args.run(args)  # a check that ran and found a fault answers 1; the rest answer nothing
     except GanforgeError as e:
-        print(f"ganforge: error: {e}", file=sys.stderr)
+        close_progress_bars()
+        print(f"ganforge: error: {plain(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        close_progress_bars()
         print("ganforge: interrupted", file=sys.stderr)
         return 130
     return status or 0
+
+
+OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")  # "<_io.BytesIO object at 0x7f…>" (PIL's errors)
+
+
+def plain(message: str) -> str:
+    """A message without Python's internals: a library's error quoted in it may name an object by its address."""
+    return OBJECT_REPR.sub("", message)
+
+
+def close_progress_bars() -> None:
+    """Close the progress bars an error left open, so that the message starts a line of its own, not the bar's
+    line (a closed bar ends its line, or clears it)."""
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()

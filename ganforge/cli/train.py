@@ -1,6 +1,8 @@
 """`ganforge train`: a config and its overrides → a trained run (or a run resumed)."""
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 
 from .. import api
@@ -54,12 +56,23 @@ def _config(args):
     return cfg
 
 
-def train(args) -> None:
+def interrupted(run) -> int:
+    """Say where an interrupted run stopped and how to go on; the exit status is 128 + the signal's number (130
+    for SIGINT, 143 for SIGTERM), as a shell reports a command the signal stopped."""
+    name = signal.Signals(run.signal).name
+    print(f"ganforge: {name}: stopped after step {run.step} and wrote its checkpoint; `ganforge train --resume "
+          f"{run.dir}` continues from step {run.step}", file=sys.stderr)
+    return 128 + run.signal
+
+
+def train(args) -> int | None:
     """Train (or resume), then say where the run, its newest samples and its evaluation are."""
     cfg = _config(args)
     if args.use_intact_checkpoint and not args.resume:
         raise GanforgeError("--use-intact-checkpoint applies to --resume RUN_DIR only")
     run = api.train(cfg, out=args.out, resume=args.resume, use_intact_checkpoint=args.use_intact_checkpoint)
+    if run.stopped_by == "interrupted":
+        return interrupted(run)
     latest = RunDir(run.dir).sample_grids()[-1]
     why = "time budget reached" if run.stopped_by == "time_budget" else "all steps done"
     print(f"trained {cfg.family} on {cfg.data.name} to step {run.step} ({why})")

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import GanforgeError
@@ -21,6 +22,11 @@ from ..rundir import LATEST, STATE, STEP_PREFIX, WEIGHTS, RunDir, step_name
 
 TMP_PREFIX, BROKEN_PREFIX = ".tmp_", "broken_"
 OLD_POINTER_TMP = LATEST + ".tmp"  # what an interrupted pointer update left before fileio.atomic_write named it
+
+
+class CheckpointWriteError(GanforgeError, OSError):
+    """A checkpoint that could not be written (full disk, read-only folder): a user error of one line naming the
+    folder, and still the OSError it was to callers that catch those."""
 
 
 def non_finite(tensors: dict[str, torch.Tensor]) -> dict[str, int]:
@@ -58,23 +64,39 @@ def flatten_state(modules: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor
 
 
 def save_checkpoint(run_dir: Path, step: int, modules: dict[str, torch.nn.Module], state: dict, keep: int) -> Path:
+    """Write the checkpoint of `step` (weights and state) aside, then rename it into place and point `latest` at it.
+    A write that fails (a full disk, a folder made read-only) is a GanforgeError naming the path; what was written
+    aside goes, and the checkpoints before it, and `latest`, stay as they were."""
     ckpt_root = RunDir(run_dir).checkpoints
-    ckpt_root.mkdir(parents=True, exist_ok=True)
     final = ckpt_root / step_name(step)
     tmp = ckpt_root / f"{TMP_PREFIX}{step_name(step)}"
+    try:
+        _write_aside(tmp, modules, state, step)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _point_latest_to(final)
+    except (OSError, SafetensorError, RuntimeError) as e:  # torch.save reports a failed write as a RuntimeError
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = _complete(ckpt_root)
+        then = (f"the last good checkpoint {kept[-1]} is intact" if kept else "no checkpoint was written before it")
+        raise CheckpointWriteError(f"cannot write the checkpoint of step {step} to {tmp.parent} "
+                            f"({getattr(e, 'strerror', None) or _first_line(e)}); {then}: free space or fix the "
+                            f"folder, then `ganforge train --resume {run_dir}`") from None
+    _prune(ckpt_root, keep, final.name)
+    return final
+
+
+def _write_aside(tmp: Path, modules: dict[str, torch.nn.Module], state: dict, step: int) -> None:
+    """The checkpoint's files in the temporary folder `tmp`, synced to disk (before the rename makes them visible)."""
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_file(flatten_state(modules), str(tmp / WEIGHTS), metadata={"step": str(step)})
     torch.save(state, tmp / STATE)
-    for f in (WEIGHTS, STATE):  # data on disk before the rename makes it visible
+    for f in (WEIGHTS, STATE):
         with open(tmp / f, "rb") as fh:
             os.fsync(fh.fileno())
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    _point_latest_to(final)
-    _prune(ckpt_root, keep, final.name)
-    return final
 
 
 def _point_latest_to(ckpt: Path) -> None:

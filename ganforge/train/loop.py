@@ -5,7 +5,10 @@ write grids and checkpoints → final checkpoint.
 """
 from __future__ import annotations
 
+import shutil
+import signal
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from ..config import OptimConfig, RunConfig, TrainConfig
 from ..data import load_configured
 from ..data.base import Dataset
 from ..errors import GanforgeError
+from ..fileio import check_writable
 from ..rundir import RunDir
 from ..scoring import write_report
 from ..families import Batch, Family, draw_latents, get_family
@@ -42,10 +46,43 @@ class Run:
     step: int
     family: Family
     ema: EMA | None  # the EMA of the generator that samples (train.ema), else None
-    stopped_by: str  # "steps" or "time_budget"
+    stopped_by: str  # "steps", "time_budget" or "interrupted" (a SIGINT or SIGTERM: see `signal`)
     last_metrics: dict
     evaluation: dict | None = None  # the final evaluation, when eval.final is on
     emas: dict[str, EMA] | None = None  # the EMA of every generator, by network name
+    signal: int | None = None  # the signal that stopped an interrupted run (its checkpoint is at `step`)
+
+
+class StopRequests:
+    """SIGINT (Ctrl-C) and SIGTERM while training: the first asks the loop to finish its step and stop (it then
+    writes a checkpoint there); a second stops at once (KeyboardInterrupt), losing only the steps since the last
+    checkpoint. Handlers are installed only in the main thread (the only one Python delivers signals to) and the
+    previous ones come back when the block ends."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {s: signal.signal(s, self._request) for s in self.SIGNALS}
+        return self
+
+    def _request(self, signum: int, frame) -> None:
+        if self.signum is not None:
+            self.restore()
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def restore(self) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+        self.previous = {}
+
+    def __exit__(self, *exc) -> None:
+        self.restore()
 
 
 def pick_device(name: str) -> torch.device:
@@ -60,26 +97,48 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
-def run_directory(cfg: RunConfig, out: str | Path | None) -> Path:
-    """The folder a new run writes to. Never one that holds a run with checkpoints, never a file, and never a
-    folder of the user's other files: a new run gets an empty (or new) folder."""
+def run_directory(cfg: RunConfig, out: str | Path | None) -> tuple[Path, bool]:
+    """The folder a new run writes to, made if need be, and whether this call made it. Never a file, and never a
+    folder of the user's other files: a new run gets an empty (or new) folder, or that of a run that stopped
+    before its first checkpoint. (One that holds checkpoints is refused by `claim_new_run_directory`, under the
+    folder's lock.)"""
     run_dir = Path(out) if out is not None else Path("runs") / f"{cfg.family}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if run_dir.exists() and not run_dir.is_dir():
         raise GanforgeError(f"--out {run_dir}: is a file, not a folder")
     layout = RunDir(run_dir)
-    if layout.checkpoint_folders():
-        raise GanforgeError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not layout.config.is_file():
+    others = [p for p in run_dir.iterdir() if p != layout.lock_file] if run_dir.is_dir() else []
+    if others and not layout.config.is_file():
         raise GanforgeError(f"--out {run_dir}: the folder is not empty and is not a ganforge run; give a new or "
                             "empty folder")
+    made = not run_dir.exists()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise GanforgeError(f"--out {run_dir}: cannot create the folder ({e.strerror or e})") from None
-    # a run that died before its first checkpoint left only logs (and perhaps a half-written save): start afresh
+    check_writable(run_dir, "--out")
+    return run_dir, made
+
+
+def claim_new_run_directory(run_dir: Path) -> None:
+    """With the folder's lock held: refuse a folder that holds a run with checkpoints; clear what a run that died
+    before its first checkpoint left (its logs, perhaps a half-written save) so the new run starts afresh."""
+    layout = RunDir(run_dir)
+    if layout.checkpoint_folders():
+        raise GanforgeError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
     layout.forget_logs()
     checkpoint.remove_stale_temporaries(run_dir)
-    return run_dir
+
+
+def remove_if_unstarted(run_dir: Path) -> None:
+    """A new run that failed before its first checkpoint and logged nothing leaves no folder behind (this run made
+    it). One that logged something keeps it, so the logs can be read; `--resume` explains that it cannot go on."""
+    layout = RunDir(run_dir)
+    try:
+        started = bool(layout.checkpoint_folders() or layout.read_metrics() or layout.read_diagnoses())
+    except GanforgeError:
+        started = True
+    if not started:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def apply_optimiser_settings(optimizers: dict[str, torch.optim.Optimizer], cfg: RunConfig, saved: dict) -> list[str]:
@@ -239,15 +298,34 @@ def _saved_optimiser_settings(state: dict) -> dict[str, dict]:
 def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | None = None,
           use_intact_checkpoint: bool = False) -> Run:
     """Train `cfg` into a new run folder `out`, or continue the run in `resume` (to cfg.train.steps).
-    `use_intact_checkpoint`: when the newest checkpoint of `resume` is unusable, continue from the newest intact one."""
+    `use_intact_checkpoint`: when the newest checkpoint of `resume` is unusable, continue from the newest intact one.
+
+    The run folder is locked for the whole training: a second training of it is refused, naming this one's pid.
+    A SIGINT or SIGTERM finishes the step and writes a checkpoint there; the Run returned says
+    stopped_by="interrupted" and which `signal` (a second signal stops at once with KeyboardInterrupt)."""
     # ---- set-up: everything that can be judged without data is judged before anything is written --------------
     get_family(cfg.family).check_config(cfg)
     device = pick_device(cfg.train.device)
-    resume_from = None
     if resume is not None:
-        run_dir = Path(resume)
+        run_dir, made = Path(resume), False
         if not RunDir(run_dir).config.is_file():
             raise GanforgeError(f"--resume {run_dir}: not a run directory (no config.yaml)")
+        check_writable(run_dir, "--resume")
+    else:
+        run_dir, made = run_directory(cfg, out)
+    with RunDir(run_dir).lock():
+        try:
+            return _train(cfg, run_dir, device, resume is not None, use_intact_checkpoint)
+        except BaseException:
+            if made:
+                remove_if_unstarted(run_dir)
+            raise
+
+
+def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, use_intact_checkpoint: bool) -> Run:
+    """`train` in a run folder this process holds."""
+    resume_from = None
+    if resuming:
         removed = checkpoint.remove_stale_temporaries(run_dir)
         if removed:
             print(f"resume: removed what an interrupted save left behind: {', '.join(removed)}", file=sys.stderr)
@@ -255,7 +333,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
         if note:
             print(f"resume: {note}", file=sys.stderr)
     else:
-        run_dir = run_directory(cfg, out)
+        claim_new_run_directory(run_dir)
     layout = RunDir(run_dir)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -371,76 +449,83 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     this_session = 0.0  # the time budget counts this invocation's training, so `--resume --time-budget` adds time
     window_start, window_steps = time.perf_counter(), 0
     budget = cfg.train.time_budget
-    try:
-        while step < cfg.train.steps:
-            if budget is not None and this_session >= budget:
-                stopped_by = "time_budget"
-                break
-            t0 = time.perf_counter()
-            logging_now = (step + 1) % cfg.log.every == 0 or step + 1 == cfg.train.steps
-            losses, grad_norms = {}, {}
-            family.step = step  # for schedules inside a family (e.g. annealed instance noise)
-            if cfg.train.lr_decay != "none":
-                factor = lr_factor(step, cfg.train, this_session)
-                for n, opt in optimizers.items():
-                    for group in opt.param_groups:
-                        group["lr"] = cfg.optim_for(n).lr * factor
-            for phase in phases:
-                for net_name, net in family.nets.items():  # no weight gradients for networks this phase leaves alone
-                    net.requires_grad_(net_name in phase.updates)
-                for _ in range(phase.repeat):
-                    if not phase.same_batch:
-                        batch = real_batch() if phase.data else Batch(cfg.train.batch_size)
-                    with autocast:
-                        terms = getattr(family, phase.name)(batch)
-                    total = sum(terms.values())
-                    for n in phase.updates:
-                        optimizers[n].zero_grad(set_to_none=True)
-                    total.backward()
-                    if logging_now:
-                        grad_norms.update({f"grad_norm/{n}": _grad_norm(family.nets[n]) for n in phase.updates})
-                    for n in phase.updates:
-                        optimizers[n].step()
-                    family.after_update(phase)
-                losses.update(terms)
-                owners.update(dict.fromkeys(terms, phase.updates))
-            for n, e in emas.items():
-                e.update(family.nets[n])
-            step += 1
-            window_steps += 1
-            step_s = time.perf_counter() - t0
-            elapsed += step_s
-            this_session += step_s
+    with StopRequests() as stop:  # a first SIGINT/SIGTERM ends the loop after its step, and the save still runs
+        try:
+            while step < cfg.train.steps:
+                if stop.signum is not None:
+                    stopped_by = "interrupted"
+                    break
+                if budget is not None and this_session >= budget:
+                    stopped_by = "time_budget"
+                    break
+                t0 = time.perf_counter()
+                logging_now = (step + 1) % cfg.log.every == 0 or step + 1 == cfg.train.steps
+                losses, grad_norms = {}, {}
+                family.step = step  # for schedules inside a family (e.g. annealed instance noise)
+                if cfg.train.lr_decay != "none":
+                    factor = lr_factor(step, cfg.train, this_session)
+                    for n, opt in optimizers.items():
+                        for group in opt.param_groups:
+                            group["lr"] = cfg.optim_for(n).lr * factor
+                for phase in phases:
+                    # no weight gradients for networks this phase leaves alone
+                    for net_name, net in family.nets.items():
+                        net.requires_grad_(net_name in phase.updates)
+                    for _ in range(phase.repeat):
+                        if not phase.same_batch:
+                            batch = real_batch() if phase.data else Batch(cfg.train.batch_size)
+                        with autocast:
+                            terms = getattr(family, phase.name)(batch)
+                        total = sum(terms.values())
+                        for n in phase.updates:
+                            optimizers[n].zero_grad(set_to_none=True)
+                        total.backward()
+                        if logging_now:
+                            grad_norms.update({f"grad_norm/{n}": _grad_norm(family.nets[n]) for n in phase.updates})
+                        for n in phase.updates:
+                            optimizers[n].step()
+                        family.after_update(phase)
+                    losses.update(terms)
+                    owners.update(dict.fromkeys(terms, phase.updates))
+                for n, e in emas.items():
+                    e.update(family.nets[n])
+                step += 1
+                window_steps += 1
+                step_s = time.perf_counter() - t0
+                elapsed += step_s
+                this_session += step_s
 
-            if logging_now:
-                values = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
-                values |= {k: float(v) for k, v in family.pop_monitors().items()} | grad_norms
-                if family.augment is not None:
-                    values |= family.augment.monitors()
-                values |= doctor.window(step, values, owners)  # stops the run on NaN/Inf; diagnoses, diversity
-                now = time.perf_counter()
-                values["img_per_s"] = window_steps * cfg.train.batch_size / max(now - window_start, 1e-9)
-                window_start, window_steps = now, 0
-                values["elapsed_s"] = elapsed
-                log.write(step, values)
-                last = values
-                bar.show(values)
-            bar.advance(step, step_s)
-            if step % cfg.log.sample_every == 0:
-                write_grid(step)
-            if step % cfg.checkpoint.every == 0:
-                save(step)
-            if cfg.eval.every and step % cfg.eval.every == 0:
-                values = evaluator(step, sampling_net, modules)
-                bar.write(f"step {step}: " + ", ".join(f"{k[5:]}={v:.4g}" for k, v in values.items()))
-                log.write(step, values | doctor.evaluation(step, values))
-    finally:
-        bar.close()
-        log.close()
-    # ---- finish: the last state is always on disk -------------------------------------------------------------
-    save(step)
+                if logging_now:
+                    values = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
+                    values |= {k: float(v) for k, v in family.pop_monitors().items()} | grad_norms
+                    if family.augment is not None:
+                        values |= family.augment.monitors()
+                    values |= doctor.window(step, values, owners)  # stops the run on NaN/Inf; diagnoses, diversity
+                    now = time.perf_counter()
+                    values["img_per_s"] = window_steps * cfg.train.batch_size / max(now - window_start, 1e-9)
+                    window_start, window_steps = now, 0
+                    values["elapsed_s"] = elapsed
+                    log.write(step, values)
+                    last = values
+                    bar.show(values)
+                bar.advance(step, step_s)
+                if step % cfg.log.sample_every == 0:
+                    write_grid(step)
+                if step % cfg.checkpoint.every == 0:
+                    save(step)
+                if cfg.eval.every and step % cfg.eval.every == 0:
+                    values = evaluator(step, sampling_net, modules)
+                    bar.write(f"step {step}: " + ", ".join(f"{k[5:]}={v:.4g}" for k, v in values.items()))
+                    log.write(step, values | doctor.evaluation(step, values))
+        finally:
+            bar.close()
+            log.close()
+        # ---- finish: the last state is always on disk -------------------------------------------------------------
+        save(step)
     write_grid(step)
     evaluation = None
+    if stopped_by == "interrupted":
+        return Run(run_dir, step, family, emas.get(family.generator), stopped_by, last, None, emas, stop.signum)
     if cfg.eval.final:
         generator = sampling_net
         evaluation = evaluator.evaluate(generator, cfg.eval.final_num, cfg.eval.final_metrics, out_dir=run_dir)

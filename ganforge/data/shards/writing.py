@@ -88,6 +88,7 @@ def _commit(out: Path, write) -> dict:
         if parent.exists() and not parent.is_dir():
             raise GanforgeError(f"{out}: {parent} is a file, not a folder")
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    remove_stale_partials(out)
     try:
         if tmp.exists():  # left by a crashed run of this same pid number: never a complete set
             shutil.rmtree(tmp)
@@ -109,6 +110,29 @@ def _commit(out: Path, write) -> dict:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return manifest
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process `pid` runs (one of another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_partials(out: Path) -> list[Path]:
+    """Delete the `.NAME.partial-PID` folders beside `out` that a pack killed mid-way left (its PID no longer runs);
+    a pack still running keeps its own. Returns those removed."""
+    stale = []
+    for p in out.parent.glob(f".{out.name}.partial-*"):
+        pid = p.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+            stale.append(p)
+    return stale
 
 
 def _manifest(shards: list[dict], shape: tuple[int, ...], classes: list[str] | None, made: dict) -> dict:
