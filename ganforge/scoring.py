@@ -238,8 +238,11 @@ def write_report(result: dict, out_dir: Path) -> None:
     atomic_write(Path(out_dir) / EVAL_JSON, json.dumps(result, indent=1) + "\n")
     prov = result["provenance"]
     rows = [(k, v) for k, v in result.items() if k != "provenance" and not isinstance(v, (list, str))]
-    lines = ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4g} |" for k, v in rows]
+    lines = ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4g} |" for k, v in rows] if rows else []
     ev = prov.get("evaluator")
+    if prov.get("not_evaluated"):
+        lines += [f"Not evaluated: {prov['not_evaluated']}.", "", "Make an evaluator for this data:", "",
+                  f"    {prov['make_evaluator']}", "", "then score the run with it:", "", f"    {prov['then']}"]
     if ev:
         lines += ["", f"{describe_evaluator(ev)}. Reference: {prov['dataset']} {prov['reference_split']} "
                       f"({prov['reference_size']} images); {prov['num_samples']} samples."]
