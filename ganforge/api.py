@@ -17,7 +17,7 @@ from .data.folder import read_images
 from .data.shards import pack_folder as pack_shards  # noqa: F401  (`ganforge data pack`)
 from .data.shards import verify_shards  # noqa: F401  (`ganforge data verify`)
 from .errors import GanforgeError
-from .evaluator_training import infer_dataset, load_evaluator_data, train_evaluator  # noqa: F401
+from .evaluator_training import infer_dataset, load_evaluator_data, recipe_for, train_evaluator  # noqa: F401
 from .evaluator_training import summary_line as evaluator_summary  # noqa: F401
 from .families import available_families  # noqa: F401
 from .metrics.inception_net import resolve_inception_weights  # noqa: F401

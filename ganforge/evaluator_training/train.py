@@ -34,6 +34,10 @@ from . import classifier, contrastive
 HAS_TEST_SPLIT = ("fashion-mnist", "mnist")  # built-ins with an official test split
 FLOOR_IMAGES = 10_000  # training images the floor compares with the held-out split (the built-in's protocol)
 MAX_EPOCHS = 200
+# a classifier needs at least this many classes, each with this many training images; with fewer, one class is
+# learnt from nothing (a one-class classifier's features collapse: FID floor 0, noise scoring as real)
+MIN_CLASSES = 2
+MIN_CLASS_IMAGES = 10
 
 
 @dataclass
@@ -105,6 +109,32 @@ def load_evaluator_data(dataset: str, path: str | os.PathLike | None = None, *, 
                          f"a {held_out:.0%} fraction (seed {seed})", digest)
 
 
+def labels_unusable(data: EvaluatorData) -> str | None:
+    """Why the labels of `data` cannot train a classifier (fewer than MIN_CLASSES classes, or a class with fewer than
+    MIN_CLASS_IMAGES training images); None when they can, or when there are none."""
+    labels = data.train.labels
+    if labels is None:
+        return None
+    counts = torch.bincount(labels.long(), minlength=data.train.num_classes)
+    present = int((counts > 0).sum())
+    if present < MIN_CLASSES:
+        return (f"{present} class{'' if present == 1 else 'es'} in its labels; a classifier needs at least "
+                f"{MIN_CLASSES}")
+    small = [str(c) for c in range(len(counts)) if 0 < counts[c] < MIN_CLASS_IMAGES]
+    if small:
+        return (f"class{'' if len(small) == 1 else 'es'} {', '.join(small[:5])}{' …' if len(small) > 5 else ''} "
+                f"{'has' if len(small) == 1 else 'have'} fewer than {MIN_CLASS_IMAGES} training images")
+    return None
+
+
+def recipe_for(data: EvaluatorData, use_labels: bool = True) -> tuple[str, str | None]:
+    """("classifier" or "contrastive", why the labels were not used when they are present but unusable)."""
+    if not use_labels or data.train.labels is None:
+        return "contrastive", None
+    why = labels_unusable(data)
+    return ("contrastive", why) if why else ("classifier", None)
+
+
 def _str(path) -> str | None:
     return None if path is None else str(path)
 
@@ -145,7 +175,10 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
         raise GanforgeError(f"epochs must be in [1, {MAX_EPOCHS}], got {epochs}")
     if minutes is not None and not 0 < minutes <= 24 * 60:
         raise GanforgeError(f"minutes must be in (0, 1440], got {minutes}")
-    labelled = use_labels and data.train.labels is not None
+    kind, unusable = recipe_for(data, use_labels)
+    if unusable:
+        log(f"labels not used: {unusable}; training the self-supervised (SimCLR) evaluator instead")
+    labelled = kind == "classifier"
     recipe = classifier if labelled else contrastive
     device = torch.device(device)
     t0 = time.perf_counter()
@@ -168,17 +201,25 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
         **trainer.report(),
         "data": {"dataset": data.dataset, "path": data.path, "sha256": data.sha256, "train_images": len(data.train),
                  "held_out_images": len(data.held_out), "held_out": data.held_out_from,
-                 "labels": "used" if labelled else ("present, unused" if data.train.labels is not None else "none")},
+                 "labels": "used" if labelled else ("none" if data.train.labels is None else
+                                                    f"present, unusable ({unusable})" if unusable else "present, unused")},
         "command": rebuild_command(data, out, epochs, seed, labelled, flip),
         "epochs": epochs, "seed": seed, "flip": flip,
         # bit-exact rebuilds need the same machine, torch and thread count (kernels split sums by thread)
         "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__, "ganforge": __version__, "platform": platform.platform(),
         "train_seconds": round(seconds, 1), "date": time.strftime("%Y-%m-%d"),
     }
-    write_evaluator(model, record, out)
-    record |= floor(out, data)
-    record["train_seconds_with_floor"] = round(time.perf_counter() - t0, 1)
-    write_record(out, record)
+    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}.safetensors")
+    try:  # written aside and judged there: an evaluator whose features cannot tell images apart never lands
+        write_evaluator(model, record, partial)
+        record |= floor(partial, data, name=str(out))
+        record["train_seconds_with_floor"] = round(time.perf_counter() - t0, 1)
+        write_record(partial, record)
+        os.replace(partial, out)  # weights first: new weights beside the old record are refused by their hash
+        os.replace(record_path(partial), record_path(out))
+    finally:
+        partial.unlink(missing_ok=True)
+        record_path(partial).unlink(missing_ok=True)
     return record
 
 
@@ -214,15 +255,34 @@ def write_record(weights: Path, record: dict) -> None:
     atomic_write(record_path(weights), json.dumps(record, indent=1) + "\n")
 
 
-def floor(weights: Path, data: EvaluatorData, n: int = FLOOR_IMAGES) -> dict:
+def check_features(features: np.ndarray, name: str) -> None:
+    """A GanforgeError when an evaluator's features of real images are degenerate: fewer than two feature
+    dimensions that vary across images, so every FID it gives is near 0 whatever the images."""
+    spread = features.std(axis=0)
+    scale = max(float(np.abs(features).max(initial=0.0)), 1e-12)
+    varying = int((spread > 1e-6 * scale).sum())
+    if varying < 2:
+        raise GanforgeError(f"evaluator {name}: its features are degenerate ({varying} of {features.shape[1]} "
+                            "dimensions vary across real images), so it cannot tell images apart; not written — "
+                            "give it more varied data, or more classes")
+
+
+def floor(weights: Path, data: EvaluatorData, n: int = FLOOR_IMAGES, name: str | None = None) -> dict:
     """The best score a generator could hope for under this evaluator: up to 10,000 real training images (seed
-    0) against the held-out images. Every FID ganforge reports is printed beside it."""
+    0) against the held-out images. Every FID ganforge reports is printed beside it. A degenerate feature space or a
+    floor of 0 is an error (messages name the evaluator as `name`, default its file)."""
+    name = name or str(weights)
     evaluator = load_evaluator(weights)
     idx = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))[:n]
     f_train, _ = evaluator.run(data.train.x[idx])
     f_held, _ = evaluator.run(data.held_out.x)
+    check_features(np.concatenate([f_train, f_held]), name)
+    fid_floor = frechet_distance(f_train, f_held)
+    if not fid_floor > 1e-6:
+        raise GanforgeError(f"evaluator {name}: its FID floor (training vs held-out images) is {fid_floor:.3g}, so "
+                            "it cannot tell images apart; not written — give it more varied data, or more classes")
     m = min(len(f_train), len(f_held))
-    return {"fid_floor_train_vs_test": frechet_distance(f_train, f_held),
+    return {"fid_floor_train_vs_test": fid_floor,
             "kid_floor_train_vs_test": kid(f_train, f_held, subset_size=min(1000, m), seed=0)[0],
             "floor_protocol": f"{len(idx)} random training images (seed 0) vs the {len(f_held)} held-out images "
                               f"({data.held_out_from})"}

@@ -70,3 +70,37 @@ def test_the_suggested_commands_make_an_evaluator_that_scores_the_run(small_fold
     assert main(shlex.split(prov["make_evaluator"])[1:] + ["--epochs", "2"]) == 0
     assert main(shlex.split(prov["then"])[1:] + ["--num", "50", "--metrics", "fid"]) == 0
     assert "fid" in capsys.readouterr().out
+
+
+def test_a_one_class_folder_trains_the_self_supervised_evaluator_and_says_so(tmp_path, capsys):
+    folder = write_folder(tmp_path / "one", per_class=80, classes=1)
+    out = tmp_path / "one.safetensors"
+    assert main(["evaluator", "train", "--data", str(folder), "--image-size", "16", "--channels", "1",
+                 "--epochs", "1", "--no-flip", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "self-supervised" in printed and "1 class in its labels" in printed
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["kind"] == "contrastive" and record["num_classes"] == 0 and "test_accuracy" not in record
+    assert "knn_accuracy" not in record and record["fid_floor_train_vs_test"] > 0
+    assert record["data"]["labels"].startswith("present, unusable")
+
+
+def test_a_class_with_too_few_images_is_not_a_classifier(tmp_path):
+    from ganforge.evaluator_training import MIN_CLASS_IMAGES, load_evaluator_data, recipe_for
+    folder = write_folder(tmp_path / "few", per_class=MIN_CLASS_IMAGES * 3, classes=3)
+    for png in sorted((folder / "digit2").glob("*.png"))[MIN_CLASS_IMAGES // 2:]:
+        png.unlink()
+    data = load_evaluator_data("folder", folder, image_size=16, channels=1)
+    kind, why = recipe_for(data)
+    assert kind == "contrastive" and "class 2 has fewer than" in why
+    assert recipe_for(data, use_labels=False) == ("contrastive", None)
+
+
+def test_degenerate_features_and_a_zero_floor_are_errors():
+    import numpy as np
+    from ganforge.evaluator_training.train import check_features
+    with pytest.raises(GanforgeError, match="degenerate .0 of 8 dimensions"):
+        check_features(np.ones((20, 8), np.float32), "x.safetensors")
+    with pytest.raises(GanforgeError, match="degenerate .1 of 8"):
+        check_features(np.concatenate([np.random.rand(20, 1), np.zeros((20, 7))], 1), "x.safetensors")
+    check_features(np.random.rand(20, 8), "x.safetensors")
