@@ -65,6 +65,24 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
             tmp.write_bytes(data)
 
 
+def check_writable(path: Path, what: str) -> None:
+    """Before long work: a GanforgeError ("{what} {path}: cannot write there (…)") unless files can be created where
+    `path` goes — inside it when it is a folder, else in its parent folder, or the nearest existing folder above a
+    parent yet to be made. Tried by creating (and removing) a temporary file, which also sees read-only mounts."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise GanforgeError(f"{what} {path}: cannot write there ({folder} is not a folder)")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".ganforge-write-check.", dir=folder)
+    except OSError as e:
+        raise GanforgeError(f"{what} {path}: cannot write there ({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 class DownloadError(GanforgeError):
     """A download that failed (network, HTTP) or whose checksum did not match; nothing was written at `dest`."""
 

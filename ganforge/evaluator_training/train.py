@@ -26,7 +26,7 @@ from safetensors.torch import save_file
 from .._version import __version__
 from ..data import Dataset, load_dataset
 from ..errors import GanforgeError
-from ..fileio import atomic_path, atomic_write, file_sha256
+from ..fileio import atomic_path, atomic_write, check_writable, file_sha256
 from ..metrics import frechet_distance, kid
 from ..metrics.frozen_evaluator import load_evaluator, record_path
 from . import classifier, contrastive
@@ -127,6 +127,13 @@ def labels_unusable(data: EvaluatorData) -> str | None:
     return None
 
 
+def labels_note(data: EvaluatorData, unusable: str | None) -> str:
+    """What the record says of the labels of an evaluator trained without them."""
+    if data.train.labels is None:
+        return "none"
+    return f"present, unusable ({unusable})" if unusable else "present, unused"
+
+
 def recipe_for(data: EvaluatorData, use_labels: bool = True) -> tuple[str, str | None]:
     """("classifier" or "contrastive", why the labels were not used when they are present but unusable)."""
     if not use_labels or data.train.labels is None:
@@ -180,6 +187,7 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
         log(f"labels not used: {unusable}; training the self-supervised (SimCLR) evaluator instead")
     labelled = kind == "classifier"
     recipe = classifier if labelled else contrastive
+    check_writable(out, "--out")  # before the training, not after it
     device = torch.device(device)
     t0 = time.perf_counter()
     torch.manual_seed(seed)
@@ -201,8 +209,7 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
         **trainer.report(),
         "data": {"dataset": data.dataset, "path": data.path, "sha256": data.sha256, "train_images": len(data.train),
                  "held_out_images": len(data.held_out), "held_out": data.held_out_from,
-                 "labels": "used" if labelled else ("none" if data.train.labels is None else
-                                                    f"present, unusable ({unusable})" if unusable else "present, unused")},
+                 "labels": "used" if labelled else labels_note(data, unusable)},
         "command": rebuild_command(data, out, epochs, seed, labelled, flip),
         "epochs": epochs, "seed": seed, "flip": flip,
         # bit-exact rebuilds need the same machine, torch and thread count (kernels split sums by thread)

@@ -19,7 +19,8 @@ from ..config import RunConfig
 from ..data import MIXTURES
 from ..errors import GanforgeError
 from ..rundir import BEST_RECORD, WEIGHTS, RunDir
-from ..scoring import check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations, test_pairs
+from ..scoring import (check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations, evaluator_fit,
+                       test_pairs)
 from ..families import draw_latents
 from ..metrics.frozen_evaluator import has_builtin_evaluator, resolve_evaluator
 from ..nets.conditional import balanced_labels
@@ -98,7 +99,8 @@ class RunEvaluator:
         """The final 'evaluation' of a run with no evaluator: why, and the commands that make one and score the
         run with it (written to RUN/eval.json and eval.md, and printed)."""
         make = self.make_evaluator_command()
-        score = f"ganforge evaluate {shlex.quote(str(self.run.path))} --evaluator {shlex.quote(self.evaluator_suggestion())}"
+        score = (f"ganforge evaluate {shlex.quote(str(self.run.path))} "
+                 f"--evaluator {shlex.quote(self.evaluator_suggestion())}")
         print(f"eval: not evaluated: {self.missing}. Make one: {make}\n"
               f"eval: then score this run: {score}", file=sys.stderr)
         return {"provenance": {"evaluator": None, "dataset": self.dataset, "not_evaluated": self.missing,
@@ -118,6 +120,8 @@ class RunEvaluator:
             try:
                 scorer = resolve_evaluator(self.dataset, self.cfg.eval.evaluator)
                 self.features = scorer.sha256
+                if self.shape is not None and scorer.in_shape is not None and tuple(scorer.in_shape) != self.shape:
+                    raise GanforgeError(f"this run's images of shape {self.shape} do not fit {evaluator_fit(scorer)}")
                 check_metrics_fit((self.cfg.eval.metrics if self.cfg.eval.every else []) +
                                   (self.cfg.eval.final_metrics if self.cfg.eval.final else []), scorer, labels=None)
             except GanforgeError as e:

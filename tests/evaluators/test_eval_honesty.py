@@ -3,7 +3,6 @@ and ends with the command that makes one; a one-class evaluator is refused; outp
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from pathlib import Path
 
@@ -19,7 +18,19 @@ from ganforge.rundir import RunDir
 from ganforge.train import train
 from conftest import tiny_config
 
-needs_non_root = pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+
+
+def read_only(folder: Path, monkeypatch) -> None:
+    """Make `folder` read-only, for root too (who writes anywhere): creating a file in it is refused."""
+    import ganforge.fileio as fileio
+    folder.chmod(0o555)
+    real = fileio.tempfile.mkstemp
+
+    def refuse(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).resolve() == folder.resolve():
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+    monkeypatch.setattr(fileio.tempfile, "mkstemp", refuse)
 
 
 def write_folder(root: Path, per_class: int, classes: int = 10) -> Path:
@@ -104,3 +115,101 @@ def test_degenerate_features_and_a_zero_floor_are_errors():
     with pytest.raises(GanforgeError, match="degenerate .1 of 8"):
         check_features(np.concatenate([np.random.rand(20, 1), np.zeros((20, 7))], 1), "x.safetensors")
     check_features(np.random.rand(20, 8), "x.safetensors")
+
+
+@pytest.fixture(scope="module")
+def folder_evaluator(small_folder, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ev") / "small16.safetensors"
+    assert main(["evaluator", "train", "--data", str(small_folder), "--image-size", "16", "--channels", "1",
+                 "--epochs", "1", "--no-flip", "--out", str(out)]) == 0
+    return out
+
+
+def test_evaluator_train_refuses_an_existing_out_unless_overwrite(folder_evaluator, small_folder, capsys):
+    args = ["evaluator", "train", "--data", str(small_folder), "--image-size", "16", "--channels", "1",
+            "--epochs", "1", "--no-flip", "--out", str(folder_evaluator)]
+    before = folder_evaluator.read_bytes()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already exists" in err and "--overwrite" in err
+    assert folder_evaluator.read_bytes() == before
+    assert main(args + ["--overwrite", "--seed", "1"]) == 0
+
+
+def test_a_read_only_out_is_refused_before_training(small_folder, tmp_path, capsys, monkeypatch):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    read_only(ro, monkeypatch)
+    try:
+        assert main(["evaluator", "train", "--data", str(small_folder), "--image-size", "16", "--channels", "1",
+                     "--epochs", "1", "--out", str(ro / "e.safetensors")]) == 2
+        out, err = capsys.readouterr()
+        assert "cannot write there" in err and err.count("\n") == 1 and "epoch" not in out
+    finally:
+        ro.chmod(0o755)
+
+
+def _samples_file(folder: Path, n: int = 40) -> Path:
+    import numpy as np
+    x = load_dataset("folder", path=folder, image_size=16, channels=1).x[:n]
+    path = folder.parent / "samples" / "s.npz"
+    path.parent.mkdir(exist_ok=True)
+    np.savez(path, images=((x + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
+    return path
+
+
+def test_evaluate_samples_beside_a_read_only_folder_fails_before_any_metric(small_folder, folder_evaluator,
+                                                                             tmp_path, capsys, monkeypatch):
+    import ganforge.scoring as scoring
+    samples = _samples_file(small_folder)
+    scored = []
+    monkeypatch.setattr(scoring, "evaluate_images", lambda *a, **k: scored.append(1) or {})
+    read_only(samples.parent, monkeypatch)
+    try:
+        assert main(["evaluate", "--samples", str(samples), "--dataset", "folder", "--data", str(small_folder),
+                     "--evaluator", str(folder_evaluator), "--metrics", "fid"]) == 2
+    finally:
+        samples.parent.chmod(0o755)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write there" in err and str(samples.parent) in err and not scored
+
+
+def test_evaluate_on_a_folder_says_what_the_reference_is_and_where_it_wrote(small_folder, folder_evaluator, capsys):
+    samples = _samples_file(small_folder)
+    assert main(["evaluate", "--samples", str(samples), "--dataset", "folder", "--data", str(small_folder),
+                 "--evaluator", str(folder_evaluator), "--metrics", "fid"]) == 0
+    out = capsys.readouterr().out
+    md = (samples.parent / "eval.md").read_text()
+    for text in (out, md):
+        assert "test images" not in text and "test split" in text  # "(it has no test split)"
+        assert "the evaluator was trained on this data" in text
+    assert f"wrote {samples.parent / 'eval.json'} and {samples.parent / 'eval.md'}" in out
+    assert json.loads(out.splitlines()[-1])["provenance"]["reference_split"] == "all"
+
+
+def test_a_shape_mismatch_names_the_evaluators_data_and_is_refused_at_start(folder_evaluator, tmp_path):
+    cfg = config_from_dict(tiny_config(eval__final=True, eval__evaluator=str(folder_evaluator),
+                                       data__image_size=8))  # digits at 8 px against a 16-px folder evaluator
+    with pytest.raises(GanforgeError, match=r"\(1, 8, 8\) do not fit evaluator small16, which takes images of "
+                                            r"shape \(1, 16, 16\) \(it was trained on folder .*images\)"):
+        train(cfg, out=tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    from ganforge.scoring import evaluate_images
+    with pytest.raises(GanforgeError, match="trained on folder"):
+        evaluate_images(torch.zeros(4, 1, 8, 8), "digits", ("fid",), evaluator=folder_evaluator)
+
+
+def test_check_writable_names_the_path(tmp_path, monkeypatch):
+    from ganforge.fileio import check_writable
+    check_writable(tmp_path / "new" / "deeper" / "file.txt", "--out")  # folders yet to be made: their parent counts
+    check_writable(tmp_path, "--out")
+    (tmp_path / "f").write_text("")
+    with pytest.raises(GanforgeError, match=r"^--out .*f/x\.txt: cannot write there \(.*f is not a folder\)$"):
+        check_writable(tmp_path / "f" / "x.txt", "--out")
+    read_only(tmp_path, monkeypatch)
+    try:
+        with pytest.raises(GanforgeError, match=r"^--out .*y\.txt: cannot write there \(Permission denied\)$"):
+            check_writable(tmp_path / "y.txt", "--out")
+    finally:
+        tmp_path.chmod(0o755)
+    assert not list(tmp_path.glob(".ganforge-write-check.*"))
