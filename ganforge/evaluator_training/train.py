@@ -150,9 +150,28 @@ def _steps_per_epoch(n: int, batch: int) -> int:
     return max(1, n // batch)
 
 
-def choose_epochs(minutes: float, seconds_per_step: float, steps_per_epoch: int) -> int:
-    """Epochs that fit `minutes`, leaving a share for the held-out checks and the floor."""
-    return int(min(MAX_EPOCHS, max(1, 0.85 * minutes * 60 // (seconds_per_step * steps_per_epoch))))
+def choose_epochs(minutes: float, seconds_per_step: float, steps_per_epoch: int, check_seconds: float = 0.0,
+                  fixed_seconds: float = 0.0) -> int:
+    """Epochs that fit `minutes`: each costs its steps and its held-out check (`check_seconds`); `fixed_seconds`
+    (the report and the floor, after training) come off the budget first. At least 1, at most MAX_EPOCHS."""
+    epoch = seconds_per_step * steps_per_epoch + check_seconds
+    return int(min(MAX_EPOCHS, max(1, (minutes * 60 - fixed_seconds) // epoch)))
+
+
+def measure_costs(trainer, data: EvaluatorData) -> tuple[float, float, float]:
+    """(seconds a training step takes, seconds of an epoch's held-out check, seconds of the report and the floor
+    after training), measured on the real batch and images with the global RNG left as it was."""
+    per_step = time_step(trainer.throwaway_step)
+    with torch.random.fork_rng():
+        t0 = time.perf_counter()
+        trainer.epoch_line(0.0)  # the held-out check every epoch ends with
+        check = time.perf_counter() - t0
+        per_image = trainer.forward_seconds_per_image()
+    n_train, n_held = len(data.train), len(data.held_out)
+    # the report reads the training and held-out images once, the floor up to FLOOR_IMAGES of them and the held-out;
+    # doubled, plus a second for FID/KID and the writes: a busy machine measured 2-3× the forward passes' time
+    fixed = 2 * per_image * (n_train + n_held + min(FLOOR_IMAGES, n_train) + n_held) + 1.0
+    return per_step, check, fixed
 
 
 def time_step(step: Callable[[], None], repeats: int = 4) -> float:
@@ -192,12 +211,17 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     trainer = recipe.Trainer(data, seed=seed, flip=flip, device=device)
+    deadline = None
     if epochs is None:
-        per_step = time_step(trainer.throwaway_step)
-        epochs = choose_epochs(minutes, per_step, trainer.steps_per_epoch)
-        log(f"{per_step * 1000:.0f} ms a step, {trainer.steps_per_epoch} steps an epoch: {epochs} epochs fit "
-            f"{minutes:g} minutes")
-    trainer.fit(epochs, log)
+        per_step, check, fixed = measure_costs(trainer, data)
+        epochs = choose_epochs(minutes, per_step, trainer.steps_per_epoch, check, fixed)
+        estimate = time.perf_counter() - t0 + epochs * (per_step * trainer.steps_per_epoch + check) + fixed
+        log(f"{per_step * 1000:.0f} ms a step, {trainer.steps_per_epoch} steps an epoch, {check:.1f} s of held-out "
+            f"checks an epoch, ~{fixed:.0f} s for the report and floor: {epochs} "
+            f"epoch{'' if epochs == 1 else 's'} in about {estimate:.0f} s of the {minutes * 60:.0f} s budget"
+            + ("; the training stops at the budget" if estimate > minutes * 60 else ""))
+        deadline = t0 + minutes * 60 - fixed
+    trained_steps = trainer.fit(epochs, log, deadline)
     model = trainer.model.cpu().eval()
     seconds = time.perf_counter() - t0
 
@@ -212,6 +236,9 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
                  "labels": "used" if labelled else labels_note(data, unusable)},
         "command": rebuild_command(data, out, epochs, seed, labelled, flip),
         "epochs": epochs, "seed": seed, "flip": flip,
+        **({} if trained_steps == epochs * trainer.steps_per_epoch else {
+            "stopped_by_budget": f"after {trained_steps} of {epochs * trainer.steps_per_epoch} steps (the command "
+                                 "trains them all)"}),
         # bit-exact rebuilds need the same machine, torch and thread count (kernels split sums by thread)
         "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__, "ganforge": __version__, "platform": platform.platform(),
         "train_seconds": round(seconds, 1), "date": time.strftime("%Y-%m-%d"),
@@ -300,6 +327,9 @@ def summary_line(record: dict) -> str:
     quality = (f"held-out accuracy {record['test_accuracy']:.4f}" if record["kind"] == "classifier" else
                (f"k-NN held-out accuracy {record['knn_accuracy']:.4f} (labels unused in training)"
                 if record.get("knn_accuracy") is not None else f"held-out loss {record['held_out_loss']:.3f}"))
+    schedule = f"{record['epochs']} epoch{'' if record['epochs'] == 1 else 's'}"
+    if record.get("stopped_by_budget"):
+        schedule += f" planned, stopped by the time budget {record['stopped_by_budget'].split(' (')[0]},"
     return (f"{record['name']}: {record['kind']}, {quality}, FID floor {record['fid_floor_train_vs_test']:.3f}, "
-            f"{record['epochs']} epochs in {record['train_seconds']:.0f} s; sha256 {record['sha256'][:12]}…")
+            f"{schedule} in {record['train_seconds']:.0f} s; sha256 {record['sha256'][:12]}…")
 

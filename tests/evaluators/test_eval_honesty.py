@@ -213,3 +213,21 @@ def test_check_writable_names_the_path(tmp_path, monkeypatch):
     finally:
         tmp_path.chmod(0o755)
     assert not list(tmp_path.glob(".ganforge-write-check.*"))
+
+
+def test_the_epoch_estimate_counts_the_checks_and_the_floor():
+    from ganforge.evaluator_training.train import choose_epochs
+    assert choose_epochs(1, 0.1, 10) == 60  # 1 s an epoch in 60 s
+    assert choose_epochs(1, 0.1, 10, check_seconds=1.0) == 30  # the held-out check doubles an epoch
+    assert choose_epochs(1, 0.1, 10, check_seconds=1.0, fixed_seconds=20) == 20  # the floor comes off first
+    assert choose_epochs(0.01, 1.0, 100) == 1
+
+
+def test_a_time_budget_stops_the_training_and_the_record_says_so(tmp_path):
+    from ganforge.evaluator_training import load_evaluator_data, train_evaluator
+    data = load_evaluator_data("digits")  # 1,617 training images: 12 steps an epoch
+    lines = []
+    record = train_evaluator(data, tmp_path / "e.safetensors", minutes=0.001, flip=False, log=lines.append)
+    assert "stopped_by_budget" in record and "time budget reached" in "\n".join(lines)
+    assert "of the 0 s budget; the training stops at the budget" in lines[0]
+    assert "stopped by the time budget" in __import__("ganforge").api.evaluator_summary(record)
