@@ -48,10 +48,8 @@ def train(args) -> None:
     check_new_evaluator(Path(args.out), args.overwrite)
     data = api.load_evaluator_data(dataset, args.data, image_size=args.image_size, channels=args.channels,
                                    held_out=args.held_out, seed=args.seed)
-    recipe, unusable = api.recipe_for(data, use_labels=not args.ignore_labels)
+    recipe, _ = api.recipe_for(data, use_labels=not args.ignore_labels)  # train_evaluator says why labels go unused
     kind = "classifier" if recipe == "classifier" else "self-supervised (SimCLR)"
-    if unusable:
-        kind += f", as its labels cannot train a classifier ({unusable})"
     print(f"{dataset}: {len(data.train)} training and {len(data.held_out)} held-out images ({data.held_out_from}) "
           f"of shape {data.shape}; training a {kind} evaluator", flush=True)
     record = api.train_evaluator(data, args.out, minutes=None if args.epochs else args.minutes, epochs=args.epochs,

@@ -214,7 +214,8 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
     deadline = None
     if epochs is None:
         per_step, check, fixed = measure_costs(trainer, data)
-        epochs = choose_epochs(minutes, per_step, trainer.steps_per_epoch, check, fixed)
+        left = minutes - (time.perf_counter() - t0) / 60  # the measuring itself comes off the budget
+        epochs = choose_epochs(max(left, 0.0), per_step, trainer.steps_per_epoch, check, fixed)
         estimate = time.perf_counter() - t0 + epochs * (per_step * trainer.steps_per_epoch + check) + fixed
         log(f"{per_step * 1000:.0f} ms a step, {trainer.steps_per_epoch} steps an epoch, {check:.1f} s of held-out "
             f"checks an epoch, ~{fixed:.0f} s for the report and floor: {epochs} "
