@@ -17,7 +17,8 @@ from .data.folder import read_images
 from .data.shards import pack_folder as pack_shards  # noqa: F401  (`ganforge data pack`)
 from .data.shards import verify_shards  # noqa: F401  (`ganforge data verify`)
 from .errors import GanforgeError
-from .evaluator_training import infer_dataset, load_evaluator_data, train_evaluator  # noqa: F401
+from .fileio import check_writable
+from .evaluator_training import infer_dataset, load_evaluator_data, recipe_for, train_evaluator  # noqa: F401
 from .evaluator_training import summary_line as evaluator_summary  # noqa: F401
 from .families import available_families  # noqa: F401
 from .metrics.inception_net import resolve_inception_weights  # noqa: F401
@@ -32,7 +33,7 @@ from .families import draw_latents, get_family
 from .metrics.frozen_evaluator import resolve_evaluator
 from .nets.conditional import balanced_labels
 from .nets.mixture import MixtureGenerator
-from .rundir import RunDir, read_best_record, read_diagnoses, read_metrics
+from .rundir import EVAL_JSON, EVAL_MD, RunDir, read_best_record, read_diagnoses, read_metrics
 from .rundir import read_run, read_run_config, read_run_info  # noqa: F401  (public here too: ganforge.api.read_run)
 from .sampling import generate_batches  # public here too: ganforge.api.generate_batches
 from .train import checkpoint
@@ -287,6 +288,7 @@ def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000
     result is also written to RUN/eval.json, RUN/eval.md and, for some metrics, PNGs."""
     run_dir = Path(run_dir)
     gen = load(run_dir)
+    check_writable(run_dir / EVAL_JSON, "run report")
     if "z" in gen.inputs and gen.conditions:
         raise GanforgeError(f"{run_dir}: evaluating a generator that takes z and {', '.join(gen.conditions)} is not "
                             "available yet (sample it with ganforge.load(run).sample(n, condition=…))")
@@ -313,6 +315,12 @@ def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000
     result["provenance"]["run"] = {"dir": str(run_dir), "step": gen.step, "family": gen.cfg.family}
     write_report(result, run_dir)
     return result
+
+
+def report_paths(result: dict, samples: str | Path | None = None) -> tuple[Path, Path]:
+    """Where `evaluate_run` / `evaluate_samples` wrote the report of `result`: (eval.json, eval.md)."""
+    folder = Path(samples).parent if samples is not None else Path(result["provenance"]["run"]["dir"])
+    return folder / EVAL_JSON, folder / EVAL_MD
 
 
 # -- What the `ganforge` command does, public for scripts too ------------------------------------------------------
@@ -368,6 +376,7 @@ def evaluate_samples(path: str | Path, dataset: str, metrics=DEFAULT_METRICS, *,
     """Evaluate a samples file (.npz with 'images' or 'points', as `ganforge sample` writes it) against the real
     data of `dataset`, and write eval.json and eval.md beside it. `options` are `evaluate_images`'s (num_reference,
     evaluator, inception_weights, data_path for a user's own data); messages name the file as `what`."""
+    check_writable(Path(path).parent / EVAL_JSON, "--samples report")
     result = evaluate_samples_file(path, dataset, metrics, what=what, **options)
     write_report(result, Path(path).parent)
     return result

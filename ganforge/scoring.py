@@ -29,6 +29,7 @@ from .rundir import EVAL_JSON, EVAL_MD
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "parzen", "tstr", "nn")
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "modes")
 CLASS_METRICS = ("is", "modes")  # read the evaluator's class probabilities: a features-only evaluator has none
+NO_TEST_SPLIT = ("folder", "npz", "digits")  # every split is the whole data: the reference is all of it
 PARZEN_SIGMAS = np.logspace(-1, 0, 10)  # Goodfellow et al. 2014: σ chosen on 1,000 validation images
 
 
@@ -62,8 +63,7 @@ def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS
     if scorer.in_shape is None:
         scorer._check(samples)
     elif samples.ndim != 4 or tuple(samples.shape[1:]) != scorer.in_shape:
-        raise GanforgeError(f"samples of shape {tuple(samples.shape)} do not fit evaluator {scorer.name}, which "
-                            f"takes {dataset} images of shape {scorer.in_shape}")
+        raise GanforgeError(f"samples of shape {tuple(samples.shape)} do not fit {evaluator_fit(scorer)}")
     if not torch.isfinite(samples).all():
         raise GanforgeError("samples contain NaN or Inf")
     if labels is not None and len(labels) != len(samples):  # before the slow reference pass
@@ -110,7 +110,9 @@ def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS
         out.update(_memorisation(samples, real("train"), seed, out_dir))
 
     out["provenance"] = {
-        "evaluator": scorer.describe(), "dataset": dataset, "reference_split": reference_split,
+        "evaluator": scorer.describe(), "dataset": dataset,
+        "reference_split": "all" if dataset in NO_TEST_SPLIT else reference_split,
+        "reference": describe_reference(scorer, dataset, data_path, reference_split, len(ref_x), len(ref.x)),
         **({"data_path": str(data_path)} if data_path else {}),
         "reference_size": len(ref_x), "num_samples": len(samples),
         "preprocessing": f"images in [-1, 1] at {scorer.in_shape}, no resizing; features: the evaluator's "
@@ -118,6 +120,39 @@ def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS
         "seed": seed, "ganforge": __version__, "seconds": round(time.perf_counter() - t0, 2),
     }
     return out
+
+
+def evaluator_fit(scorer) -> str:
+    """'evaluator NAME, which takes images of shape S (trained on DATA)': the evaluator's own data, never the
+    run's, so a mismatch names what the evaluator was made for."""
+    data = (getattr(scorer, "record", None) or {}).get("data") or {}
+    made_for = data.get("dataset") or scorer.name.removesuffix("-cnn")
+    if data.get("path"):
+        made_for += f" {data['path']}"
+    return f"evaluator {scorer.name}, which takes images of shape {scorer.in_shape} (it was trained on {made_for})"
+
+
+def describe_reference(scorer, dataset: str, data_path, split: str, size: int, total: int) -> str:
+    """What the real images compared with are, said plainly: a dataset's test split, or — for data with no test
+    split (a folder, an npz, digits) — all of it, naming the evaluator's own training images among them."""
+    some = f"{size} of the {total}" if size < total else f"all {total}"
+    if dataset not in NO_TEST_SPLIT:
+        return f"{some} {dataset} {split} images"
+    where = f"{dataset} {data_path}" if data_path else dataset
+    text = f"{some} images of {where} (it has no test split)"
+    if trained_on(scorer, dataset, data_path):
+        text += "; the evaluator was trained on this data, so its own training images are among them"
+    return text
+
+
+def trained_on(scorer, dataset: str, data_path) -> bool:
+    """Whether `scorer`'s record says it was trained on `dataset` at `data_path` (same name, same folder/file)."""
+    data = (getattr(scorer, "record", None) or {}).get("data") or {}
+    if data.get("dataset") != dataset:
+        return False
+    if not data_path or not data.get("path"):
+        return not data_path and not data.get("path")
+    return Path(data["path"]).resolve() == Path(data_path).resolve()
 
 
 def check_metrics_fit(metrics, scorer, labels) -> None:
@@ -238,11 +273,15 @@ def write_report(result: dict, out_dir: Path) -> None:
     atomic_write(Path(out_dir) / EVAL_JSON, json.dumps(result, indent=1) + "\n")
     prov = result["provenance"]
     rows = [(k, v) for k, v in result.items() if k != "provenance" and not isinstance(v, (list, str))]
-    lines = ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4g} |" for k, v in rows]
+    lines = ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4g} |" for k, v in rows] if rows else []
     ev = prov.get("evaluator")
+    if prov.get("not_evaluated"):
+        lines += [f"Not evaluated: {prov['not_evaluated']}.", "", "Make an evaluator for this data:", "",
+                  f"    {prov['make_evaluator']}", "", "then score the run with it:", "", f"    {prov['then']}"]
     if ev:
-        lines += ["", f"{describe_evaluator(ev)}. Reference: {prov['dataset']} {prov['reference_split']} "
-                      f"({prov['reference_size']} images); {prov['num_samples']} samples."]
+        reference = prov.get("reference") or (f"{prov['dataset']} {prov['reference_split']} "
+                                              f"({prov['reference_size']} images)")
+        lines += ["", f"{describe_evaluator(ev)}. Reference: {reference}; {prov['num_samples']} samples."]
     atomic_write(Path(out_dir) / EVAL_MD, "\n".join(lines) + "\n")
 
 

@@ -63,8 +63,10 @@ def evaluate(args) -> None:
     shown = {k: v for k, v in result.items() if k != "provenance" and not isinstance(v, (list, str))}
     prov = result["provenance"]
     if "evaluator" in prov:
-        print(f"{api.describe_evaluator(prov['evaluator'])}; {prov['num_samples']} samples vs "
-              f"{prov['reference_size']} {prov['reference_split']} images")
+        reference = prov.get("reference") or f"{prov['reference_size']} {prov['reference_split']} images"
+        print(f"{api.describe_evaluator(prov['evaluator'])}; {prov['num_samples']} samples vs {reference}")
     for k, v in shown.items():
         print(f"{k:>20}: {v:.4g}")
+    eval_json, eval_md = api.report_paths(result, args.samples)
+    print(f"wrote {eval_json} and {eval_md}")
     print(json.dumps(result))

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import api
+from ..errors import GanforgeError
+from ..fileio import check_writable
 from .output import check_out
 from .types import count, real, seed
 
@@ -33,6 +35,7 @@ def register(sub) -> None:
                                                                      "64 for a folder) — use your GAN's size")
     et.add_argument("--channels", type=int, choices=(1, 3), help="1 grey or 3 colour (default: the data's own)")
     et.add_argument("--no-flip", action="store_true", help="never mirror images while training (text, digits)")
+    et.add_argument("--overwrite", action="store_true", help="replace an evaluator already at --out (and its record)")
     et.add_argument("--seed", type=seed, default=0)
     et.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, … (default cpu)")
     et.set_defaults(run=train)
@@ -42,9 +45,11 @@ def train(args) -> None:
     """Load the data, say what will be trained, train it, and say how to use it."""
     dataset = args.dataset or api.infer_dataset(args.data)
     check_out(args.out)
+    check_new_evaluator(Path(args.out), args.overwrite)
     data = api.load_evaluator_data(dataset, args.data, image_size=args.image_size, channels=args.channels,
                                    held_out=args.held_out, seed=args.seed)
-    kind = "classifier" if data.train.labels is not None and not args.ignore_labels else "self-supervised (SimCLR)"
+    recipe, _ = api.recipe_for(data, use_labels=not args.ignore_labels)  # train_evaluator says why labels go unused
+    kind = "classifier" if recipe == "classifier" else "self-supervised (SimCLR)"
     print(f"{dataset}: {len(data.train)} training and {len(data.held_out)} held-out images ({data.held_out_from}) "
           f"of shape {data.shape}; training a {kind} evaluator", flush=True)
     record = api.train_evaluator(data, args.out, minutes=None if args.epochs else args.minutes, epochs=args.epochs,
@@ -53,3 +58,13 @@ def train(args) -> None:
     print(api.evaluator_summary(record))
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}; use it with --evaluator {args.out} "
           f"or eval.evaluator={args.out}")
+
+
+def check_new_evaluator(out: Path, overwrite: bool) -> None:
+    """Before the data is read: refuse an evaluator (or record) already at `out` unless `overwrite`, and a folder
+    that cannot be written."""
+    existing = [p for p in (out, out.with_suffix(".json")) if p.exists()]
+    if existing and not overwrite:
+        raise GanforgeError(f"--out {out}: {existing[0]} already exists; pass --overwrite to replace it, or choose "
+                            "another --out")
+    check_writable(out, "--out")

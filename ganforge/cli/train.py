@@ -79,5 +79,5 @@ def train(args) -> int | None:
     print(f"run directory: {run.dir}")
     print(f"samples:       {latest}")
     if run.evaluation is not None:
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in run.evaluation.items() if k in SHOWN_METRICS)
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in run.evaluation.items() if k in SHOWN_METRICS) or "none"
         print(f"evaluation:    {shown} (report: {RunDir(run.dir).eval_md})")

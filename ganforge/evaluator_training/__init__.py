@@ -5,6 +5,8 @@ With labels it is a classifier (`classifier.py`, the recipe of the built-in Fash
 self-supervised SimCLR network (`contrastive.py`). The built-in evaluators' files (<dataset>-cnn.safetensors +
 .json) live in ganforge/weights/, which `ganforge.metrics.frozen_evaluator` loads.
 """
-from .train import EvaluatorData, infer_dataset, load_evaluator_data, summary_line, train_evaluator
+from .train import (MIN_CLASS_IMAGES, MIN_CLASSES, EvaluatorData, infer_dataset, load_evaluator_data, recipe_for,
+                    summary_line, train_evaluator)
 
-__all__ = ["EvaluatorData", "infer_dataset", "load_evaluator_data", "summary_line", "train_evaluator"]
+__all__ = ["EvaluatorData", "MIN_CLASSES", "MIN_CLASS_IMAGES", "infer_dataset", "load_evaluator_data", "recipe_for",
+           "summary_line", "train_evaluator"]

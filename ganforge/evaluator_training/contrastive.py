@@ -120,7 +120,8 @@ class Trainer(EpochTrainer):
         out = {"held_out_loss": self.held_out_loss(), "loss_at_chance": math.log(2 * self.batch - 1),
                "recipe": f"AdamW {LR:g}, one-cycle, batch {self.batch} (2 views each)"}
         train, held = self.data.train, self.data.held_out
-        if train.labels is not None and held.labels is not None:  # a report only: training never read them
+        # a report only: training never read them; one class makes any k-NN "accurate", so it is left out
+        if train.labels is not None and held.labels is not None and len(torch.unique(train.labels)) > 1:
             out["knn_accuracy"] = knn_accuracy(features(self.model, self.x[:20_000]), train.labels[:20_000],
                                                features(self.model, self.xt), held.labels)
         return out

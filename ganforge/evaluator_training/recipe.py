@@ -3,9 +3,11 @@ A recipe says only its network, its loss on a batch of indices and its line per 
 from __future__ import annotations
 
 import copy
+import time
 from abc import ABC, abstractmethod
 
 import torch
+from tqdm.auto import tqdm
 
 
 class EpochTrainer(ABC):
@@ -41,13 +43,41 @@ class EpochTrainer(ABC):
         model = copy.deepcopy(self.model).train()
         self._step(model, self._optimizer(model), torch.arange(self.batch), torch.Generator().manual_seed(0))
 
-    def fit(self, epochs: int, log) -> None:
+    @torch.no_grad()
+    def forward_seconds_per_image(self, n: int = 256) -> float:
+        """Seconds a forward pass (features and head) takes per training image: what the held-out checks, the
+        report and the floor cost per image they read. The model is left as it was."""
+        was_training = self.model.training
+        self.model.eval()
+        x = self.x[:n]
+        self.model(x[:2])  # warm-up
+        t0 = time.perf_counter()
+        self.model(x)
+        self.model.train(was_training)
+        return (time.perf_counter() - t0) / max(1, len(x))
+
+    def fit(self, epochs: int, log, deadline: float | None = None) -> int:
+        """Train `epochs` epochs (the one-cycle schedule spans them all), a progress bar within each epoch (on a
+        terminal) and a log line after it; stop after the step that passes `deadline` (time.perf_counter()).
+        Returns the steps trained."""
         opt = self._optimizer(self.model)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=epochs * self.steps_per_epoch)
+        total = epochs * self.steps_per_epoch
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=total)
+        done = 0
         for epoch in range(epochs):
             self.model.train()
             order = torch.randperm(len(self.x), generator=self.g).to(self.device)
-            for i in range(self.steps_per_epoch):
+            bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", unit="step", leave=False,
+                       disable=None)
+            for i in bar:
                 loss = self._step(self.model, opt, order[i * self.batch:(i + 1) * self.batch], self.g)
                 sched.step()
+                done += 1
+                if deadline is not None and time.perf_counter() > deadline and done < total:
+                    bar.close()
+                    log(f"epoch {epoch + 1}/{epochs}: time budget reached after {done} of {total} steps; "
+                        f"{self.epoch_line(loss.item())}")
+                    return done
+            bar.close()
             log(f"epoch {epoch + 1}/{epochs}: {self.epoch_line(loss.item())}")
+        return done

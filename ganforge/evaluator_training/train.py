@@ -26,7 +26,7 @@ from safetensors.torch import save_file
 from .._version import __version__
 from ..data import Dataset, load_dataset
 from ..errors import GanforgeError
-from ..fileio import atomic_path, atomic_write, file_sha256
+from ..fileio import atomic_path, atomic_write, check_writable, file_sha256
 from ..metrics import frechet_distance, kid
 from ..metrics.frozen_evaluator import load_evaluator, record_path
 from . import classifier, contrastive
@@ -34,6 +34,10 @@ from . import classifier, contrastive
 HAS_TEST_SPLIT = ("fashion-mnist", "mnist")  # built-ins with an official test split
 FLOOR_IMAGES = 10_000  # training images the floor compares with the held-out split (the built-in's protocol)
 MAX_EPOCHS = 200
+# a classifier needs at least this many classes, each with this many training images; with fewer, one class is
+# learnt from nothing (a one-class classifier's features collapse: FID floor 0, noise scoring as real)
+MIN_CLASSES = 2
+MIN_CLASS_IMAGES = 10
 
 
 @dataclass
@@ -105,6 +109,39 @@ def load_evaluator_data(dataset: str, path: str | os.PathLike | None = None, *, 
                          f"a {held_out:.0%} fraction (seed {seed})", digest)
 
 
+def labels_unusable(data: EvaluatorData) -> str | None:
+    """Why the labels of `data` cannot train a classifier (fewer than MIN_CLASSES classes, or a class with fewer than
+    MIN_CLASS_IMAGES training images); None when they can, or when there are none."""
+    labels = data.train.labels
+    if labels is None:
+        return None
+    counts = torch.bincount(labels.long(), minlength=data.train.num_classes)
+    present = int((counts > 0).sum())
+    if present < MIN_CLASSES:
+        return (f"{present} class{'' if present == 1 else 'es'} in its labels; a classifier needs at least "
+                f"{MIN_CLASSES}")
+    small = [str(c) for c in range(len(counts)) if 0 < counts[c] < MIN_CLASS_IMAGES]
+    if small:
+        return (f"class{'' if len(small) == 1 else 'es'} {', '.join(small[:5])}{' …' if len(small) > 5 else ''} "
+                f"{'has' if len(small) == 1 else 'have'} fewer than {MIN_CLASS_IMAGES} training images")
+    return None
+
+
+def labels_note(data: EvaluatorData, unusable: str | None) -> str:
+    """What the record says of the labels of an evaluator trained without them."""
+    if data.train.labels is None:
+        return "none"
+    return f"present, unusable ({unusable})" if unusable else "present, unused"
+
+
+def recipe_for(data: EvaluatorData, use_labels: bool = True) -> tuple[str, str | None]:
+    """("classifier" or "contrastive", why the labels were not used when they are present but unusable)."""
+    if not use_labels or data.train.labels is None:
+        return "contrastive", None
+    why = labels_unusable(data)
+    return ("contrastive", why) if why else ("classifier", None)
+
+
 def _str(path) -> str | None:
     return None if path is None else str(path)
 
@@ -113,9 +150,28 @@ def _steps_per_epoch(n: int, batch: int) -> int:
     return max(1, n // batch)
 
 
-def choose_epochs(minutes: float, seconds_per_step: float, steps_per_epoch: int) -> int:
-    """Epochs that fit `minutes`, leaving a share for the held-out checks and the floor."""
-    return int(min(MAX_EPOCHS, max(1, 0.85 * minutes * 60 // (seconds_per_step * steps_per_epoch))))
+def choose_epochs(minutes: float, seconds_per_step: float, steps_per_epoch: int, check_seconds: float = 0.0,
+                  fixed_seconds: float = 0.0) -> int:
+    """Epochs that fit `minutes`: each costs its steps and its held-out check (`check_seconds`); `fixed_seconds`
+    (the report and the floor, after training) come off the budget first. At least 1, at most MAX_EPOCHS."""
+    epoch = seconds_per_step * steps_per_epoch + check_seconds
+    return int(min(MAX_EPOCHS, max(1, (minutes * 60 - fixed_seconds) // epoch)))
+
+
+def measure_costs(trainer, data: EvaluatorData) -> tuple[float, float, float]:
+    """(seconds a training step takes, seconds of an epoch's held-out check, seconds of the report and the floor
+    after training), measured on the real batch and images with the global RNG left as it was."""
+    per_step = time_step(trainer.throwaway_step)
+    with torch.random.fork_rng():
+        t0 = time.perf_counter()
+        trainer.epoch_line(0.0)  # the held-out check every epoch ends with
+        check = time.perf_counter() - t0
+        per_image = trainer.forward_seconds_per_image()
+    n_train, n_held = len(data.train), len(data.held_out)
+    # the report reads the training and held-out images once, the floor up to FLOOR_IMAGES of them and the held-out;
+    # doubled, plus a second for FID/KID and the writes: a busy machine measured 2-3× the forward passes' time
+    fixed = 2 * per_image * (n_train + n_held + min(FLOOR_IMAGES, n_train) + n_held) + 1.0
+    return per_step, check, fixed
 
 
 def time_step(step: Callable[[], None], repeats: int = 4) -> float:
@@ -145,18 +201,28 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
         raise GanforgeError(f"epochs must be in [1, {MAX_EPOCHS}], got {epochs}")
     if minutes is not None and not 0 < minutes <= 24 * 60:
         raise GanforgeError(f"minutes must be in (0, 1440], got {minutes}")
-    labelled = use_labels and data.train.labels is not None
+    kind, unusable = recipe_for(data, use_labels)
+    if unusable:
+        log(f"labels not used: {unusable}; training the self-supervised (SimCLR) evaluator instead")
+    labelled = kind == "classifier"
     recipe = classifier if labelled else contrastive
+    check_writable(out, "--out")  # before the training, not after it
     device = torch.device(device)
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     trainer = recipe.Trainer(data, seed=seed, flip=flip, device=device)
+    deadline = None
     if epochs is None:
-        per_step = time_step(trainer.throwaway_step)
-        epochs = choose_epochs(minutes, per_step, trainer.steps_per_epoch)
-        log(f"{per_step * 1000:.0f} ms a step, {trainer.steps_per_epoch} steps an epoch: {epochs} epochs fit "
-            f"{minutes:g} minutes")
-    trainer.fit(epochs, log)
+        per_step, check, fixed = measure_costs(trainer, data)
+        left = minutes - (time.perf_counter() - t0) / 60  # the measuring itself comes off the budget
+        epochs = choose_epochs(max(left, 0.0), per_step, trainer.steps_per_epoch, check, fixed)
+        estimate = time.perf_counter() - t0 + epochs * (per_step * trainer.steps_per_epoch + check) + fixed
+        log(f"{per_step * 1000:.0f} ms a step, {trainer.steps_per_epoch} steps an epoch, {check:.1f} s of held-out "
+            f"checks an epoch, ~{fixed:.0f} s for the report and floor: {epochs} "
+            f"epoch{'' if epochs == 1 else 's'} in about {estimate:.0f} s of the {minutes * 60:.0f} s budget"
+            + ("; the training stops at the budget" if estimate > minutes * 60 else ""))
+        deadline = t0 + minutes * 60 - fixed
+    trained_steps = trainer.fit(epochs, log, deadline)
     model = trainer.model.cpu().eval()
     seconds = time.perf_counter() - t0
 
@@ -168,17 +234,27 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
         **trainer.report(),
         "data": {"dataset": data.dataset, "path": data.path, "sha256": data.sha256, "train_images": len(data.train),
                  "held_out_images": len(data.held_out), "held_out": data.held_out_from,
-                 "labels": "used" if labelled else ("present, unused" if data.train.labels is not None else "none")},
+                 "labels": "used" if labelled else labels_note(data, unusable)},
         "command": rebuild_command(data, out, epochs, seed, labelled, flip),
         "epochs": epochs, "seed": seed, "flip": flip,
+        **({} if trained_steps == epochs * trainer.steps_per_epoch else {
+            "stopped_by_budget": f"after {trained_steps} of {epochs * trainer.steps_per_epoch} steps (the command "
+                                 "trains them all)"}),
         # bit-exact rebuilds need the same machine, torch and thread count (kernels split sums by thread)
         "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__, "ganforge": __version__, "platform": platform.platform(),
         "train_seconds": round(seconds, 1), "date": time.strftime("%Y-%m-%d"),
     }
-    write_evaluator(model, record, out)
-    record |= floor(out, data)
-    record["train_seconds_with_floor"] = round(time.perf_counter() - t0, 1)
-    write_record(out, record)
+    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}.safetensors")
+    try:  # written aside and judged there: an evaluator whose features cannot tell images apart never lands
+        write_evaluator(model, record, partial)
+        record |= floor(partial, data, name=str(out))
+        record["train_seconds_with_floor"] = round(time.perf_counter() - t0, 1)
+        write_record(partial, record)
+        os.replace(partial, out)  # weights first: new weights beside the old record are refused by their hash
+        os.replace(record_path(partial), record_path(out))
+    finally:
+        partial.unlink(missing_ok=True)
+        record_path(partial).unlink(missing_ok=True)
     return record
 
 
@@ -214,15 +290,34 @@ def write_record(weights: Path, record: dict) -> None:
     atomic_write(record_path(weights), json.dumps(record, indent=1) + "\n")
 
 
-def floor(weights: Path, data: EvaluatorData, n: int = FLOOR_IMAGES) -> dict:
+def check_features(features: np.ndarray, name: str) -> None:
+    """A GanforgeError when an evaluator's features of real images are degenerate: fewer than two feature
+    dimensions that vary across images, so every FID it gives is near 0 whatever the images."""
+    spread = features.std(axis=0)
+    scale = max(float(np.abs(features).max(initial=0.0)), 1e-12)
+    varying = int((spread > 1e-6 * scale).sum())
+    if varying < 2:
+        raise GanforgeError(f"evaluator {name}: its features are degenerate ({varying} of {features.shape[1]} "
+                            "dimensions vary across real images), so it cannot tell images apart; not written — "
+                            "give it more varied data, or more classes")
+
+
+def floor(weights: Path, data: EvaluatorData, n: int = FLOOR_IMAGES, name: str | None = None) -> dict:
     """The best score a generator could hope for under this evaluator: up to 10,000 real training images (seed
-    0) against the held-out images. Every FID ganforge reports is printed beside it."""
+    0) against the held-out images. Every FID ganforge reports is printed beside it. A degenerate feature space or a
+    floor of 0 is an error (messages name the evaluator as `name`, default its file)."""
+    name = name or str(weights)
     evaluator = load_evaluator(weights)
     idx = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))[:n]
     f_train, _ = evaluator.run(data.train.x[idx])
     f_held, _ = evaluator.run(data.held_out.x)
+    check_features(np.concatenate([f_train, f_held]), name)
+    fid_floor = frechet_distance(f_train, f_held)
+    if not fid_floor > 1e-6:
+        raise GanforgeError(f"evaluator {name}: its FID floor (training vs held-out images) is {fid_floor:.3g}, so "
+                            "it cannot tell images apart; not written — give it more varied data, or more classes")
     m = min(len(f_train), len(f_held))
-    return {"fid_floor_train_vs_test": frechet_distance(f_train, f_held),
+    return {"fid_floor_train_vs_test": fid_floor,
             "kid_floor_train_vs_test": kid(f_train, f_held, subset_size=min(1000, m), seed=0)[0],
             "floor_protocol": f"{len(idx)} random training images (seed 0) vs the {len(f_held)} held-out images "
                               f"({data.held_out_from})"}
@@ -233,6 +328,9 @@ def summary_line(record: dict) -> str:
     quality = (f"held-out accuracy {record['test_accuracy']:.4f}" if record["kind"] == "classifier" else
                (f"k-NN held-out accuracy {record['knn_accuracy']:.4f} (labels unused in training)"
                 if record.get("knn_accuracy") is not None else f"held-out loss {record['held_out_loss']:.3f}"))
+    schedule = f"{record['epochs']} epoch{'' if record['epochs'] == 1 else 's'}"
+    if record.get("stopped_by_budget"):
+        schedule += f" planned, stopped by the time budget {record['stopped_by_budget'].split(' (')[0]},"
     return (f"{record['name']}: {record['kind']}, {quality}, FID floor {record['fid_floor_train_vs_test']:.3f}, "
-            f"{record['epochs']} epochs in {record['train_seconds']:.0f} s; sha256 {record['sha256'][:12]}…")
+            f"{schedule} in {record['train_seconds']:.0f} s; sha256 {record['sha256'][:12]}…")
 

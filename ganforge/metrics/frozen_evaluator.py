@@ -113,10 +113,16 @@ def _cached(weights: str, mtime_ns: int) -> Evaluator:
     return load_evaluator(weights)
 
 
+def has_builtin_evaluator(dataset: str) -> bool:
+    """Whether ganforge ships an evaluator for `dataset` (its weights and record in ganforge/weights/)."""
+    weights = EVALUATOR_DIR / f"{dataset}-cnn.safetensors"
+    return weights.is_file() and record_path(weights).is_file()
+
+
 def get_evaluator(dataset: str) -> Evaluator:
     """The built-in evaluator of a dataset (ganforge/weights/<dataset>-cnn.safetensors)."""
     weights = EVALUATOR_DIR / f"{dataset}-cnn.safetensors"
-    if not weights.is_file() or not record_path(weights).is_file():
+    if not has_builtin_evaluator(dataset):
         have = sorted(p.stem.removesuffix("-cnn") for p in EVALUATOR_DIR.glob("*-cnn.json"))
         raise GanforgeError(f"no built-in evaluator for dataset '{dataset}' (looked for {weights}); built-in "
                             f"evaluators exist for {', '.join(have) or 'no dataset'}; train one for your data with "

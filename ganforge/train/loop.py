@@ -344,7 +344,7 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
     family = get_family(cfg.family)(cfg, data.shape, num_classes, fields=data.spec).to(device)
     _check_augment(cfg, family, data)
     bf16 = use_bf16(cfg.train.bf16, device)
-    evaluator = (RunEvaluator(cfg, run_dir, data.name, data.kind, family.generator_inputs())
+    evaluator = (RunEvaluator(cfg, run_dir, data.name, data.kind, family.generator_inputs(), shape=data.shape)
                  if (cfg.eval.every or cfg.eval.final) else None)
     phases = family.phases()
     if phases[0].same_batch:
@@ -513,7 +513,7 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
                     write_grid(step)
                 if step % cfg.checkpoint.every == 0:
                     save(step)
-                if cfg.eval.every and step % cfg.eval.every == 0:
+                if cfg.eval.every and step % cfg.eval.every == 0 and evaluator.available:
                     values = evaluator(step, sampling_net, modules)
                     bar.write(f"step {step}: " + ", ".join(f"{k[5:]}={v:.4g}" for k, v in values.items()))
                     log.write(step, values | doctor.evaluation(step, values))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -13,13 +14,15 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .. import seeds
+from .._version import __version__
 from ..config import RunConfig
 from ..data import MIXTURES
 from ..errors import GanforgeError
 from ..rundir import BEST_RECORD, WEIGHTS, RunDir
-from ..scoring import check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations, test_pairs
+from ..scoring import (check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations, evaluator_fit,
+                       test_pairs)
 from ..families import draw_latents
-from ..metrics.frozen_evaluator import resolve_evaluator
+from ..metrics.frozen_evaluator import has_builtin_evaluator, resolve_evaluator
 from ..nets.conditional import balanced_labels
 from ..sampling import generate_batches
 from .checkpoint import flatten_state
@@ -29,13 +32,21 @@ class RunEvaluator:
     """`inputs`: what the sampling generator takes (`Family.generator_inputs()`); a generator of data fields (a
     translator) is evaluated on the test split's inputs against their own targets."""
 
-    def __init__(self, cfg: RunConfig, run_dir: Path, dataset: str, kind: str, inputs: tuple[str, ...] = ("z",)):
+    def __init__(self, cfg: RunConfig, run_dir: Path, dataset: str, kind: str, inputs: tuple[str, ...] = ("z",),
+                 shape: tuple[int, ...] | None = None):
         self.cfg, self.dataset, self.kind, self.inputs = cfg, dataset, kind, tuple(inputs)
+        self.shape = tuple(shape) if shape is not None else None  # (C, H, W) of the run's images
         # what scores the images, and where the real ones are: the run's own data, its own evaluator file
         self.options = {"evaluator": cfg.eval.evaluator, "data_path": cfg.data.path}
         self.features: str | None = None  # sha256 of the network that measures FID (images only)
-        self._check_scorable()
         self.run = RunDir(run_dir)
+        # image data with no evaluator (none named, none built in): the run trains and says how to make one
+        self.missing = self._missing_evaluator()
+        if self.missing:
+            print(f"eval: {self.missing}; the run trains without evaluation and ends with the command that makes "
+                  "one", file=sys.stderr)
+        else:
+            self._check_scorable()
         self.best_dir = self.run.best
         self.best = self._previous_best()
 
@@ -52,6 +63,49 @@ class RunEvaluator:
             return float("inf")
         return best["fid"]
 
+    @property
+    def available(self) -> bool:
+        """Whether this run's samples can be scored (False: image data with no evaluator)."""
+        return not self.missing
+
+    def _missing_evaluator(self) -> str | None:
+        """Why the run's images cannot be scored, when nothing would score them: no eval.evaluator named and no
+        built-in evaluator for the dataset; None otherwise (a named evaluator that fails is an error, not this)."""
+        if self.kind != "image" or self.cfg.eval.evaluator or has_builtin_evaluator(self.dataset):
+            return None
+        if self.inputs != ("z",):
+            return None  # a translator or a z-beside-fields generator: _check_scorable says what to do
+        return f"no evaluator for dataset '{self.dataset}' (no built-in one, and eval.evaluator is not set)"
+
+    def make_evaluator_command(self) -> str:
+        """The exact `ganforge evaluator train` command that makes an evaluator for this run's data: its dataset,
+        path, image size and channels, so the evaluator takes the images this run generates."""
+        parts = ["ganforge evaluator train", f"--dataset {shlex.quote(self.dataset)}"]
+        path = self.cfg.data.path
+        if path:
+            parts.append(f"--data {shlex.quote(str(path))}")
+        if self.shape is not None and len(self.shape) == 3:
+            parts += [f"--image-size {self.shape[-1]}", f"--channels {self.shape[0]}"]
+        parts.append(f"--out {shlex.quote(self.evaluator_suggestion())}")
+        return " ".join(parts)
+
+    def evaluator_suggestion(self) -> str:
+        """Where the suggested command writes the evaluator: beside the run folder, named after the data."""
+        stem = Path(str(self.cfg.data.path)).name if self.cfg.data.path else self.dataset
+        size = f"-{self.shape[-1]}px" if self.shape is not None and len(self.shape) == 3 else ""
+        return str(self.run.path.parent / f"{stem or self.dataset}{size}-evaluator.safetensors")
+
+    def not_evaluated(self) -> dict:
+        """The final 'evaluation' of a run with no evaluator: why, and the commands that make one and score the
+        run with it (written to RUN/eval.json and eval.md, and printed)."""
+        make = self.make_evaluator_command()
+        score = (f"ganforge evaluate {shlex.quote(str(self.run.path))} "
+                 f"--evaluator {shlex.quote(self.evaluator_suggestion())}")
+        print(f"eval: not evaluated: {self.missing}. Make one: {make}\n"
+              f"eval: then score this run: {score}", file=sys.stderr)
+        return {"provenance": {"evaluator": None, "dataset": self.dataset, "not_evaluated": self.missing,
+                               "make_evaluator": make, "then": score, "ganforge": __version__}}
+
     def _check_scorable(self) -> None:
         """Before any training: say now, not after hours, when this data cannot be scored."""
         off = "or turn evaluation off: eval.final=false eval.every=0"
@@ -66,6 +120,8 @@ class RunEvaluator:
             try:
                 scorer = resolve_evaluator(self.dataset, self.cfg.eval.evaluator)
                 self.features = scorer.sha256
+                if self.shape is not None and scorer.in_shape is not None and tuple(scorer.in_shape) != self.shape:
+                    raise GanforgeError(f"this run's images of shape {self.shape} do not fit {evaluator_fit(scorer)}")
                 check_metrics_fit((self.cfg.eval.metrics if self.cfg.eval.every else []) +
                                   (self.cfg.eval.final_metrics if self.cfg.eval.final else []), scorer, labels=None)
             except GanforgeError as e:
@@ -73,7 +129,10 @@ class RunEvaluator:
 
     @torch.no_grad()
     def evaluate(self, generator: nn.Module, num: int, metrics: list[str], out_dir: Path | None = None) -> dict:
-        """Metrics of `num` samples whose z come from their own generator, never the training RNG."""
+        """Metrics of `num` samples whose z come from their own generator, never the training RNG. A run with no
+        evaluator gets `not_evaluated()` instead: why, and how to make one."""
+        if self.missing:
+            return self.not_evaluated()
         z = draw_latents(self.cfg, num, torch.Generator().manual_seed(self.cfg.train.seed + seeds.EVALUATION))
         if self.inputs != ("z",):
             return self._translations(generator, z, metrics, out_dir)
@@ -98,6 +157,9 @@ class RunEvaluator:
                                      inputs=inputs[0], **self.options)
 
     def __call__(self, step: int, generator: nn.Module, modules: dict[str, nn.Module]) -> dict[str, float]:
+        """Evaluate during training: the metrics to log, and the best checkpoint kept (none without an evaluator)."""
+        if self.missing:
+            return {}
         result = self.evaluate(generator, self.cfg.eval.num, self.cfg.eval.metrics)
         values = {f"eval/{k}": float(v) for k, v in result.items() if isinstance(v, (int, float))}
         if "fid" in result and result["fid"] < self.best:
