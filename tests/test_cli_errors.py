@@ -331,3 +331,9 @@ def test_the_console_script_keeps_the_promise(env):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.strip() == f"ganforge: error: {env / 'nope'}: no such run directory"
+
+
+def test_counts_in_messages_take_the_right_number():
+    from ganforge.cli.output import counted
+    assert counted(1, "shard") == "1 shard" and counted(3, "shard") == "3 shards"
+    assert counted(1, "class", "classes") == "1 class" and counted(0, "class", "classes") == "0 classes"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import api
+from .output import counted
 from .types import count
 
 
@@ -27,12 +28,13 @@ def pack(args) -> None:
     m = api.pack_shards(args.folder, args.out, image_size=args.image_size, channels=args.channels,
                         shard_size=args.shard_size)
     size = sum(s["bytes"] for s in m["shards"])
-    classes = len(m["classes"]) if m["classes"] else "no"
-    print(f"packed {m['num_examples']} examples into {len(m['shards'])} shards of shape {tuple(m['shape'])}, "
-          f"{classes} classes, {size} bytes, in {args.out}")
+    classes = counted(len(m["classes"]), "class", "classes") if m["classes"] else "no classes"
+    print(f"packed {counted(m['num_examples'], 'example')} into {counted(len(m['shards']), 'shard')} of shape "
+          f"{tuple(m['shape'])}, {classes}, {size} bytes, in {args.out}")
 
 
 def verify(args) -> None:
     """Check every shard; a damaged one is a GanforgeError naming it."""
     m = api.verify_shards(args.folder)
-    print(f"{args.folder}: {m['num_examples']} examples in {len(m['shards'])} shards verified (sha256, PNGs, labels)")
+    print(f"{args.folder}: {counted(m['num_examples'], 'example')} in {counted(len(m['shards']), 'shard')} verified "
+          "(sha256, PNGs, labels)")

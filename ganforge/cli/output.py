@@ -67,3 +67,8 @@ def write_grid(x, path: str, cols: int, flag: str = "--out") -> None:
     """Images (N, C, H, W) in [-1, 1] as one PNG grid of `cols` columns."""
     with writing(path, flag):
         save_image_grid(x, path, cols=cols)
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """"1 shard", "3 shards": a count with its noun in the right number."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
