@@ -19,6 +19,7 @@ from .._version import __version__
 from ..config import OptimConfig, RunConfig, TrainConfig
 from ..data import load_configured
 from ..data.base import Dataset
+from ..data.kinds import start_line
 from ..errors import GanforgeError
 from ..rundir import RunDir
 from ..scoring import write_report
@@ -262,6 +263,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     torch.manual_seed(cfg.train.seed)
 
     data = build_data(cfg)
+    print(start_line(cfg, data), flush=True)
     num_classes = data.num_classes
     family = get_family(cfg.family)(cfg, data.shape, num_classes, fields=data.spec).to(device)
     _check_augment(cfg, family, data)
