@@ -125,3 +125,11 @@ def test_pix2pix_on_a_paired_folder_needs_no_task_null_and_a_named_task_is_refus
     assert "pix2pix pairs" in out
     rc, err, _ = run_cli(["train", config, "--data", pairs, "--out", tmp_path / "run2", "data.task=edges"], capsys)
     assert rc == 2 and "data.task=edges derives pairs from single images" in err and "drop data.task=edges" in err
+
+
+def test_doctor_check_d_takes_data_like_train(tmp_path, capsys):
+    """Before: `--data` was an unknown argument of check-d."""
+    data = _images(tmp_path / "imgs", n=40, side=16, classes=2)
+    rc, err, out = run_cli(["doctor", "check-d", "--data", data, "--seconds", "1", "nets.D.args.base=8"], capsys)
+    assert rc in (0, 1), err
+    assert "nets.D as a classifier (its 2 classes)" in out
