@@ -186,6 +186,7 @@ def _split_side_by_side(files: list[Path], size: int | None, channels: int) -> t
 
     mode = "L" if channels == 1 else "RGB"
     halves = ([], [])
+    first = None  # the first file's size: every pair shares it, or a half would be cut at another place
     for path in files:
         try:
             with Image.open(path) as im:
@@ -193,6 +194,10 @@ def _split_side_by_side(files: list[Path], size: int | None, channels: int) -> t
                 w, h = im.size
                 if w < 2 or w % 2:
                     raise GanforgeError(f"{path}: {w}×{h} cannot be split into two halves side by side")
+                first = first or (w, h, path.name)
+                if (w, h) != first[:2]:
+                    raise GanforgeError(f"{path}: {w}×{h}, but {first[2]} and the files before it are "
+                                        f"{first[0]}×{first[1]}; pix2pix pairs (A|B side by side) must share one size")
                 side = size or h
                 for i, box in enumerate(((0, 0, w // 2, h), (w // 2, 0, w, h))):
                     half = im.crop(box).resize((side, side), Image.BICUBIC)

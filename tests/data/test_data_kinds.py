@@ -133,3 +133,11 @@ def test_doctor_check_d_takes_data_like_train(tmp_path, capsys):
     rc, err, out = run_cli(["doctor", "check-d", "--data", data, "--seconds", "1", "nets.D.args.base=8"], capsys)
     assert rc in (0, 1), err
     assert "nets.D as a classifier (its 2 classes)" in out
+
+
+def test_a_paired_file_of_another_width_is_refused_by_name(tmp_path):
+    """Before: its halves were cut at its own middle and stretched to the others' size, silently."""
+    pairs = _pairs(tmp_path / "pairs", n=3, side=16)
+    _save(pairs / "train" / "9.png", np.zeros((16, 48), dtype=np.uint8))
+    with pytest.raises(GanforgeError, match=r"9.png: 48×16, but 0.png and the files before it are 32×16"):
+        load_dataset("pairs", path=pairs)
