@@ -141,3 +141,18 @@ def test_a_paired_file_of_another_width_is_refused_by_name(tmp_path):
     _save(pairs / "train" / "9.png", np.zeros((16, 48), dtype=np.uint8))
     with pytest.raises(GanforgeError, match=r"9.png: 48×16, but 0.png and the files before it are 32×16"):
         load_dataset("pairs", path=pairs)
+
+
+def test_conditional_training_on_shards_refuses_a_label_the_manifest_lacks(tmp_path):
+    """Before: an IndexError traceback from the class embedding."""
+    from ganforge.api import pack_shards
+    from ganforge.train import train
+    folder = _images(tmp_path / "imgs", n=48, side=16, classes=3)
+    pack_shards(folder, tmp_path / "shards", channels=1)
+    manifest = json.loads((tmp_path / "shards" / "manifest.json").read_text())
+    manifest["classes"] = manifest["classes"][:2]  # class 2's examples now lie outside the manifest's classes
+    (tmp_path / "shards" / "manifest.json").write_text(json.dumps(manifest))
+    cfg = load_config(TINY_CONFIGS / "cgan.yaml", ["data.name=shards", f"data.path={tmp_path / 'shards'}",
+                                                   "data.image_size=null"])
+    with pytest.raises(GanforgeError, match=r"member .*\.png is labelled 2, but manifest.json lists 2 classes"):
+        train(cfg, out=tmp_path / "run")
