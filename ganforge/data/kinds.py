@@ -90,13 +90,16 @@ def settle_data(d: DataConfig, fixed: Collection[str] = ()) -> DataConfig:
     as ambiguous for any other), and a derived task the config brought is dropped for data that holds pairs."""
     if d.path is None:
         return d
-    kind = detect_kind(d.path)
     if "name" in fixed:
+        try:
+            kind = detect_kind(d.path)
+        except GanforgeError:  # nothing to contradict: the named dataset's loader says what it misses
+            return d
         if not _fits(d.name, kind):
             raise GanforgeError(f"data.name={d.name} but --data {d.path} holds {WORDS[kind]}; drop data.name (the "
                                 f"data decides) or give --data of {d.name}")
         name = d.name
-    elif kind == "idx":
+    elif (kind := detect_kind(d.path)) == "idx":
         if d.name not in IDX_DATASETS:
             raise GanforgeError(f"--data {d.path} holds idx files: say which dataset with data.name=fashion-mnist or "
                                 "data.name=mnist")
@@ -115,12 +118,14 @@ def settle_data(d: DataConfig, fixed: Collection[str] = ()) -> DataConfig:
 def _split_words(name: str, path: str | None) -> str:
     """Which split a run trains on, and whether a test split is held apart."""
     if name in IDX_DATASETS:
-        return "train split (test split held out)"
+        return "the train split (test split held out)"
     if name == "shards":
         held = path is not None and (Path(path) / "test" / "manifest.json").is_file()
         return "the packed folder" + (" (test/ held out)" if held else " (no test/ split)")
     if name in ("pairs", "unpaired"):
-        return "the train split"
+        tests = ("test", "val") if name == "pairs" else ("testA",)
+        held = path is not None and any((Path(path) / t).is_dir() for t in tests)
+        return "the train split" + (" (test split held out)" if held else " (no test split)")
     if name == "digits":
         return "all images (no test split)"
     return "all of it (no test split)"
@@ -157,6 +162,9 @@ def start_line(cfg: RunConfig, data) -> str:
     k = data.num_classes
     classes = "no classes" if not k else "1 class" if k == 1 else f"{k} classes"
     what = "images" if data.kind == "image" else "points"
+    domains = getattr(data, "domains", {})
+    if domains:  # unpaired: x is domain B, the other domain a field of its own
+        what += "".join(f" (domain B) and {len(d):,} (domain A)" for d in domains.values())
     task = f", task {cfg.data.task}" if cfg.data.task else ""
     return (f"data: {WORDS.get(name, name)}{where} (data.name={name}{task}): {len(data):,} {what}, {shape}, "
             f"{classes}; training on {_split_words(name, path)}; {evaluation_words(cfg, name, data.kind)}")
