@@ -156,3 +156,10 @@ def test_conditional_training_on_shards_refuses_a_label_the_manifest_lacks(tmp_p
                                                    "data.image_size=null"])
     with pytest.raises(GanforgeError, match=r"member .*\.png is labelled 2, but manifest.json lists 2 classes"):
         train(cfg, out=tmp_path / "run")
+
+
+def test_evaluator_data_from_a_folder_has_the_shape_a_run_trains_at(tmp_path):
+    """Before: an evaluator made from a folder was 64 px RGB whatever the images, unlike the runs on them."""
+    from ganforge.api import load_evaluator_data
+    data = _images(tmp_path / "grey28", n=20, side=28, classes=2)
+    assert load_evaluator_data("folder", data).shape == load_dataset("folder", path=data).shape == (1, 28, 28)
