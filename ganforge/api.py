@@ -14,6 +14,8 @@ from .data import load_configured
 from .data.base import FieldSpec, to_unit
 from .data.folder import list_images  # noqa: F401  (public here: the image files under a folder)
 from .data.folder import read_images
+from .data.kinds import detect_kind  # noqa: F401  (public here: what a --data path holds)
+from .data.kinds import settle_data as _settle_data
 from .data.shards import pack_folder as pack_shards  # noqa: F401  (`ganforge data pack`)
 from .data.shards import verify_shards  # noqa: F401  (`ganforge data verify`)
 from .errors import GanforgeError
@@ -47,6 +49,19 @@ def train(config: RunConfig | dict | str | Path | None = None, out: str | Path |
     if not isinstance(config, RunConfig):
         config = config_from_dict(config) if isinstance(config, dict) else load_config(config)
     return run_training(config, out=out, resume=resume, use_intact_checkpoint=use_intact_checkpoint)
+
+
+def settle_data(cfg: RunConfig, fixed=()) -> RunConfig:
+    """`cfg` with the dataset its data.path holds, the data deciding what the user left open: `fixed` names the
+    data keys set on the command line ("name", "task"), never overridden (`ganforge.data.kinds.settle_data`)."""
+    data = _settle_data(cfg.data, fixed)
+    return cfg if data is cfg.data else cfg.model_copy(update={"data": data})
+
+
+def data_keys_given(overrides) -> set[str]:
+    """The keys of the `data:` section that key=value overrides set ("data.name=folder" → "name")."""
+    return {item.partition("=")[0].strip().removeprefix("data.") for item in overrides
+            if item.strip().startswith("data.")}
 
 
 def _check_count(n: int) -> None:

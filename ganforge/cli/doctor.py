@@ -14,6 +14,8 @@ def register(sub) -> None:
                                           "real vs pixel-shuffled images) and say whether it learns")
     cd.add_argument("items", nargs="*", metavar="CONFIG | key=value",
                     help="a YAML config by path or bare name (default dcgan-fashion) and key=value overrides")
+    cd.add_argument("--data", help="data file or folder (default: the dataset's lookup order); its kind is found "
+                                   "as `ganforge train --data` finds it")
     cd.add_argument("--seconds", type=real(1), default=60.0, help="time budget, shared by the discriminators "
                                                                  "(default 60)")
     cd.set_defaults(run=check_d)
@@ -21,7 +23,8 @@ def register(sub) -> None:
 
 def check_d(args) -> int:
     """Print each discriminator's verdict; answer 1 when one does not learn."""
-    cfg = load_config(args.config, args.overrides)
+    overrides = list(args.overrides) + ([f"data.path={args.data}"] if args.data is not None else [])
+    cfg = api.settle_data(load_config(args.config, overrides), api.data_keys_given(args.overrides))
     verdicts = api.check_discriminators(cfg, args.seconds, log=lambda line: print(line, flush=True))
     for v in verdicts:
         print(v.words())

@@ -32,7 +32,8 @@ def register(sub) -> None:
     et.add_argument("--held-out", type=real(0, inclusive=False), default=0.1,
                     help="fraction held out for data without a test split (default 0.1, at most 0.5)")
     et.add_argument("--image-size", type=count(1), metavar="S", help="resize to S×S (default: the data's own; "
-                                                                     "64 for a folder) — use your GAN's size")
+                                                                     "a folder's as `train` takes it) — use your "
+                                                                     "GAN's size")
     et.add_argument("--channels", type=int, choices=(1, 3), help="1 grey or 3 colour (default: the data's own)")
     et.add_argument("--no-flip", action="store_true", help="never mirror images while training (text, digits)")
     et.add_argument("--overwrite", action="store_true", help="replace an evaluator already at --out (and its record)")

@@ -48,10 +48,12 @@ def _config(args):
         if args.out:
             raise GanforgeError("give either --out or --resume RUN_DIR, not both (a resumed run stays in its folder)")
         cfg = api.read_run_config(args.resume)
-        return config_from_dict(apply_overrides(cfg.model_dump(mode="json"), overrides), source=str(RunDir(args.resume).config))
+        cfg = config_from_dict(apply_overrides(cfg.model_dump(mode="json"), overrides),
+                               source=str(RunDir(args.resume).config))
+        return api.settle_data(cfg, api.data_keys_given(args.overrides))
     if args.config is not None and Path(args.config).is_dir():
         raise GanforgeError(f"config {args.config}: is a folder, not a YAML file")
-    cfg = load_config(args.config, overrides)
+    cfg = api.settle_data(load_config(args.config, overrides), api.data_keys_given(args.overrides))
     check_run_out(args.out)
     return cfg
 

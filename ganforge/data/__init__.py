@@ -17,7 +17,6 @@ DATASETS: tuple[str, ...] = ("fashion-mnist", "mnist", "digits", "ring8", "grid2
                              "unpaired")
 FILELESS = ("digits", *MIXTURES)  # built in or generated: a --data for them is a mistake
 DEFAULT_MIXTURE_SAMPLES = 100_000
-DEFAULT_FOLDER_SIZE = 64
 
 __all__ = ["DATASETS", "Dataset", "MIXTURES", "labelled_subset", "load_configured", "load_dataset", "sample_mixture"]
 
@@ -96,13 +95,13 @@ def load_dataset(
         if task is not None:
             raise GanforgeError(f"data.task={task} derives pairs from single images; dataset '{name}' holds {layout}")
         load = paired.load_pairs if name == "pairs" else paired.load_unpaired
-        ds = load(path, split, image_size, channels or 3, direction)
+        ds = load(path, split, image_size, channels, direction)
     elif name == "folder":
         from ganforge.data.folder import load_folder
 
         if path is None:
             raise GanforgeError("dataset 'folder' needs a directory of images: pass --data DIR")
-        x, y, _ = load_folder(path, image_size or DEFAULT_FOLDER_SIZE, channels or 3)
+        x, y, _ = load_folder(path, image_size, channels)  # the images' own size and channels unless set
         ds = Dataset(name, x, y, "image")
     else:  # npz
         from ganforge.data.npz import load_npz

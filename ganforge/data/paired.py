@@ -121,7 +121,7 @@ def paired(ds: Dataset, task: str) -> Dataset:
                    extra={**ds.extra, SOURCE: source})
 
 
-def load_pairs(root, split: str, size: int | None, channels: int, direction: str = "AtoB") -> Dataset:
+def load_pairs(root, split: str, size: int | None, channels: int | None, direction: str = "AtoB") -> Dataset:
     """A user's paired images in pix2pix's formats, for `data.name=pairs --data DIR`:
 
       DIR/<split>/*.png|jpg        each file the input (A, left half) and the target (B, right half) side by side,
@@ -148,20 +148,28 @@ def load_pairs(root, split: str, size: int | None, channels: int, direction: str
                 raise GanforgeError(f"{root}: A/{name} and B/{name} must hold the same file names (pairs); "
                                     f"{'none found' if not names_a else 'unmatched: ' + ', '.join(only)}")
             side = size or _height(a_files[0])
+            channels = channels or own_channels(a_files + b_files)
             a, b = read_images(a_files, side, channels), read_images(b_files, side, channels)
             break
         if (root / name).is_dir():
             files = list_images(root / name)
             if not files:
                 raise GanforgeError(f"{root / name}: no images (pix2pix's layout: A and B side by side in each file)")
-            a, b = _split_side_by_side(files, size, channels)
+            a, b = _split_side_by_side(files, size, channels or own_channels(files))
             break
     else:
         raise GanforgeError(f"{root}: no {' or '.join(folders)} split: expected {root}/{split}/ (A|B side by side) "
                             f"or {root}/A/{split}/ and {root}/B/{split}/")
     if direction == "BtoA":
         a, b = b, a
-    return Dataset(f"pairs {root.name}", b, None, "image", extra={SOURCE: a})
+    return Dataset("pairs", b, None, "image", extra={SOURCE: a})  # the folder is data.path: no second name
+
+
+def own_channels(files: list[Path]) -> int:
+    """1 when every image is grey, else 3 (the rule of `ganforge.data.folder.image_shape`)."""
+    from .folder import image_shape
+
+    return image_shape(files)[1]
 
 
 def _height(path: Path) -> int:
@@ -178,6 +186,7 @@ def _split_side_by_side(files: list[Path], size: int | None, channels: int) -> t
 
     mode = "L" if channels == 1 else "RGB"
     halves = ([], [])
+    first = None  # the first file's size: every pair shares it, or a half would be cut at another place
     for path in files:
         try:
             with Image.open(path) as im:
@@ -185,6 +194,10 @@ def _split_side_by_side(files: list[Path], size: int | None, channels: int) -> t
                 w, h = im.size
                 if w < 2 or w % 2:
                     raise GanforgeError(f"{path}: {w}×{h} cannot be split into two halves side by side")
+                first = first or (w, h, path.name)
+                if (w, h) != first[:2]:
+                    raise GanforgeError(f"{path}: {w}×{h}, but {first[2]} and the files before it are "
+                                        f"{first[0]}×{first[1]}; pix2pix pairs (A|B side by side) must share one size")
                 side = size or h
                 for i, box in enumerate(((0, 0, w // 2, h), (w // 2, 0, w, h))):
                     half = im.crop(box).resize((side, side), Image.BICUBIC)
@@ -200,7 +213,8 @@ def _split_side_by_side(files: list[Path], size: int | None, channels: int) -> t
     return to_tensor(halves[0]), to_tensor(halves[1])
 
 
-def load_unpaired(root, split: str, size: int | None, channels: int, direction: str = "AtoB") -> Dataset:
+def load_unpaired(root, split: str, size: int | None, channels: int | None,
+                  direction: str = "AtoB") -> Dataset:
     """A user's two unpaired image domains in CycleGAN's layout, for `data.name=unpaired --data DIR`:
     DIR/trainA, DIR/trainB (split "test": DIR/testA, DIR/testB), any number of images on each side. Images are
     cropped to a square and resized to `size` (default: the first image's height). x is domain B; domain A is the
@@ -218,9 +232,9 @@ def load_unpaired(root, split: str, size: int | None, channels: int, direction: 
             raise GanforgeError(f"{folder}: no images (looked recursively for .png, .jpg, .jpeg)")
         sides[side] = files
     side = size or _height(sides["A"][0])
+    channels = channels or own_channels(sides["A"] + sides["B"])
     a, b = (read_images(sides[s], side, channels) for s in "AB")
     if direction == "BtoA":
         a, b = b, a
-    name = f"unpaired {root.name}"
-    domain_a = Dataset(f"{name} (domain A)", a, None, "image")
-    return Dataset(name, b, None, "image", domains={SOURCE: domain_a})
+    domain_a = Dataset("unpaired (domain A)", a, None, "image")
+    return Dataset("unpaired", b, None, "image", domains={SOURCE: domain_a})

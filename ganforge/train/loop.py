@@ -22,6 +22,7 @@ from .._version import __version__
 from ..config import OptimConfig, RunConfig, TrainConfig
 from ..data import load_configured
 from ..data.base import Dataset
+from ..data.kinds import start_line
 from ..errors import GanforgeError
 from ..fileio import check_writable
 from ..rundir import RunDir
@@ -340,6 +341,7 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
     torch.manual_seed(cfg.train.seed)
 
     data = build_data(cfg)
+    print(start_line(cfg, data), flush=True)
     num_classes = data.num_classes
     family = get_family(cfg.family)(cfg, data.shape, num_classes, fields=data.spec).to(device)
     _check_augment(cfg, family, data)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ganforge.data.base import Dataset, FieldSpec, resize, set_channels, to_unit
-from ganforge.data.shards.reading import _decode, _Shard, _whole, read_manifest
+from ganforge.data.shards.reading import _decode, _Shard, _whole, check_label, read_manifest
 from ganforge.data.shards.stream import DEFAULT_WINDOW, ShardStream
 from ganforge.errors import GanforgeError
 
@@ -105,7 +105,7 @@ class ShardDataset:
                 png, label, key = got[i]
                 x[r] = _decode(png, f"{path} member {key}.png", self.stored_shape)
                 if labels is not None:
-                    labels[r] = label
+                    labels[r] = check_label(label, self.num_classes, f"{path} member {key}.png")
         return x, labels
 
     def examples(self, index: torch.Tensor, field: str = "x") -> torch.Tensor:

@@ -66,6 +66,15 @@ def read_manifest(root: str | os.PathLike) -> dict:
     return m
 
 
+def check_label(label: int, num_classes: int, where: str) -> int:
+    """`label` when the manifest's classes hold it; otherwise a GanforgeError naming the example (a conditional
+    network would index its class embedding out of range)."""
+    if not 0 <= label < num_classes:
+        raise GanforgeError(f"{where} is labelled {label}, but {MANIFEST} lists {num_classes} classes (0–"
+                            f"{num_classes - 1}); repack the folder or check it with `ganforge data verify`")
+    return label
+
+
 def verify_shards(root: str | os.PathLike) -> dict:
     """Check a shard folder end to end: the manifest, every shard's sha256 against the one written at packing,
     and every example (its PNG decodes at the manifest's shape; its label is a class). Training reads only the

@@ -33,7 +33,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ganforge.data.shards.reading import _decode, _Shard, _whole, read_manifest
+from ganforge.data.shards.reading import _decode, _Shard, _whole, check_label, read_manifest
 from ganforge.errors import GanforgeError
 
 DEFAULT_WINDOW = 8
@@ -74,6 +74,7 @@ class _BatchSource(torch.utils.data.IterableDataset):
         self.names = [s["name"] for s in manifest["shards"]]
         self.shape = tuple(manifest["shape"])
         self.labelled = manifest["classes"] is not None
+        self.num_classes = len(manifest["classes"]) if self.labelled else 0
         self.per_epoch = int(self.counts.sum()) // batch_size
         self.peak_pending_bytes = 0  # most encoded bytes held at once: what bounds memory (checked by the tests)
 
@@ -133,7 +134,7 @@ class _BatchSource(torch.utils.data.IterableDataset):
     def _put(self, batch: dict, slot: int, png: bytes, label: int | None, where: str) -> None:
         batch["x"][slot] = self._decode(png, where)
         if self.labelled:
-            batch["label"][slot] = label
+            batch["label"][slot] = check_label(label, self.num_classes, where)
 
     def _decode(self, png: bytes, where: str) -> np.ndarray:
         return _decode(png, where, self.shape)
