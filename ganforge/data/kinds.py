@@ -141,11 +141,13 @@ def evaluation_words(cfg: RunConfig, name: str, kind: str) -> str:
     if e.evaluator:
         return f"evaluation {when} with the evaluator {e.evaluator}"
     if kind == "vector":
-        scorer = "the 2-D mixture metrics" if name in MIXTURES else "no evaluator for this data"
+        scorer = "the 2-D mixture metrics" if name in MIXTURES else None
     elif (EVALUATOR_DIR / f"{name}-cnn.safetensors").is_file():
         scorer = f"the built-in {name} evaluator"
     else:
-        scorer = "no evaluator for this data"
+        scorer = None
+    if scorer is None:  # the run still trains, and ends with the command that makes an evaluator
+        return "no evaluation: no evaluator for this data (set eval.evaluator=FILE to score it)"
     return f"evaluation {when} (eval.final={'on' if e.final else 'off'}) with {scorer}"
 
 
