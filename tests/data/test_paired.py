@@ -1,5 +1,6 @@
 """Image-to-image tasks derived from a dataset (ganforge.data.paired): what each task's input is, that pairs stay
 aligned with their labels, and that a low-resolution input is resized with its target."""
+import numpy as np
 import pytest
 import torch
 
@@ -150,3 +151,14 @@ def test_cyclegan_trains_on_unpaired_folders_and_pix2pix_refuses_them(tmp_path):
     assert ganforge.load(run.dir, direction="BtoA").sample(2, condition=torch.zeros(2, 1, 16, 16)).shape == (2, 1, 16, 16)
     with pytest.raises(GanforgeError, match="learns from pairs.*unpaired domain"):
         train(load_config(TINY_CONFIGS / "pix2pix.yaml", common), out=tmp_path / "pix2pix")
+
+
+def test_a_corrupt_pair_is_named_without_python_internals(tmp_path):
+    from ganforge.data.paired import _split_side_by_side
+    good, bad = tmp_path / "a.png", tmp_path / "b.png"
+    _save(good, np.zeros((8, 16), np.uint8))
+    bad.write_bytes(b"not a png at all")
+    with pytest.raises(GanforgeError) as err:
+        _split_side_by_side([good, bad], None, 1)
+    message = str(err.value)
+    assert message.startswith(f"{bad}: unreadable or corrupt image") and "object at 0x" not in message
