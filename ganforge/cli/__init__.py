@@ -5,12 +5,11 @@ encode, info, evaluate, evaluator, data, translate, doctor), `types` checks argu
 written to. Everything else each command does is a call into the API."""
 from __future__ import annotations
 
-import re
 import sys
 
 from tqdm import tqdm
 
-from ..errors import GanforgeError
+from ..errors import GanforgeError, plain
 from .parser import build_parser, parse_args
 
 __all__ = ["build_parser", "main"]
@@ -31,14 +30,6 @@ def main(argv: list[str] | None = None) -> int:
         print("ganforge: interrupted", file=sys.stderr)
         return 130
     return status or 0
-
-
-OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")  # "<_io.BytesIO object at 0x7f…>" (PIL's errors)
-
-
-def plain(message: str) -> str:
-    """A message without Python's internals: a library's error quoted in it may name an object by its address."""
-    return OBJECT_REPR.sub("", message)
 
 
 def close_progress_bars() -> None:

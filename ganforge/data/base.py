@@ -7,16 +7,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, one_line  # noqa: F401  (one_line: data's modules import it from here)
 
 # Deflate (gzip, zip) expands at most ~1032-fold (one 258-byte match per 2-bit code): a bound on what a
 # compressed file can honestly hold, checked before any header-sized buffer is allocated.
 MAX_DEFLATE_RATIO = 1032
-
-
-def one_line(e: BaseException) -> str:
-    """A library exception as one line of text, for a GanforgeError message."""
-    return " ".join(str(e).split()) or type(e).__name__
 
 
 def check_file(path: str, what: str) -> None:

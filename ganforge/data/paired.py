@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import GanforgeError
+from ..errors import GanforgeError, one_line
 from .base import Dataset
 
 SOURCE = "source"  # the field that holds a translation's input
@@ -206,7 +206,7 @@ def _split_side_by_side(files: list[Path], size: int | None, channels: int) -> t
         except GanforgeError:
             raise
         except Exception as e:  # PIL raises many kinds on a damaged file; every failure here is this file's
-            raise GanforgeError(f"{path}: unreadable or corrupt image ({type(e).__name__})") from None  # PIL names its BytesIO
+            raise GanforgeError(f"{path}: unreadable or corrupt image ({type(e).__name__}: {one_line(e)})") from None
     if len({a.shape for a in halves[0]}) > 1:
         raise GanforgeError(f"{files[0].parent}: the images differ in height; set data.image_size")
     to_tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # noqa: E731

@@ -351,3 +351,11 @@ def test_one_to_unit_and_the_base_layers_version(packed):
 
     assert shards.to_unit is base.to_unit
     assert read_manifest(packed)["created_by"]["ganforge"] == __version__
+
+
+def test_a_corrupt_png_in_a_shard_is_named_without_python_internals():
+    from ganforge.data.shards.reading import _decode
+    with pytest.raises(GanforgeError) as err:
+        _decode(b"not a png", "shard-000000.tar:00000007", (1, 8, 8))
+    message = str(err.value)
+    assert message.startswith("shard-000000.tar:00000007: corrupt PNG") and "object at 0x" not in message
