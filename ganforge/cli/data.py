@@ -15,7 +15,8 @@ def register(sub) -> None:
     dp.add_argument("--out", required=True, help="new folder for the shards")
     dp.add_argument("--image-size", type=count(1), metavar="S",
                     help="centre-crop and resize to S×S (default: keep the size, which all images must share)")
-    dp.add_argument("--channels", type=int, choices=[1, 3], default=3)
+    dp.add_argument("--channels", type=int, choices=[1, 3], default=None,
+                    help="1 (grey) or 3 (RGB); default: from the images (1 when every image is grey)")
     dp.add_argument("--shard-size", type=count(1), default=1000, metavar="N", help="examples per shard")
     dp.set_defaults(run=pack)
     dv = dsub.add_parser("verify", help="check a shard folder: every shard's sha256, PNG and label")

@@ -359,3 +359,16 @@ def test_a_corrupt_png_in_a_shard_is_named_without_python_internals():
         _decode(b"not a png", "shard-000000.tar:00000007", (1, 8, 8))
     message = str(err.value)
     assert message.startswith("shard-000000.tar:00000007: corrupt PNG") and "object at 0x" not in message
+
+
+def test_pack_takes_the_channels_from_the_images_unless_told(tmp_path):
+    grey = tmp_path / "grey"
+    for i in range(4):
+        (grey / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(grey / f"c{i % 2}" / f"{i}.png")
+    assert pack_folder(grey, tmp_path / "g")["shape"] == [1, 8, 8]  # a grey folder stays grey, as training reads it
+    assert pack_folder(grey, tmp_path / "g3", channels=3)["shape"] == [3, 8, 8]  # an explicit choice is kept
+    rgb = _folder(tmp_path / "rgb", [(8, 8)] * 4)
+    assert pack_folder(rgb, tmp_path / "c")["shape"] == [3, 8, 8]
+    assert main(["data", "pack", str(grey), "--out", str(tmp_path / "cli")]) == 0
+    assert read_manifest(tmp_path / "cli")["shape"] == [1, 8, 8]

@@ -202,16 +202,17 @@ def _load_as_is(p: Path, mode: str) -> np.ndarray:
 
 
 def pack_folder(folder: str | os.PathLike, out: str | os.PathLike, *, image_size: int | None = None,
-                channels: int = 3, shard_size: int = DEFAULT_SHARD_SIZE) -> dict:
+                channels: int | None = None, shard_size: int = DEFAULT_SHARD_SIZE) -> dict:
     """Pack an image folder as `load_folder` reads it (sorted recursive listing; class sub-folders become labels;
-    centre crop + bicubic resize to image_size) into shards at out. image_size None keeps the images' common size.
-    Images are read, encoded and written one at a time. Returns the manifest."""
-    from ganforge.data.folder import EXTENSIONS, _load_one, list_images
+    centre crop + bicubic resize to image_size) into shards at out. image_size None keeps the images' common size;
+    channels None takes them from the data, as training does (1 when every image is grey, else 3). Images are
+    read, encoded and written one at a time. Returns the manifest."""
+    from ganforge.data.folder import EXTENSIONS, _load_one, image_shape, list_images
 
     root = Path(folder)
     if not root.is_dir():
         raise GanforgeError(f"{root}: image folder does not exist or is not a directory")
-    if channels not in (1, 3):
+    if channels not in (None, 1, 3):
         raise GanforgeError(f"{root}: channels must be 1 or 3, got {channels}")
     if image_size is not None and image_size <= 0:
         raise GanforgeError(f"{root}: image size must be positive, got {image_size}")
@@ -222,6 +223,8 @@ def pack_folder(folder: str | os.PathLike, out: str | os.PathLike, *, image_size
     files = list_images(root)
     if not files:
         raise GanforgeError(f"{root}: no images found (looked recursively for {', '.join(sorted(EXTENSIONS))})")
+    if channels is None:  # the data decides, by the same rule as a training run on the folder
+        channels = image_shape(files)[1]
     mode = "L" if channels == 1 else "RGB"
     if image_size is None:
         w, h = _folder_size(files)
