@@ -92,3 +92,15 @@ def load_experiment(name: str) -> ModuleType:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def run_cli(argv: list, capsys) -> tuple[int, str, str]:
+    """(exit status, stderr, stdout) of `ganforge` argv run in-process; argparse's errors exit through SystemExit."""
+    from ganforge.cli import main
+
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as e:
+        rc = e.code
+    captured = capsys.readouterr()
+    return rc, captured.err, captured.out

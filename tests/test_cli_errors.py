@@ -12,21 +12,12 @@ import pytest
 
 import ganforge.api
 from ganforge.cli import main
+from conftest import run_cli
 
 ROOT = Path(__file__).parent.parent
 DIGITS = ROOT / "configs" / "dcgan-digits.yaml"
 TINY = ["train.steps=2", "train.batch_size=8", "log.progress=false", "log.tensorboard=false", "eval.final=false",
         "train.threads=1", "nets.G.args.base=8", "nets.D.args.base=8", "doctor.enabled=false"]
-
-
-def run_cli(argv: list, capsys) -> tuple[int, str, str]:
-    """(exit status, stderr, stdout) of main(argv) in-process; argparse's errors exit through SystemExit."""
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:
-        rc = e.code
-    captured = capsys.readouterr()
-    return rc, captured.err, captured.out
 
 
 def _copy_run(src: Path, dst: Path, **files: str) -> Path:

@@ -48,6 +48,19 @@ def trainable_side(side: int, largest: int = MAX_IMAGE_SIDE) -> int:
     return fitting[-1] if fitting else TRAINABLE_SIDES[0]
 
 
+def check_folder_options(root: str | Path, size: int | None, channels: int | None) -> Path:
+    """The folder as a Path, once it is known to exist and its size and channels (None: from the images) are
+    possible; else one GanforgeError naming the folder. Shared by training's reader and `data pack`."""
+    root = Path(root)
+    if not root.is_dir():
+        raise GanforgeError(f"{root}: image folder does not exist or is not a directory")
+    if channels not in (None, 1, 3):
+        raise GanforgeError(f"{root}: channels must be 1 or 3, got {channels}")
+    if size is not None and size <= 0:
+        raise GanforgeError(f"{root}: image size must be positive, got {size}")
+    return root
+
+
 def image_shape(paths: Sequence[Path]) -> tuple[int, int]:
     """(side, channels) a folder of images trains at when the config leaves them open: the shortest side among the
     images (each is centre-cropped to a square), brought to a side the networks build and at most MAX_IMAGE_SIDE;
@@ -80,13 +93,7 @@ def load_folder(
     128; grey when every image is grey).
 
     Labels come from the immediate subfolder names when every image sits in one; otherwise None."""
-    root = Path(root)
-    if not root.is_dir():
-        raise GanforgeError(f"{root}: image folder does not exist or is not a directory")
-    if channels not in (None, 1, 3):
-        raise GanforgeError(f"{root}: channels must be 1 or 3, got {channels}")
-    if size is not None and size <= 0:
-        raise GanforgeError(f"{root}: image size must be positive, got {size}")
+    root = check_folder_options(root, size, channels)
     files = list_images(root)
     if not files:
         raise GanforgeError(f"{root}: no images found (looked recursively for {', '.join(sorted(EXTENSIONS))})")

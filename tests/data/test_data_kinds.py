@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY_CONFIGS
+from conftest import TINY_CONFIGS, run_cli
 from ganforge.api import settle_data
-from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.data import load_dataset
 from ganforge.data.folder import image_shape, list_images, trainable_side
@@ -39,15 +38,6 @@ def _pairs(folder: Path, n: int = 8, side: int = 16) -> Path:
     for i in range(n):
         _save(folder / "train" / f"{i}.png", rng.integers(0, 256, (side, 2 * side), dtype=np.uint8))
     return folder
-
-
-def run_cli(argv, capsys) -> tuple[int, str, str]:
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:
-        rc = e.code
-    out = capsys.readouterr()
-    return rc, out.err, out.out
 
 
 def test_detect_kind_reads_each_layout(tmp_path):

@@ -207,15 +207,9 @@ def pack_folder(folder: str | os.PathLike, out: str | os.PathLike, *, image_size
     centre crop + bicubic resize to image_size) into shards at out. image_size None keeps the images' common size;
     channels None takes them from the data, as training does (1 when every image is grey, else 3). Images are
     read, encoded and written one at a time. Returns the manifest."""
-    from ganforge.data.folder import EXTENSIONS, _load_one, image_shape, list_images
+    from ganforge.data.folder import EXTENSIONS, _load_one, check_folder_options, image_shape, list_images
 
-    root = Path(folder)
-    if not root.is_dir():
-        raise GanforgeError(f"{root}: image folder does not exist or is not a directory")
-    if channels not in (None, 1, 3):
-        raise GanforgeError(f"{root}: channels must be 1 or 3, got {channels}")
-    if image_size is not None and image_size <= 0:
-        raise GanforgeError(f"{root}: image size must be positive, got {image_size}")
+    root = check_folder_options(folder, image_size, channels)
     _check_shard_size(shard_size)
     out = Path(out)
     if out.resolve().is_relative_to(root.resolve()):
