@@ -104,3 +104,50 @@ def run_cli(argv: list, capsys) -> tuple[int, str, str]:
         rc = e.code
     captured = capsys.readouterr()
     return rc, captured.err, captured.out
+
+
+# ---- a real browser: Debian's chromium driven by Playwright (nothing downloaded at run time) ---------------------
+BROWSER_REQUIRED = "GANFORGE_REQUIRE_BROWSER"  # set by .ci/run: there a missing browser fails instead of skipping
+
+
+def chromium_path() -> str | None:
+    """The system's Chromium (Debian: apt-get install chromium), or None."""
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium for end-to-end tests of the report and the explorer. Skips, saying why, where no browser
+    or no Playwright is installed, except where GANFORGE_REQUIRE_BROWSER=1 (CI), where that is a failure."""
+    import os
+
+    path = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    why = ("no chromium on PATH (apt-get install chromium)" if path is None else
+           "no playwright (pip install playwright; it drives the system chromium, no browser download)"
+           if sync_playwright is None else None)
+    if why:
+        if os.environ.get(BROWSER_REQUIRED) == "1":
+            pytest.fail(f"browser tests must run here ({BROWSER_REQUIRED}=1): {why}")
+        pytest.skip(why)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page (its own context: no state shared between tests), 1200×900."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    yield context.new_page()
+    context.close()
