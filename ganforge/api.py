@@ -2,6 +2,7 @@
 `evaluate_run`. The layer above training: it reads what a run wrote (config, run.json, checkpoints)."""
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -15,7 +16,7 @@ from .data.base import FieldSpec, to_unit
 from .data.folder import list_images  # noqa: F401  (public here: the image files under a folder)
 from .data.folder import read_images
 from .data.kinds import detect_kind  # noqa: F401  (public here: what a --data path holds)
-from .data.kinds import settle_data as _settle_data
+from .data.kinds import settle_data as _settle_data, settled_note
 from .data.shards import pack_folder as pack_shards  # noqa: F401  (`ganforge data pack`)
 from .data.shards import verify_shards  # noqa: F401  (`ganforge data verify`)
 from .errors import GanforgeError
@@ -53,8 +54,12 @@ def train(config: RunConfig | dict | str | Path | None = None, out: str | Path |
 
 def settle_data(cfg: RunConfig, fixed=()) -> RunConfig:
     """`cfg` with the dataset its data.path holds, the data deciding what the user left open: `fixed` names the
-    data keys set on the command line ("name", "task"), never overridden (`ganforge.data.kinds.settle_data`)."""
+    data keys set on the command line ("name", "task"), never overridden (`ganforge.data.kinds.settle_data`).
+    A setting of the config that the data overrules is said in one line on stderr."""
     data = _settle_data(cfg.data, fixed)
+    note = settled_note(cfg.data, data)
+    if note:
+        print(note, file=sys.stderr)
     return cfg if data is cfg.data else cfg.model_copy(update={"data": data})
 
 

@@ -20,7 +20,7 @@ import torch
 
 from . import images as image_io, metrics as M, seeds
 from ._version import __version__
-from .data import MIXTURES, Dataset, load_configured, load_dataset
+from .data import MIXTURES, SPLITLESS, Dataset, load_configured, load_dataset
 from .errors import GanforgeError
 from .fileio import atomic_write
 from .metrics.frozen_evaluator import reference_features, resolve_evaluator
@@ -29,7 +29,9 @@ from .rundir import EVAL_JSON, EVAL_MD
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "parzen", "tstr", "nn")
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "modes")
 CLASS_METRICS = ("is", "modes")  # read the evaluator's class probabilities: a features-only evaluator has none
-NO_TEST_SPLIT = ("folder", "npz", "digits")  # every split is the whole data: the reference is all of it
+NO_TEST_SPLIT = SPLITLESS  # every split is the whole data: the reference is all of it
+# shards packed without a test/ split: the reference is a seeded pick of at most this many packed images, read whole
+SHARDS_REFERENCE = 10_000
 PARZEN_SIGMAS = np.logspace(-1, 0, 10)  # Goodfellow et al. 2014: σ chosen on 1,000 validation images
 
 
@@ -69,6 +71,8 @@ def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS
     if labels is not None and len(labels) != len(samples):  # before the slow reference pass
         raise GanforgeError(f"{len(labels)} labels for {len(samples)} samples")
     real = lambda split: _real(dataset, data_path, split, samples.shape[1:])  # noqa: E731
+    if reference_split == "test" and shards_without_test(dataset, data_path):
+        reference_split = "all"
     ref = real(reference_split)
     ref_x = _subset(ref.x, num_reference, seed)
     t0 = time.perf_counter()
@@ -134,15 +138,25 @@ def evaluator_fit(scorer) -> str:
 
 def describe_reference(scorer, dataset: str, data_path, split: str, size: int, total: int) -> str:
     """What the real images compared with are, said plainly: a dataset's test split, or — for data with no test
-    split (a folder, an npz, digits) — all of it, naming the evaluator's own training images among them."""
+    split (a folder, an npz, digits, shards packed without test/) — the data itself, naming the evaluator's own
+    training images among them."""
     some = f"{size} of the {total}" if size < total else f"all {total}"
-    if dataset not in NO_TEST_SPLIT:
-        return f"{some} {dataset} {split} images"
     where = f"{dataset} {data_path}" if data_path else dataset
-    text = f"{some} images of {where} (it has no test split)"
+    if dataset == "shards" and split == "all":
+        text = (f"{some} images picked from {where} (seed 0, at most {SHARDS_REFERENCE:,}; it has no test/ split: "
+                f"pack one with `ganforge data pack TEST_FOLDER --out {Path(str(data_path)) / 'test'}`)")
+    elif dataset not in NO_TEST_SPLIT:
+        return f"{some} {dataset} {split} images"
+    else:
+        text = f"{some} images of {where} (it has no test split)"
     if trained_on(scorer, dataset, data_path):
         text += "; the evaluator was trained on this data, so its own training images are among them"
     return text
+
+
+def shards_without_test(dataset: str, data_path) -> bool:
+    """Whether `dataset` is shards packed without a test/ split (so its reference is the packed images)."""
+    return dataset == "shards" and data_path is not None and not (Path(data_path) / "test" / "manifest.json").is_file()
 
 
 def trained_on(scorer, dataset: str, data_path) -> bool:
@@ -167,7 +181,11 @@ def check_metrics_fit(metrics, scorer, labels) -> None:
 
 
 def _real(dataset: str, data_path, split: str, shape) -> Dataset:
-    """The real images samples of `shape` (C, H, W) are compared with: the dataset at that size and channels."""
+    """The real images samples of `shape` (C, H, W) are compared with: the dataset at that size and channels
+    (streamed shards: split "all" is a seeded pick of at most SHARDS_REFERENCE packed images, in memory)."""
+    if dataset == "shards" and split == "all":
+        stream = load_dataset(dataset, path=data_path, split="train", image_size=shape[-1], channels=shape[0])
+        return stream.load(limit=SHARDS_REFERENCE)
     return load_dataset(dataset, path=data_path, split=split, image_size=shape[-1], channels=shape[0])
 
 

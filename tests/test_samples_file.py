@@ -57,11 +57,33 @@ def test_sample_counts_the_metrics_need():
 
 
 def test_infer_dataset_from_a_path(tmp_path):
+    """The kind of a path by the rule training uses (detect_kind): pairs and CycleGAN domains are named as such, not
+    "folder"; a missing path or an empty folder is an error before any work, not a dataset."""
+    from PIL import Image
+
+    np.savez(tmp_path / "x.npz", x=np.zeros((2, 1, 4, 4), np.uint8))
     assert api.infer_dataset(tmp_path / "x.npz") == "npz"
-    assert api.infer_dataset(tmp_path) == "folder"
-    (tmp_path / "manifest.json").write_text("{}")
-    assert api.infer_dataset(tmp_path) == "shards"
-    with pytest.raises(GanforgeError, match="no such folder or .npz file"):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GanforgeError, match="found no images"):
+        api.infer_dataset(tmp_path / "empty")
+    (tmp_path / "imgs" / "cat").mkdir(parents=True)
+    Image.new("L", (8, 8)).save(tmp_path / "imgs" / "cat" / "a.png")
+    assert api.infer_dataset(tmp_path / "imgs") == "folder"
+    for side in ("A", "B"):
+        (tmp_path / "pairs" / side / "train").mkdir(parents=True)
+        Image.new("L", (8, 8)).save(tmp_path / "pairs" / side / "train" / "a.png")
+    assert api.infer_dataset(tmp_path / "pairs") == "pairs"
+    for side in ("trainA", "trainB"):
+        (tmp_path / "cyc" / side).mkdir(parents=True)
+        Image.new("L", (8, 8)).save(tmp_path / "cyc" / side / "a.png")
+    assert api.infer_dataset(tmp_path / "cyc") == "unpaired"
+    (tmp_path / "idx").mkdir()
+    (tmp_path / "idx" / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    with pytest.raises(GanforgeError, match="holds idx files: say which dataset with --dataset fashion-mnist"):
+        api.infer_dataset(tmp_path / "idx")
+    (tmp_path / "imgs" / "manifest.json").write_text("{}")
+    assert api.infer_dataset(tmp_path / "imgs") == "shards"
+    with pytest.raises(GanforgeError, match="no such file or folder"):
         api.infer_dataset(tmp_path / "nope")
 
 

@@ -30,6 +30,10 @@ def _subsample(ds: Dataset, num_samples: int | None, seed: int) -> Dataset:
     return ds.subset(idx)
 
 
+# datasets with no test split of their own: a "test" split of them is the training data itself, so nothing held out
+SPLITLESS = ("folder", "npz", "digits")
+
+
 def load_dataset(
     name: str,
     *,

@@ -115,6 +115,15 @@ def settle_data(d: DataConfig, fixed: Collection[str] = ()) -> DataConfig:
     return d.model_copy(update={"name": name, "task": task}) if (name, task) != (d.name, d.task) else d
 
 
+def settled_note(before: DataConfig, after: DataConfig) -> str | None:
+    """What `settle_data` changed that the config had said, in one line (a derived task dropped for data that
+    holds pairs already); None when it only filled in what the config left open."""
+    if before.task is not None and after.task is None:
+        return (f"data: the config's data.task={before.task} is not used: --data {after.path} holds "
+                f"{WORDS[after.name]} already")
+    return None
+
+
 def _split_words(name: str, path: str | None) -> str:
     """Which split a run trains on, and whether a test split is held apart."""
     if name in IDX_DATASETS:

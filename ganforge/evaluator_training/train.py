@@ -25,6 +25,7 @@ from safetensors.torch import save_file
 
 from .._version import __version__
 from ..data import Dataset, load_dataset
+from ..data.kinds import detect_kind
 from ..errors import GanforgeError
 from ..fileio import atomic_path, atomic_write, check_writable, file_sha256
 from ..metrics import frechet_distance, kid
@@ -64,20 +65,16 @@ def _digest(ds: Dataset) -> hashlib._Hash:
 
 
 def infer_dataset(path: str | os.PathLike | None) -> str:
-    """What kind of data a path holds ("npz", "shards" or "folder"), for a caller given a path without a
-    dataset name; idx files must be named (fashion-mnist or mnist), so they are refused with that advice."""
+    """The dataset a path holds, for a caller given a path without a dataset name: its kind by the rule training
+    uses (`ganforge.data.kinds.detect_kind`: "npz", "shards", "pairs", "unpaired" or "folder"), so an evaluator
+    made from a path reads it as a run trained on it does. Idx files must be named (fashion-mnist or mnist): they
+    are refused with that advice."""
     if path is None:
         raise GanforgeError("give --data PATH (your images) or --dataset NAME (a built-in dataset)")
-    p = Path(path)
-    if p.suffix == ".npz":
-        return "npz"
-    if (p / "manifest.json").is_file():
-        return "shards"
-    if p.is_dir():
-        if any(f.name.endswith(("-idx3-ubyte", "-idx3-ubyte.gz")) for f in p.iterdir()):
-            raise GanforgeError(f"{path} holds idx files: say which dataset with --dataset fashion-mnist or mnist")
-        return "folder"
-    raise GanforgeError(f"--data {path}: no such folder or .npz file")
+    kind = detect_kind(path)
+    if kind == "idx":
+        raise GanforgeError(f"--data {path} holds idx files: say which dataset with --dataset fashion-mnist or mnist")
+    return kind
 
 
 def load_evaluator_data(dataset: str, path: str | os.PathLike | None = None, *, image_size: int | None = None,
@@ -331,6 +328,6 @@ def summary_line(record: dict) -> str:
     schedule = f"{record['epochs']} epoch{'' if record['epochs'] == 1 else 's'}"
     if record.get("stopped_by_budget"):
         schedule += f" planned, stopped by the time budget {record['stopped_by_budget'].split(' (')[0]},"
-    return (f"{record['name']}: {record['kind']}, {quality}, FID floor {record['fid_floor_train_vs_test']:.3f}, "
+    return (f"{record['name']}: {record['kind']}, {quality}, FID floor {record['fid_floor_train_vs_test']:.3g}, "
             f"{schedule} in {record['train_seconds']:.0f} s; sha256 {record['sha256'][:12]}…")
 

@@ -113,6 +113,7 @@ def test_pix2pix_on_a_paired_folder_needs_no_task_null_and_a_named_task_is_refus
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["dataset"] == "pairs" and info["shape"] == [1, 16, 16]  # grey pairs stay grey; one name, not two
     assert "pix2pix pairs" in out
+    assert f"data: the config's data.task=edges is not used: --data {pairs} holds pix2pix pairs already" in err
     rc, err, _ = run_cli(["train", config, "--data", pairs, "--out", tmp_path / "run2", "data.task=edges"], capsys)
     assert rc == 2 and "data.task=edges derives pairs from single images" in err and "drop data.task=edges" in err
 

@@ -190,6 +190,17 @@ def test_folder_keeps_a_common_size_and_labels_by_subfolder(tmp_path):
     assert got == want
 
 
+def test_pack_counts_the_images_as_it_goes(tmp_path, capsys):
+    """A bar on stderr counts the images packed (within one pass, not only at the end); off when not asked on a
+    pipe (progress=None decides by the terminal)."""
+    src = _folder(tmp_path / "imgs", [(8, 8)] * 6)
+    pack_folder(src, tmp_path / "out", progress=True)
+    err = capsys.readouterr().err
+    assert "packing" in err and "0/6" in err and "6/6" in err
+    pack_folder(src, tmp_path / "quiet")
+    assert "packing" not in capsys.readouterr().err
+
+
 def test_folder_resizes_as_load_folder_does(tmp_path):
     src = _folder(tmp_path / "imgs", [(12, 10), (9, 14), (20, 20), (7, 7)])
     one_line_error("differ in size.*--image-size", pack_folder, src, tmp_path / "refused")

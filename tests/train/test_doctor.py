@@ -31,7 +31,7 @@ from ganforge.train.doctor import (
 )
 from ganforge.rundir import read_metrics
 
-from conftest import ROOT, TINY_CONFIGS
+from conftest import ROOT, TINY_CONFIGS, needs_fashion
 
 RING8 = ROOT / "configs" / "gan-ring8.yaml"
 QUIET = ["log.progress=false", "log.tensorboard=false", "eval.final=false", "train.batch_size=64"]
@@ -258,14 +258,16 @@ def test_discriminator_overfits_when_training_and_held_out_verdicts_part_for_pat
     assert "augment.policy" not in text and "augment.ada_target, now 0.6" in text and "data.num_samples, now 500" in text
 
 
+@needs_fashion
 @pytest.mark.parametrize("family", ["gan", "pix2pix", "srgan", "cyclegan"])
 def test_the_overfitting_probe_leaves_training_unchanged_and_logs_its_shares(tmp_path, family):
     """The probe runs D on fixed training and held-out images (test split) every doctor.overfit_every steps, in
     training mode as D judges real batches: batch-norm statistics and the RNG are put back, so the weights after
-    training are bit-identical to a run without it. pix2pix's D judges (input, target) pairs patch by patch; CycleGAN's D_B the real B images."""
+    training are bit-identical to a run without it. pix2pix's D judges (input, target) pairs patch by patch; CycleGAN's D_B the real B images.
+    (Fashion-MNIST, which has a test split: the tiny configs' digits have none, so nothing there is held out.)"""
     from conftest import TINY_CONFIGS, assert_same_state
 
-    over = ["train.steps=6", "log.every=2", "checkpoint.every=3"]
+    over = ["train.steps=6", "log.every=2", "checkpoint.every=3", "data.name=fashion-mnist", "data.num_samples=256"]
     probed = train(load_config(TINY_CONFIGS / f"{family}.yaml", over + ["doctor.overfit_every=2"]), out=tmp_path / "a")
     plain = train(load_config(TINY_CONFIGS / f"{family}.yaml", over + ["doctor.overfit_every=0"]), out=tmp_path / "b")
     assert_same_state(probed.dir, plain.dir)
@@ -273,6 +275,16 @@ def test_the_overfitting_probe_leaves_training_unchanged_and_logs_its_shares(tmp
     assert [m["step"] for m in rows] == [2, 4, 6]
     assert all(0 <= m["doctor/d_real_train"] <= 1 and 0 <= m["doctor/d_real_heldout"] <= 1 for m in rows)
     assert not any("doctor/d_real_train" in m for m in read_metrics(plain.dir))
+
+
+def test_the_overfitting_probe_is_off_for_data_with_no_held_out_images(tmp_path):
+    """A folder, an npz or the digits have no test split (their "test" split is the training data): D's verdicts on
+    "held-out" images would be verdicts on training images, a number that says nothing. The probe is off there."""
+    from conftest import TINY_CONFIGS
+
+    run = train(load_config(TINY_CONFIGS / "gan.yaml", ["train.steps=4", "log.every=2", "doctor.overfit_every=2"]),
+                out=tmp_path / "digits")
+    assert read_metrics(run.dir) and not any("doctor/d_real_heldout" in m for m in read_metrics(run.dir))
 
 
 def test_the_overfitting_probe_says_nothing_where_the_discriminator_is_not_trained(tmp_path):

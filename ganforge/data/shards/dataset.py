@@ -114,9 +114,13 @@ class ShardDataset:
             raise GanforgeError(f"{self.root}: shards hold the fields {', '.join(self.spec)}; no examples of '{field}'")
         return self.convert(torch.from_numpy(self.read(index)[0]))
 
-    def load(self) -> Dataset:
-        """The whole set in memory as a `Dataset` (uint8, labels): for a split small enough to hold, e.g. test."""
-        x, labels = self.read(np.arange(len(self)))
+    def load(self, limit: int | None = None, seed: int = 0) -> Dataset:
+        """The set in memory as a `Dataset` (uint8, labels): whole, for a split small enough to hold (e.g. test),
+        or at most `limit` examples of it, a seeded random pick read in storage order."""
+        index = np.arange(len(self))
+        if limit is not None and limit < len(self):
+            index = np.sort(torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:limit].numpy())
+        x, labels = self.read(index)
         return Dataset(self.name, torch.from_numpy(x), None if labels is None else torch.from_numpy(labels),
                        "image", self.image_size, self.channels)
 

@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 from PIL import Image
+from tqdm.auto import tqdm
 
 from ganforge._version import __version__
 from ganforge.data.base import one_line
@@ -202,11 +203,12 @@ def _load_as_is(p: Path, mode: str) -> np.ndarray:
 
 
 def pack_folder(folder: str | os.PathLike, out: str | os.PathLike, *, image_size: int | None = None,
-                channels: int | None = None, shard_size: int = DEFAULT_SHARD_SIZE) -> dict:
+                channels: int | None = None, shard_size: int = DEFAULT_SHARD_SIZE, progress: bool | None = None) -> dict:
     """Pack an image folder as `load_folder` reads it (sorted recursive listing; class sub-folders become labels;
     centre crop + bicubic resize to image_size) into shards at out. image_size None keeps the images' common size;
     channels None takes them from the data, as training does (1 when every image is grey, else 3). Images are
-    read, encoded and written one at a time. Returns the manifest."""
+    read, encoded and written one at a time, counted by a progress bar on stderr (`progress` None: on a terminal
+    only). Returns the manifest."""
     from ganforge.data.folder import EXTENSIONS, _load_one, check_folder_options, image_shape, list_images
 
     root = check_folder_options(folder, image_size, channels)
@@ -229,10 +231,16 @@ def pack_folder(folder: str | os.PathLike, out: str | os.PathLike, *, image_size
     tops = [p.relative_to(root).parts for p in files]
     classes = sorted({t[0] for t in tops}) if all(len(t) >= 2 for t in tops) else None
     index = {c: i for i, c in enumerate(classes or [])}
-    examples = ((load(p).transpose(2, 0, 1), index[t[0]] if classes else None) for p, t in zip(files, tops))
+    bar = tqdm(zip(files, tops), total=len(files), desc="packing", unit="image",
+               disable=None if progress is None else not progress)
+    examples = ((load(p).transpose(2, 0, 1), index[t[0]] if classes else None) for p, t in bar)
     made = {"kind": "folder", "source": str(root.resolve()), "image_size": image_size, "channels": channels,
             "resize": "none" if image_size is None else "centre crop + bicubic (PIL ImageOps.fit)"}
-    return _commit(out, lambda tmp: _manifest(_write_shards(examples, tmp, shard_size), (channels, h, w), classes, made))
+    try:
+        return _commit(out, lambda tmp: _manifest(_write_shards(examples, tmp, shard_size), (channels, h, w), classes,
+                                                  made))
+    finally:
+        bar.close()
 
 
 def pack(source: str | os.PathLike | np.ndarray | torch.Tensor, out: str | os.PathLike, **options) -> dict:

@@ -8,7 +8,7 @@ import torch
 
 from ... import seeds
 from ...config import RunConfig
-from ...data import load_configured
+from ...data import SPLITLESS, load_configured
 from ...data.base import Dataset
 from ...data.shards import ShardDataset
 from ...errors import GanforgeError
@@ -21,10 +21,11 @@ def overfitting_probe(cfg: RunConfig, family: Family, data: Dataset | ShardDatas
     """D's verdicts on fixed training images and on fixed held-out ones (the test split): the shares of each that
     it calls real, in eval mode and without augmentation, so measuring changes nothing in training. None where it
     cannot be measured: no discriminator that judges images alone, a game without an undecided score, no test split
-    (a user's folder), or streamed shards."""
+    (a user's folder or npz, the digits: their "test" split is the training data, so nothing is held out), or
+    streamed shards."""
     game = getattr(family, "game", None)
     if (type(family).judge is Family.judge or not cfg.doctor.enabled or data.kind != "image"
-            or isinstance(data, ShardDataset) or game is None or game.boundary is None):
+            or isinstance(data, ShardDataset) or game is None or game.boundary is None or cfg.data.name in SPLITLESS):
         return None
     try:
         held = load_configured(cfg.data, "test", seed=cfg.train.seed, subset=False)
