@@ -70,6 +70,22 @@ def test_ssim_without_torchmetrics_names_the_extra(monkeypatch):
     assert "\n" not in str(err.value)
 
 
+def test_a_translation_run_without_torchmetrics_is_refused_before_it_trains(monkeypatch, tmp_path):
+    """Its final evaluation scores SSIM: without torchmetrics that used to fail after the whole training."""
+    from conftest import TINY_CONFIGS
+
+    from ganforge.config import load_config
+    from ganforge.train.loop import train
+
+    _without(monkeypatch, "torchmetrics")
+    cfg = load_config(TINY_CONFIGS / "pix2pix.yaml", ["train.steps=2", "eval.final=true"])
+    with pytest.raises(GanforgeError, match=r"torchmetrics: pip install 'ganforge\[translation\]'.*eval.final=false"):
+        train(cfg, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    off = load_config(TINY_CONFIGS / "pix2pix.yaml", ["train.steps=2", "eval.final=false", "eval.every=0"])
+    assert train(off, out=tmp_path / "off").step == 2  # evaluation off: SSIM is never needed
+
+
 def _run(argv: list, cwd: Path, env: dict, timeout: int = 600) -> str:
     proc = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{' '.join(map(str, argv))} exited {proc.returncode}:\n{proc.stderr[-3000:]}"

@@ -14,17 +14,28 @@ from ..errors import GanforgeError
 MIN_MSE = 1e-10  # a perfect image scores 100 dB, not infinity (which JSON cannot hold)
 
 
+def _ssim():
+    """torchmetrics' SSIM, imported here: torchmetrics takes seconds to import, which every `ganforge` command would
+    otherwise pay; and it is optional (the `translation` extra)."""
+    try:
+        from torchmetrics.functional.image import structural_similarity_index_measure
+    except ImportError:
+        raise GanforgeError("SSIM of translations needs torchmetrics: pip install 'ganforge[translation]'") from None
+    return structural_similarity_index_measure
+
+
+def require_ssim() -> None:
+    """A GanforgeError saying how to install it when SSIM cannot be computed here: called before a translation run
+    trains, so that its final evaluation cannot fail for want of it hours later."""
+    _ssim()
+
+
 def fidelity(outputs: torch.Tensor, targets: torch.Tensor, batch_size: int = 1000) -> dict[str, float]:
     """{"l1", "psnr", "ssim"} of outputs against targets, both (N, C, H, W) in [-1, 1], N ≥ 1."""
     if outputs.shape != targets.shape or outputs.ndim != 4 or not len(outputs):
         raise ValueError(f"outputs and targets must be non-empty image batches of one shape; got "
                          f"{tuple(outputs.shape)} and {tuple(targets.shape)}")
-    # imported here: torchmetrics takes seconds to import, which every `ganforge` command would otherwise pay;
-    # and it is optional (the `translation` extra)
-    try:
-        from torchmetrics.functional.image import structural_similarity_index_measure
-    except ImportError:
-        raise GanforgeError("SSIM of translations needs torchmetrics: pip install 'ganforge[translation]'") from None
+    structural_similarity_index_measure = _ssim()
 
     side = min(outputs.shape[-2:])
     kernel = min(11, side if side % 2 else side - 1)

@@ -22,6 +22,7 @@ from ..rundir import BEST_RECORD, WEIGHTS, RunDir
 from ..scoring import (check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations, evaluator_fit,
                        test_pairs)
 from ..families import draw_latents
+from ..metrics.fidelity import require_ssim
 from ..metrics.frozen_evaluator import has_builtin_evaluator, resolve_evaluator
 from ..nets.conditional import balanced_labels
 from ..sampling import generate_batches
@@ -109,6 +110,11 @@ class RunEvaluator:
     def _check_scorable(self) -> None:
         """Before any training: say now, not after hours, when this data cannot be scored."""
         off = "or turn evaluation off: eval.final=false eval.every=0"
+        if "z" not in self.inputs:  # a translator: its test-split outputs are scored against their targets by SSIM
+            try:
+                require_ssim()
+            except GanforgeError as e:
+                raise GanforgeError(f"{e}; {off}") from None
         if "z" in self.inputs and self.inputs != ("z",):
             raise GanforgeError(f"family '{self.cfg.family}': evaluation of a generator that takes z beside data "
                                 f"fields ({', '.join(self.inputs)}) is not available yet; turn evaluation off: "

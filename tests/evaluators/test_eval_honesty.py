@@ -229,5 +229,5 @@ def test_a_time_budget_stops_the_training_and_the_record_says_so(tmp_path):
     lines = []
     record = train_evaluator(data, tmp_path / "e.safetensors", minutes=0.001, flip=False, log=lines.append)
     assert "stopped_by_budget" in record and "time budget reached" in "\n".join(lines)
-    assert "of the 0 s budget; the training stops at the budget" in lines[0]
+    assert "more than the 0 s budget: the training stops at the budget, and with the report and floor" in lines[0]
     assert "stopped by the time budget" in __import__("ganforge").api.evaluator_summary(record)
