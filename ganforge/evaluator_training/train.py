@@ -247,6 +247,10 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
         "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__, "ganforge": __version__, "platform": platform.platform(),
         "train_seconds": round(seconds, 1), "date": time.strftime("%Y-%m-%d"),
     }
+    weak = near_chance(record)
+    if weak:
+        record["warning"] = weak
+        log(f"warning: {weak}")
     partial = out.with_name(f".{out.stem}.partial-{os.getpid()}.safetensors")
     try:  # written aside and judged there: an evaluator whose features cannot tell images apart never lands
         write_evaluator(model, record, partial)
@@ -259,6 +263,17 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
         partial.unlink(missing_ok=True)
         record_path(partial).unlink(missing_ok=True)
     return record
+
+
+def near_chance(record: dict) -> str | None:
+    """A classifier whose held-out accuracy is within half of chance's (1/K) of it has barely learned: its features
+    say little, and so will the FIDs it gives. What to say of it, or None."""
+    k = record.get("num_classes") or 0
+    accuracy = record.get("test_accuracy")
+    if record["kind"] != "classifier" or accuracy is None or k < 2 or accuracy > 1.5 / k:
+        return None
+    return (f"held-out accuracy {accuracy:.3f} is near chance (1/{k} = {1 / k:.3f}): this evaluator has barely "
+            f"learned, and the FIDs it gives will say little; train it longer (--minutes or --epochs)")
 
 
 def rebuild_command(data: EvaluatorData, out: Path, epochs: int, seed: int, labelled: bool, flip: bool) -> str:

@@ -231,3 +231,6 @@ def test_a_time_budget_stops_the_training_and_the_record_says_so(tmp_path):
     assert "stopped_by_budget" in record and "time budget reached" in "\n".join(lines)
     assert "more than the 0 s budget: the training stops at the budget, and with the report and floor" in lines[0]
     assert "stopped by the time budget" in __import__("ganforge").api.evaluator_summary(record)
+    # a step or two leaves the classifier near chance: said, and kept in its record
+    assert record["test_accuracy"] <= 0.15 and "near chance (1/10 = 0.100)" in record["warning"]
+    assert any(line.startswith("warning: held-out accuracy") for line in lines)
