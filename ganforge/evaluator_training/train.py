@@ -254,7 +254,13 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
     partial = out.with_name(f".{out.stem}.partial-{os.getpid()}.safetensors")
     try:  # written aside and judged there: an evaluator whose features cannot tell images apart never lands
         write_evaluator(model, record, partial)
-        record |= floor(partial, data, name=str(out))
+        try:
+            record |= floor(partial, data, name=str(out))
+        except GanforgeError as e:
+            if not (weak or "stopped_by_budget" in record):
+                raise
+            raise GanforgeError(f"{e} (it trained {trained_steps} of {epochs * trainer.steps_per_epoch} steps: "
+                                "train it longer, with more --minutes or --epochs)") from None
         record["train_seconds_with_floor"] = round(time.perf_counter() - t0, 1)
         write_record(partial, record)
         os.replace(partial, out)  # weights first: new weights beside the old record are refused by their hash
