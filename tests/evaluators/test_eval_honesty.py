@@ -234,3 +234,20 @@ def test_a_time_budget_stops_the_training_and_the_record_says_so(tmp_path):
     # a step or two leaves the classifier near chance: said, and kept in its record
     assert record["test_accuracy"] <= 0.15 and "near chance (1/10 = 0.100)" in record["warning"]
     assert any(line.startswith("warning: held-out accuracy") for line in lines)
+
+
+def test_a_floor_refused_after_a_shortened_training_says_to_train_longer(tmp_path, monkeypatch):
+    """A 1-minute evaluator of Fashion-MNIST trained 1 of 468 steps on a busy machine; its floor (6.5e-07) was then
+    refused with advice to bring more varied data. The cause was the budget, and the message says so."""
+    from ganforge.evaluator_training import load_evaluator_data, train as evaluator_train
+
+    def flat_floor(weights, data, name=None):
+        raise GanforgeError(f"evaluator {name}: its FID floor (training vs held-out images) is 6.5e-07, so it cannot "
+                            "tell images apart; not written — give it more varied data, or more classes")
+
+    monkeypatch.setattr(evaluator_train, "floor", flat_floor)
+    data = load_evaluator_data("digits")
+    with pytest.raises(GanforgeError, match=r"is 6.5e-07.*\(it trained 1 of \d+ steps: train it longer, with more "
+                                            r"--minutes or --epochs\)$"):
+        evaluator_train.train_evaluator(data, tmp_path / "e.safetensors", minutes=0.001, flip=False, log=lambda _: None)
+    assert not list(tmp_path.iterdir())  # nothing written, not even a partial file
