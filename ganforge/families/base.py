@@ -299,8 +299,10 @@ class Family(nn.Module):
         if opts.get("d_steps", 1) > 1:
             offered["fewer_d_steps"] = f"fewer D steps per G step (objective.d_steps, now {opts['d_steps']})"
         if opts.get("loss") in ("bce", "fgan"):  # a game whose generator cost can saturate
-            offered["unsaturating_loss"] = ("a loss whose gradient does not saturate (objective.loss=least_squares, "
-                                            "or wasserstein with objective.gradient_penalty=10)")
+            # the critic's game needs a penalty on D: offered only to families that have the option
+            critic = (", or wasserstein with objective.gradient_penalty=10"
+                      if "gradient_penalty" in cls.Options.model_fields else "")
+            offered["unsaturating_loss"] = f"a loss whose gradient does not saturate (objective.loss=least_squares{critic})"
         return offered
 
     def pop_monitors(self) -> dict[str, torch.Tensor]:

@@ -194,6 +194,16 @@ def test_remedies_for_a_translator_that_ignores_its_input():
     pix = load_config(ROOT / "configs" / "pix2pix-edges-fashion.yaml", ["objective.l1=0"])
     opts = get_family("pix2pix").Options.model_validate(pix.objective).model_dump()
     assert "the L1 term (objective.l1=100)" in remedies("mode_collapse", pix, opts)
+    # a translator's options have no gradient penalty: its unsaturating game is least squares alone
+    for family, config in (("pix2pix", "pix2pix-edges-fashion"), ("srgan", "srgan-fashion-x2"),
+                           ("cyclegan", "cyclegan-edges-fashion")):
+        cfg = load_config(ROOT / "configs" / f"{config}.yaml", ["objective.loss=bce"])
+        opts = get_family(family).Options.model_validate(cfg.objective).model_dump()
+        offered = get_family(family).remedies(opts)["unsaturating_loss"]
+        assert offered == "a loss whose gradient does not saturate (objective.loss=least_squares)"
+        assert "gradient_penalty" not in get_family(family).Options.model_fields  # the key it used to name
+    assert "or wasserstein with objective.gradient_penalty=10" in get_family("gan").remedies({"loss": "bce"})[
+        "unsaturating_loss"]  # a family with the option keeps it
     h = history(signals=(None, None), **{"doctor/diversity": [0.1] * 8}, start=600)
     h.from_z = False
     assert "outputs for 64 fixed real inputs" in mode_collapse(h, C).message
