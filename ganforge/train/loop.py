@@ -25,6 +25,7 @@ from ..data.base import Dataset
 from ..data.kinds import start_line
 from ..errors import GanforgeError
 from ..fileio import check_writable
+from ..report import report_after_training
 from ..rundir import RunDir
 from ..scoring import write_report
 from ..families import Batch, Family, draw_latents, get_family
@@ -321,6 +322,9 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             if made:
                 remove_if_unstarted(run_dir)
             raise
+        finally:  # RUN/report.html however the run ended (its failures print a line, never replace the run's)
+            if RunDir(run_dir).config.is_file():
+                report_after_training(run_dir)
 
 
 def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, use_intact_checkpoint: bool) -> Run:
