@@ -11,17 +11,18 @@ from pathlib import Path
 
 from ..errors import GanforgeError, one_line
 from ..fileio import atomic_write
+from ..rundir import REPORT, RunDir
 from .contents import RunContents
 from .page import comparison_page, run_page
 
-REPORT = "report.html"  # inside the run folder
+__all__ = ["COMPARISON", "REPORT", "report_after_training", "write_comparison", "write_run_report"]
 COMPARISON = "comparison.html"  # a comparison's default name, beside the first run's folder
 
 
 def write_run_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of the run in `run_dir` to `out` (default RUN/report.html); returns where."""
     contents = RunContents.read(run_dir)
-    path = Path(out) if out is not None else contents.path / REPORT
+    path = Path(out) if out is not None else RunDir(contents.path).report
     atomic_write(path, run_page(contents))
     return path
 
@@ -44,5 +45,5 @@ def report_after_training(run_dir: str | Path) -> Path | None:
     try:
         return write_run_report(run_dir)
     except Exception as e:  # noqa: BLE001 (the page is a by-product; see the docstring)
-        print(f"report: could not write {Path(run_dir) / REPORT} ({one_line(e)})", file=sys.stderr)
+        print(f"report: could not write {RunDir(run_dir).report} ({one_line(e)})", file=sys.stderr)
         return None

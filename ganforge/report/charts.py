@@ -52,7 +52,8 @@ def draw_runs(title: str, ylabel: str, charts: dict[str, Chart], per_run_colour:
             label = f"{run}: {name}" if run else name
             style = {"color": RUN_COLOURS[r % len(RUN_COLOURS)], "linestyle": STYLES[i % len(STYLES)]} \
                 if per_run_colour else {"color": RUN_COLOURS[i % len(RUN_COLOURS)]}
-            ax.plot(steps, values, label=label, linewidth=1.3, marker="o" if len(steps) == 1 else None, **style)
+            ax.plot(steps, values, label=label, linewidth=1.3, marker="o" if len(steps) < 12 else None,
+                    markersize=3, **style)
         for floor_name, value in chart.floors.items():
             ax.axhline(value, color="#555555", linestyle="--", linewidth=1, label=f"{run}: {floor_name}" if run
                        else floor_name)

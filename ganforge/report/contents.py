@@ -35,7 +35,7 @@ class Chart:
     title: str
     ylabel: str
     series: dict[str, tuple[list[int], list[float]]]
-    log_y: bool = False
+    log_y: bool = False  # a log axis where the values span decades (charts.py decides)
     marks: list[int] = field(default_factory=list)
     floors: dict[str, float] = field(default_factory=dict)
 
@@ -61,7 +61,7 @@ class RunContents:
     grids_total: int  # how many the run wrote
     grid_caption: str
     evaluation: dict | None  # eval.json
-    evaluator: str | None  # one line: which network scored the run and its floor
+    evaluator: dict | None  # the record of the network that scored the run (its name, hash, floors)
     checkpoints: list[str]
     last_step: int  # the furthest step of its logs, grids and checkpoints
 
@@ -79,7 +79,7 @@ class RunContents:
             path=run.path, name=run.path.resolve().name, config=config, config_text=config_text, info=info,
             metrics=metrics, diagnoses=run.read_diagnoses(), grids=pick_grids(grids), grids_total=len(grids),
             grid_caption=grid_caption(config, info), evaluation=evaluation,
-            evaluator=evaluator_line(config, info, evaluation, metrics),
+            evaluator=evaluator_record(config, info, evaluation, metrics),
             checkpoints=[p.name for p in run.checkpoint_folders()] + (["best"] if run.best.is_dir() else []),
             # the step the run reached: its last checkpoint or grid can come after its last logging window
             last_step=max([int(r.get("step", 0)) for r in metrics] + [g.step for g in grids]
@@ -108,12 +108,13 @@ class RunContents:
         def group(prefix: str) -> list[str]:
             return [k for k in keys if k.startswith(prefix)]
 
-        flags = {f"doctor/{d.get('code')}" for d in self.diagnoses} | {k for k in group("doctor/")
-                                                                       if self._is_flag(k)}
+        # doctor/<code> of a diagnosis is a flag (1 raised, 0 cleared), drawn as the diagnosis's mark, not a curve
+        flags = {f"doctor/{d.get('code')}" for d in self.diagnoses}
+        # the family's monitors: D's verdicts (D(x), D(G(z)), …, those Family.signals() names) and the like
         monitors = [k for k in keys if "/" not in k and k != "img_per_s"]
         specs = [
             ("losses", "Losses", "loss", group("loss/"), False, marks),
-            ("monitors", "Monitors: what the family logs besides its losses (D(x), D(G(z)), …)", "value", monitors, False, marks),
+            ("monitors", "Monitors: what the family logs besides its losses", "value", monitors, False, marks),
             ("grad_norms", "Gradient norms", "L2 norm of the gradient", group("grad_norm/"), True, []),
             ("throughput", "Training speed", "images / s", [k for k in keys if k == "img_per_s"], False, []),
             ("doctor", "The doctor's measurements", "value", [k for k in group("doctor/") if k not in flags],
@@ -124,19 +125,20 @@ class RunContents:
                   for key, title, ylabel, names, log_y, m in specs if names]
         charts += [Chart(f"eval_{k[5:]}", f"Evaluation: {k[5:]}", k[5:], {k: self.curve(k)},
                          floors=self._floors(k[5:])) for k in group("eval/")]
-        for chart in charts:
-            chart.log_y = chart.log_y and all(v > 0 for _, ys in chart.series.values() for v in ys)
         return [c for c in charts if any(xs for xs, _ in c.series.values())]
 
-    def _is_flag(self, key: str) -> bool:
-        """doctor/<code> records a diagnosis raised (1) or cleared (0): marks, not a curve."""
-        values = {r[key] for r in self.metrics if key in r}
-        return values <= {0.0, 1.0}
-
     def _floors(self, metric: str) -> dict[str, float]:
-        record = (self.evaluation or {}).get("provenance", {}).get("evaluator") or {}
-        floor = record.get(f"{metric}_floor_train_vs_test")
+        floor = (self.evaluator or {}).get(f"{metric}_floor_train_vs_test")
         return {"evaluator's train-vs-held-out floor": float(floor)} if isinstance(floor, (int, float)) else {}
+
+    def evaluator_line(self) -> str | None:
+        """One line naming the network that scored the run, its accuracy and its floor (as eval.md says it)."""
+        if not self.evaluator:
+            return None
+        try:
+            return describe_evaluator(self.evaluator)
+        except (KeyError, TypeError, ValueError):  # a record of another version: its name at least
+            return f"evaluator {self.evaluator.get('name', 'unnamed')}"
 
     # ---- the numbers of the last window ---------------------------------------------------------------------
     def final_numbers(self) -> dict[str, float]:
@@ -158,7 +160,7 @@ class RunContents:
         shape = self.info.get("shape")
         rows = {
             "ganforge": self.info.get("ganforge"), "torch": self.info.get("torch"),
-            "python": self.info.get("python"), "machine": self.info.get("machine"),
+            "python": self.info.get("python"), "platform": self.info.get("platform"),
             "device": self.info.get("device"), "bf16": self.info.get("bf16"), "seed": train.get("seed"),
             "family": self.config.get("family"),
             "dataset": self.info.get("dataset") or data.get("name"), "data path": data.get("path"),
@@ -236,19 +238,13 @@ def grid_caption(config: dict, info: dict) -> str:
     return text
 
 
-def evaluator_line(config: dict, info: dict, evaluation: dict | None, metrics: list[dict]) -> str | None:
-    """Which network scored the run and its floor: from eval.json when there is one, else (an evaluation during
-    training only) from the record of the evaluator the config names or of the dataset's built-in one."""
+def evaluator_record(config: dict, info: dict, evaluation: dict | None, metrics: list[dict]) -> dict | None:
+    """The record of the network that scored the run: from eval.json when there is one, else (an evaluation during
+    training only) the record beside the evaluator the config names or the dataset's built-in one; None when the
+    run was not evaluated. Only the record is read, never the weights."""
     record = (evaluation or {}).get("provenance", {}).get("evaluator")
-    if not record and any(k.startswith("eval/") for r in metrics for k in r):
-        named = (config.get("eval", {}) or {}).get("evaluator")
-        weights = Path(named) if named else EVALUATOR_DIR / f"{info.get('dataset')}-cnn.safetensors"
-        record = _read_json(record_path(weights)) if record_path(weights).is_file() else None
-        if record is None:
-            return f"evaluator {weights.name} (its record was not found beside the weights)"
-    if not record:
-        return None
-    try:
-        return describe_evaluator(record)
-    except (KeyError, TypeError):
-        return f"evaluator {record.get('name', 'unnamed')}"
+    if record or not any(k.startswith("eval/") for r in metrics for k in r):
+        return record or None
+    named = (config.get("eval", {}) or {}).get("evaluator")
+    weights = Path(named) if named else EVALUATOR_DIR / f"{info.get('dataset')}-cnn.safetensors"
+    return _read_json(record_path(weights)) or {"name": weights.name}

@@ -111,12 +111,13 @@ def _slider_html(run: RunContents) -> str:
     if not run.grids:
         return '<p class="note">No sample grids written yet.</p>'
     data = [{"step": g.step, "src": _png_uri(g.path)} for g in run.grids]
-    shown = (f"{len(run.grids)} of the {run.grids_total} grids the run wrote, picked evenly through training"
-             if run.grids_total > len(run.grids) else f"all {run.grids_total} grids the run wrote")
+    shown = (f"the slider holds {len(run.grids)} of the {run.grids_total} grids the run wrote, picked evenly "
+             "through training" if run.grids_total > len(run.grids) else
+             f"the slider holds all {run.grids_total} grids the run wrote")
     last = len(run.grids) - 1
     # JSON inside <script>: "</" would end the block early, so it is written as "<\\/"
     payload = json.dumps(data).replace("</", "<\\/")
-    return (f'<p class="note">Each grid: {escape(run.grid_caption)}. {shown}.</p>'
+    return (f'<p class="note">Each grid: {escape(run.grid_caption)}; {shown}.</p>'
             f'<div class="slider"><input type="range" id="grid-slider" min="0" max="{last}" value="{last}" '
             f'step="1" aria-label="training step"><span id="grid-step">step {run.grids[last].step}</span></div>'
             f'<img id="grid" alt="sample grid" src="{data[last]["src"]}">'
@@ -136,7 +137,7 @@ def _diagnoses_html(diagnoses: list[dict]) -> str:
 def _evaluation_html(run: RunContents) -> str:
     parts = []
     if run.evaluator:
-        parts.append(f"<p>Scored by the {escape(run.evaluator)}.</p>")
+        parts.append(f'<p id="evaluator">Scored by the {escape(run.evaluator_line())}.</p>')
     if run.evaluation:
         rows = [[k, _number(v)] for k, v in run.evaluation.items()
                 if k != "provenance" and isinstance(v, (int, float)) and not isinstance(v, bool)]

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import threading
 import time
@@ -14,17 +15,19 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from ganforge import api
-from ganforge.config import config_from_dict
+from ganforge.config import config_from_dict, load_config
+from ganforge.data.base import Dataset
 from ganforge.errors import GanforgeError
 from ganforge.report import REPORT, contents as report_contents
 from ganforge.report.contents import Grid, RunContents, evenly, pick_grids
 from ganforge.rundir import RunDir, read_metrics
 from ganforge.train import loop, train
 
-from conftest import run_cli, tiny_config
+from conftest import ROOT, run_cli, tiny_config
 
 STEPS = 8
 
@@ -113,6 +116,17 @@ def test_the_page_shows_the_config_and_the_provenance(run):
     assert provenance["seed"] == "3" and provenance["ganforge"] == info["ganforge"]
     assert provenance["dataset"] == "digits" and provenance["steps"] == f"{STEPS} of {STEPS}"
     assert "The doctor found nothing to report." in html
+    assert provenance["data sha256"] == info["data_sha256"] and provenance["platform"] == info["platform"]
+
+
+def test_the_data_hash_changes_with_any_example_or_label():
+    x, labels = torch.randint(0, 256, (10, 1, 4, 4), dtype=torch.uint8), torch.arange(10)
+    base = loop.data_sha256(Dataset("toy", x, labels, "image"))
+    assert loop.data_sha256(Dataset("renamed", x.clone(), labels.clone(), "image")) == base  # the data, not its name
+    changed = x.clone()
+    changed[3, 0, 1, 2] ^= 1
+    assert loop.data_sha256(Dataset("toy", changed, labels, "image")) != base
+    assert loop.data_sha256(Dataset("toy", x, labels.flip(0), "image")) != base
 
 
 def test_the_page_lists_the_doctors_diagnoses_with_their_remedies(stopped_by_doctor):
@@ -126,6 +140,42 @@ def test_the_page_lists_the_doctors_diagnoses_with_their_remedies(stopped_by_doc
     assert message.startswith(finding)  # the error that stopped the run is the one the page shows
     marks = {c.key: c.marks for c in RunContents.read(folder).charts()}
     assert marks["losses"] == [6]  # the diagnosis is drawn on the loss curves at its step
+
+
+# ---- evaluation over time --------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_evaluations_during_training_are_charted_and_the_final_one_tabled(tmp_path):
+    cfg = load_config(ROOT / "configs" / "gan-ring8.yaml",
+                      ["train.steps=40", "log.every=10", "log.sample_every=20", "eval.every=20", "eval.num=500",
+                       "eval.final=true", "eval.final_num=500", "log.progress=false", "log.tensorboard=false",
+                       "train.batch_size=64"])
+    run = train(cfg, out=tmp_path / "run")
+    contents = RunContents.read(run.dir)
+    modes = {c.key: c for c in contents.charts()}["eval_modes"]
+    assert modes.series["eval/modes"] == ([20, 40], [r["eval/modes"] for r in read_metrics(run.dir) if "eval/modes" in r])
+    html = unescape(page_of(run.dir))
+    assert 'id="chart-eval_modes"' in html and 'id="chart-eval_high_quality"' in html
+    final = json.loads((run.dir / "eval.json").read_text())
+    assert f"<tr><td>modes</td><td class=num>{final['modes']}</td></tr>" in html
+    assert "2,000 samples (dark) over 2,000 training points (grey)" in html  # what a 2-D run's grid holds
+
+
+def test_the_evaluator_and_its_floor_are_named_and_drawn(run, tmp_path):
+    """An image run's FID over time beside the floor of the evaluator that eval.json names."""
+    folder = shutil.copytree(run.dir, tmp_path / "run")
+    with open(folder / "metrics.jsonl", "a") as f:
+        for step, fid in ((4, 30.0), (8, 20.0)):
+            f.write(json.dumps({"step": step, "eval/fid": fid}) + "\n")
+    record = {"name": "digits-cnn", "sha256": "ab" * 32, "test_accuracy": 0.97, "fid_floor_train_vs_test": 0.25}
+    (folder / "eval.json").write_text(json.dumps({"fid": 20.0, "provenance": {"evaluator": record}}))
+    contents = RunContents.read(folder)
+    fid = {c.key: c for c in contents.charts()}["eval_fid"]
+    assert fid.series["eval/fid"] == ([4, 8], [30.0, 20.0])
+    assert fid.floors == {"evaluator's train-vs-held-out floor": 0.25}
+    html = unescape(api.report(folder).read_text())
+    assert ("Scored by the evaluator digits-cnn (sha256 abababababab…, held-out accuracy 0.9700); its "
+            "train-vs-held-out FID floor 0.250.") in html
 
 
 # ---- written however the run ends -------------------------------------------------------------------------------
