@@ -36,6 +36,7 @@ from .families import draw_latents, get_family
 from .metrics.frozen_evaluator import resolve_evaluator
 from .nets.conditional import balanced_labels
 from .nets.mixture import MixtureGenerator
+from .report import write_comparison, write_run_report
 from .rundir import EVAL_JSON, EVAL_MD, RunDir, read_best_record, read_diagnoses, read_metrics
 from .rundir import read_run, read_run_config, read_run_info  # noqa: F401  (public here too: ganforge.api.read_run)
 from .sampling import generate_batches  # public here too: ganforge.api.generate_batches
@@ -367,6 +368,21 @@ def run_summary(run_dir: str | Path) -> dict:
         "diagnoses": [{k: d[k] for k in ("step", "code", "message")} for d in read_diagnoses(run_dir)],
         "ganforge": info.get("ganforge"), "torch": info.get("torch"),
     }
+
+
+def report(runs: str | Path | list[str | Path], out: str | Path | None = None) -> Path:
+    """`ganforge report`: rebuild one run's page (default RUN/report.html), or with several runs write a page that
+    compares them on the same axes (default comparison.html beside the first run's folder). Returns where it wrote.
+    Each run is checked first: a folder that is no run, or a run with no metrics logged yet, is a one-line error."""
+    runs = [runs] if isinstance(runs, (str, Path)) else list(runs)
+    if not runs:
+        raise GanforgeError("give one run folder or more")
+    for run in runs:
+        read_run_config(run)  # no such folder, a file, no config.yaml: the run folder's own message
+        if not read_metrics(run):
+            raise GanforgeError(f"{run}: no metrics logged yet ({RunDir(run).metrics.name} is empty or missing); "
+                                "the report has nothing to draw")
+    return write_run_report(runs[0], out) if len(runs) == 1 else write_comparison(runs, out)
 
 
 def sample_arrays(gen: Generator, x: torch.Tensor, label: int | None = None) -> dict[str, np.ndarray]:

@@ -11,6 +11,7 @@
       checkpoints/latest          names the newest checkpoint folder
       checkpoints/best/           weights.safetensors and best.json: the lowest FID that `eval.every` saw
       eval.json, eval.md          the last evaluation (ganforge.scoring.write_report)
+      report.html                 the run's page, written when training ends (ganforge.report)
       .lock                       held (flock) by the training writing the folder; holds its pid
 
 `RunDir(path)` gives each path and reads or writes each file; the module-level functions are the same readers
@@ -49,6 +50,7 @@ BEST_RECORD = "best.json"  # inside best/: {"step", "fid", "evaluator_sha256"}
 WEIGHTS = "weights.safetensors"  # inside a checkpoint folder (and best/)
 STATE = "state.pt"  # inside a checkpoint folder: optimisers, RNG, step, samplers
 EVAL_JSON, EVAL_MD = "eval.json", "eval.md"
+REPORT = "report.html"
 STEP_PREFIX = "step_"
 LOCK = ".lock"  # flock-ed by the one training that writes the folder
 
@@ -115,6 +117,10 @@ class RunDir:
     @property
     def eval_md(self) -> Path:
         return self.path / EVAL_MD
+
+    @property
+    def report(self) -> Path:
+        return self.path / REPORT
 
     @property
     def lock_file(self) -> Path:

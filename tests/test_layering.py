@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("families", ("ganforge.families",)),
     ("sampling", ("ganforge.sampling", "ganforge.images")),
     ("evaluate", ("ganforge.scoring", "ganforge.evaluator_training")),
+    ("report", ("ganforge.report",)),  # RUN/report.html: reads run folders; training writes it as a run ends
     ("train", ("ganforge.train",)),
     ("api", ("ganforge", "ganforge.api", "ganforge.latent")),  # `ganforge` itself: its __init__ re-exports the API
     ("cli", ("ganforge.cli", "ganforge.__main__")),  # the package ganforge/cli/ and `python -m ganforge`

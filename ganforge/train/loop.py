@@ -5,6 +5,8 @@ write grids and checkpoints → final checkpoint.
 """
 from __future__ import annotations
 
+import hashlib
+import platform
 import shutil
 import signal
 import sys
@@ -25,6 +27,7 @@ from ..data.base import Dataset
 from ..data.kinds import start_line
 from ..errors import GanforgeError
 from ..fileio import check_writable
+from ..report import report_after_training
 from ..rundir import RunDir
 from ..scoring import write_report
 from ..families import Batch, Family, draw_latents, get_family
@@ -271,6 +274,20 @@ def lr_factor(step: int, cfg: TrainConfig, seconds: float = 0.0) -> float:
     return 1.0 if progress < cfg.lr_decay_start else max(0.0, (1.0 - progress) / (1.0 - cfg.lr_decay_start))
 
 
+def data_sha256(data: Dataset | ShardDataset) -> str:
+    """sha256 of what the run trains on, for its provenance (run.json): of the stored examples and fields of data held
+    in memory (as loaded, before resizing), or of the shards' own sha256s for streamed shards."""
+    digest = hashlib.sha256()
+    if isinstance(data, ShardDataset):
+        digest.update(repr([s.get("sha256") for s in data.manifest["shards"]]).encode())
+        return digest.hexdigest()
+    for part in (data, *data.domains.values()):
+        for t in (part.stored, part.labels, *part.extra.values()):
+            if t is not None:
+                digest.update(t.contiguous().numpy())
+    return digest.hexdigest()
+
+
 def _check_augment(cfg: RunConfig, family: Family, data: Dataset | ShardDataset) -> None:
     if not cfg.augment.enabled:
         return
@@ -321,6 +338,9 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
             if made:
                 remove_if_unstarted(run_dir)
             raise
+        finally:  # RUN/report.html however the run ended (its failures print a line, never replace the run's)
+            if RunDir(run_dir).config.is_file():
+                report_after_training(run_dir)
 
 
 def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, use_intact_checkpoint: bool) -> Run:
@@ -384,7 +404,8 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
     layout.write_info({
         "family": cfg.family, "dataset": data.name, "kind": data.kind, "shape": list(data.shape),
         "num_classes": num_classes, "num_examples": len(data), "ganforge": __version__, "torch": torch.__version__,
-        "device": str(device), "bf16": bf16,
+        "device": str(device), "bf16": bf16, "python": platform.python_version(), "platform": platform.platform(),
+        "data_sha256": data_sha256(data),
         "fields": {f: {"kind": s.kind, "shape": list(s.shape), "classes": s.classes} for f, s in data.spec.items()},
     })
 
