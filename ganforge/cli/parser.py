@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import data, doctor, encode, evaluate, evaluator, info, sample, train, translate
+from . import data, doctor, encode, evaluate, evaluator, info, sample, serve, train, translate
 
 DESCRIPTION = ("The `ganforge` command: parse → typed config → build → run. User errors print one clear message, "
                "no traceback.")
@@ -15,7 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganforge", description=DESCRIPTION)
     sub = p.add_subparsers(dest="command", required=True)
     for register in (train.register, sample.register, encode.register, info.register_info, evaluate.register,
-                     evaluator.register, data.register, translate.register, doctor.register, info.register_list):
+                     evaluator.register, data.register, translate.register, doctor.register, serve.register,
+                     info.register_list):
         register(sub)
     return p
 
