@@ -66,6 +66,7 @@ def create_app(run_paths: list = (), live: LiveTrainer | None = None) -> Flask:
     """The app serving `run_paths` (each loaded once, here) and, with `live`, the live 2-D view."""
     runs = RunSet(list(run_paths))
     app = Flask("ganforge.serve", static_folder=str(STATIC), static_url_path="/static")
+    app.json.sort_keys = False  # the live switches in the order SWITCHES lists them
     app.url_map.merge_slashes = False  # '//x' is refused, not redirected to '/x'
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # the pages post small JSON commands only
     app.extensions["ganforge_runs"] = runs

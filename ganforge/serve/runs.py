@@ -126,10 +126,23 @@ class ExplorerRun:
         return torch.cat(padded), captions
 
     def _test_inputs(self, direction: str, gen: api.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The first test images of the field `gen` maps, and their targets when the data pairs them. A direction
+        that maps x itself (CycleGAN's BtoA) has as targets the inputs of the direction that makes x."""
         if direction not in self._tests:
-            given, targets, _ = api.test_pairs(gen.cfg.data, gen.conditions, MAX_TEST_INDEX + 1)
-            self._tests[direction] = (given[gen.conditions[0]], targets)
+            field = gen.conditions[0]
+            if field == "x":
+                other = next((g for g in self.translators.values() if g.conditions[0] != "x"), None)
+                given, _, _ = api.test_pairs(gen.cfg.data, ("x",), MAX_TEST_INDEX + 1)
+                paired = other is not None and self._test_inputs_of(other)[1] is not None
+                self._tests[direction] = (given["x"], self._test_inputs_of(other)[0] if paired else None)
+            else:
+                self._tests[direction] = self._test_inputs_of(gen)
         return self._tests[direction]
+
+    @staticmethod
+    def _test_inputs_of(gen: api.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        given, targets, _ = api.test_pairs(gen.cfg.data, gen.conditions, MAX_TEST_INDEX + 1)
+        return given[gen.conditions[0]], targets
 
 
 def _rgb(x: torch.Tensor, channels: int, side: int) -> torch.Tensor:

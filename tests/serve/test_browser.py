@@ -13,12 +13,15 @@ from serving import live_config, running, train_tiny
 
 pytest.importorskip("flask")
 SHOTS = ROOT / "docs" / "images"
+SCREENSHOTS = os.environ.get("GANFORGE_SCREENSHOTS") == "1"  # then runs train longer, so the pictures show something
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("explorer")
-    return [train_tiny(root / "gan"), train_tiny(root / "cgan", family="cgan")]
+    steps = {"train__steps": 600, "checkpoint__every": 600, "train__batch_size": 64, "log__every": 100,
+             "log__sample_every": 600} if SCREENSHOTS else {}
+    return [train_tiny(root / "gan", **steps), train_tiny(root / "cgan", family="cgan", **steps)]
 
 
 @pytest.fixture
@@ -76,7 +79,7 @@ def test_a_slider_changes_the_image_and_a_class_changes_the_samples(local_page, 
         page.click("#samples-0", position={"x": 5, "y": 5})  # the first sample: its nearest training images
         wait_loaded(page, "#nearest-0")
         assert "pixel distance" in page.inner_text("#run-0")
-        if os.environ.get("GANFORGE_SCREENSHOTS") == "1":
+        if SCREENSHOTS:
             page.screenshot(path=str(SHOTS / "explorer.png"), full_page=True)
 
 
@@ -104,7 +107,8 @@ def test_the_live_view_moves_while_training_and_stands_still_when_paused(local_p
             wait_loaded(page, "#frame")
             still = image_bytes(page, "#frame")
             page.click("#start")
-            page.wait_for_function("() => Number(document.querySelector('#status').dataset.step) > 100")
+            page.wait_for_function("(n) => Number(document.querySelector('#status').dataset.step) > n",
+                                   arg=1500 if SCREENSHOTS else 100, timeout=120_000)
             wait_loaded(page, "#frame")
             assert image_bytes(page, "#frame") != still  # the points moved
             page.click("#pause")
@@ -115,7 +119,7 @@ def test_the_live_view_moves_while_training_and_stands_still_when_paused(local_p
             time.sleep(1.0)
             assert page.get_attribute("#status", "data-step") == step
             assert image_bytes(page, "#frame") == paused  # pause stops them
-            if os.environ.get("GANFORGE_SCREENSHOTS") == "1":
+            if SCREENSHOTS:
                 page.screenshot(path=str(SHOTS / "live.png"), full_page=True)
 
             page.fill("#switch-objective-generators", "3")  # a stabiliser: restart with 3 generators

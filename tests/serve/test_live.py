@@ -106,3 +106,16 @@ def test_the_command_line_explains_what_it_needs(capsys, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "flask", None)  # as if Flask were not installed
     rc, err, _ = run_cli(["serve", "--live", "toy-ring8"], capsys)
     assert rc == 2 and err.strip() == "ganforge: error: ganforge serve needs Flask: pip install 'ganforge[serve]'"
+
+
+def test_the_server_binds_to_this_machine_unless_told_and_warns_when_told(capsys, monkeypatch):
+    import werkzeug.serving
+
+    bound = []
+    monkeypatch.setattr(werkzeug.serving, "run_simple", lambda host, port, app, **kw: bound.append((host, port, kw)))
+    monkeypatch.setattr("ganforge.serve.live.LiveTrainer.__init__", lambda self, cfg: None)  # no training here
+    rc, err, out = run_cli(["serve", "--live", "toy-ring8", "--port", "8123"], capsys)
+    assert rc == 0 and bound[-1][:2] == ("127.0.0.1", 8123) and "warning" not in err
+    assert bound[-1][2]["use_debugger"] is False and "http://127.0.0.1:8123/" in out
+    rc, err, out = run_cli(["serve", "--live", "toy-ring8", "--host", "0.0.0.0"], capsys)
+    assert rc == 0 and bound[-1][0] == "0.0.0.0" and "reachable from other machines" in err

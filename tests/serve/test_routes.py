@@ -6,9 +6,13 @@ import io
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
+import ganforge
+from conftest import TINY_CONFIGS
 from ganforge import api
+from ganforge.config import config_from_dict
 from ganforge.serve import make_app
 from serving import running, train_tiny
 
@@ -138,3 +142,25 @@ def test_a_page_refuses_external_content(client):
     page = client.get("/")
     assert page.status_code == 200 and b"http" not in page.data  # no address elsewhere: static files of its own
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_a_translation_run_shows_every_direction_of_a_test_image(tmp_path):
+    raw = yaml.safe_load((TINY_CONFIGS / "cyclegan.yaml").read_text())
+    ganforge.train(config_from_dict(raw), out=tmp_path / "cyc")
+    client = make_app([tmp_path / "cyc"]).test_client()
+    assert client.get("/api/runs").json["runs"][0]["translation"] == ["AtoB", "BtoA"]
+    answer = client.get("/api/runs/0/translate.png?index=3")
+    assert answer.headers["X-Captions"] == "AtoB: input | output | target / BtoA: input | output | target"
+    picture = pixels(answer)
+    scale, side, pad = 6, 16, 2  # 16-px tiles, 2 px apart, drawn 6 times larger
+
+    def tile(row, col):
+        top, left = (pad + row * (side + pad)) * scale, (pad + col * (side + pad)) * scale
+        return picture[top:top + side * scale, left:left + side * scale]
+
+    # each direction's target is the other's input: A→B's edge map comes back as B→A's target, and the reverse
+    assert np.array_equal(tile(0, 0), tile(1, 2)) and np.array_equal(tile(1, 0), tile(0, 2))
+    assert not np.array_equal(tile(0, 0), tile(1, 0))
+    assert not np.array_equal(pixels(client.get("/api/runs/0/translate.png?index=4")), picture)
+    assert "0–" in error_of(client.get("/api/runs/0/translate.png?index=1000"), 400)
+    assert "translates images" in error_of(client.get("/api/runs/0/samples.png"), 400)

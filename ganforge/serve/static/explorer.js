@@ -59,9 +59,11 @@ function generatorPanel(run, box) {
 
   if (run.kind === "image") {  // click a sample: its nearest training images (memorisation check)
     const near = el("img", { id: `nearest-${run.index}`, alt: "nearest training images" });
+    near.hidden = true;  // until a sample is clicked
     const caption = el("div", { class: "meta" }, "click a sample to see its nearest training images");
     near.addEventListener("error", () => explain(near));
     near.addEventListener("load", () => {
+      near.hidden = false;
       caption.textContent = "the sample, then its nearest training images (pixel distance " +
         near.dataset.distances + ")";
     });

@@ -44,7 +44,7 @@ async function poll() {
     status.dataset.step = state.step;
     status.dataset.running = state.running;
     if (state.error) message.textContent = state.error;
-    if (state.version !== shown) {
+    if (state.version !== shown && frame.complete) {  // a new frame, and the last one has arrived
       shown = state.version;
       frame.src = `/api/live/frame.png?v=${state.version}`;
     }
