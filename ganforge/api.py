@@ -486,3 +486,57 @@ def translate_files(gen: Generator, files: list[Path]) -> np.ndarray:
     run trained on (centre-cropped, resized); returns the outputs as uint8 (N, H, W, C)."""
     c, side, _ = gen.field_shape(gen.conditions[0])
     return image_io.to_uint8(gen.sample(len(files), condition=to_unit(read_images(files, side, c))))
+
+
+# -- What the explorer (`ganforge serve`) asks of a run -----------------------------------------------------------
+
+
+@torch.no_grad()
+def latent_directions(gen: Generator, principal: int = 4, random: int = 2, probes: int = 8, seed: int = 0,
+                      label: int | None = None) -> tuple[torch.Tensor, list[str]]:
+    """Unit directions in z to walk along: (principal + random, latent_dim) and a name for each.
+
+    The principal ones are the top eigenvectors of G's pull-back metric E[JᵀJ] (J: the Jacobian of G's output with
+    respect to z, by central differences at `probes` draws of the prior): the directions in which the output
+    changes most. They need no knowledge of the architecture (any G, conditional or a mixture), unlike a PCA of a
+    first layer's weights. The random ones are seeded Gaussian directions made orthogonal to those."""
+    d = gen.cfg.latent_dim
+    principal = min(principal, d)
+    random = max(0, min(random, d - principal))
+    z = gen.latents(probes, seed)
+    h = 1e-2
+    steps = torch.eye(d) * h
+    around = torch.cat([z[:, None] + steps, z[:, None] - steps]).reshape(-1, d)  # (2·probes·d, d)
+    labels = gen.labels(len(around), label) if gen.num_classes else None
+    out = gen.generate(around, labels).reshape(2, probes, d, -1)
+    jac = (out[0] - out[1]) / (2 * h)  # (probes, d, outputs): row i is ∂G/∂z_i
+    metric = torch.einsum("pio,pjo->ij", jac.double(), jac.double()) / probes
+    _, vectors = torch.linalg.eigh(metric)  # ascending eigenvalues
+    top = vectors[:, -principal:].flip(1).T.float() if principal else torch.empty(0, d)
+    extra = torch.randn(random, d, generator=torch.Generator().manual_seed(seed + 1))
+    basis, _ = torch.linalg.qr(torch.cat([top, extra]).T)  # keeps the principal ones, orthogonalises the rest
+    dirs = torch.cat([top, basis.T[principal:principal + random]])
+    return dirs, [f"PC{i + 1}" for i in range(principal)] + [f"random {i + 1}" for i in range(random)]
+
+
+def training_examples(gen: Generator, num: int = 2000) -> torch.Tensor:
+    """The first `num` examples of the run's own training data, as G makes them (images in [-1, 1], vectors)."""
+    data = load_configured(gen.cfg.data, "train", seed=gen.cfg.train.seed)
+    return data.examples(torch.arange(min(num, len(data))))  # converted per pick: never the whole set as float
+
+
+def nearest_examples(x: torch.Tensor, reference: torch.Tensor, k: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each row of `x`, the indices (N, k) and Euclidean distances (N, k) of its k nearest rows of
+    `reference` (compared as flat vectors: pixels for images); shapes must agree."""
+    if x.shape[1:] != reference.shape[1:]:
+        raise GanforgeError(f"samples of shape {tuple(x.shape[1:])} against references of shape "
+                            f"{tuple(reference.shape[1:])}")
+    dist = torch.cdist(x.flatten(1).float(), reference.flatten(1).float())
+    found = dist.topk(min(k, len(reference)), dim=1, largest=False)
+    return found.indices, found.values
+
+
+def translation_directions(run_dir: str | Path) -> list[str]:
+    """The directions an image-to-image run learnt ("AtoB", "BtoA"); [] for a run that generates from z."""
+    cfg, _ = read_run(run_dir)
+    return list(get_family(cfg.family).directions)

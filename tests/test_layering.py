@@ -28,10 +28,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("report", ("ganforge.report",)),  # RUN/report.html: reads run folders; training writes it as a run ends
     ("train", ("ganforge.train",)),
     ("api", ("ganforge", "ganforge.api", "ganforge.latent")),  # `ganforge` itself: its __init__ re-exports the API
+    ("serve", ("ganforge.serve",)),  # the explorer's web app: over the API (and train's stepper, for the live view)
     ("cli", ("ganforge.cli", "ganforge.__main__")),  # the package ganforge/cli/ and `python -m ganforge`
 ]
 # The CLI is thin: it parses, checks its output paths and prints; all else it asks of the API layer.
-CLI_MAY_IMPORT = ("ganforge._version", "ganforge.errors", "ganforge.config", "ganforge.fileio", "ganforge.rundir")
+CLI_MAY_IMPORT = ("ganforge._version", "ganforge.errors", "ganforge.config", "ganforge.fileio", "ganforge.rundir",
+                  "ganforge.serve")  # `ganforge serve` hands its arguments to the web app's entry point
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
 
 

@@ -21,7 +21,8 @@ from ganforge.metrics.fidelity import fidelity
 
 tomllib = pytest.importorskip("tomllib")  # Python ≥ 3.11 reads pyproject.toml itself
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-OPTIONAL = {"scikit-learn": "digits", "torchmetrics": "translation"}  # dependency → the extra that brings it
+# dependency → the extra that brings it
+OPTIONAL = {"scikit-learn": "digits", "torchmetrics": "translation", "flask": "serve"}
 
 
 def _requirement_names(requirements: list[str]) -> set[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import data, doctor, encode, evaluate, evaluator, info, report, sample, train, translate
+from . import data, doctor, encode, evaluate, evaluator, info, report, sample, serve, train, translate
 
 DESCRIPTION = ("The `ganforge` command: parse → typed config → build → run. User errors print one clear message, "
                "no traceback.")
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for register in (train.register, sample.register, encode.register, info.register_info, evaluate.register,
                      evaluator.register, data.register, translate.register, doctor.register, report.register,
-                     info.register_list):
+                     serve.register, info.register_list):
         register(sub)
     return p
 

@@ -1,0 +1,81 @@
+"""A training run held in memory and stepped from outside, one training step at a time: what the explorer's live
+2-D view trains with (`ganforge serve --live`). It writes no run folder, keeps no checkpoints, logs nothing and has
+no doctor; a step is the loop's step (the family's phases in order, each `repeat` times, the optimisers of the
+networks a phase updates, `after_update`, then the EMAs), built from loop.py's own set-up helpers."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import RunConfig
+from ..families import Batch, Family, get_family
+from .ema import EMA
+from .loop import MAIN, build_data, build_samplers, lr_factor, make_optimizer, pick_device
+
+
+class Stepper:
+    """A family, its optimisers, EMAs and batch streams, set up from `cfg` as `train` would, and `step()` to train
+    one more step. Not thread-safe: one thread steps it and reads its networks."""
+
+    def __init__(self, cfg: RunConfig):
+        get_family(cfg.family).check_config(cfg)
+        self.cfg = cfg
+        self.device = pick_device(cfg.train.device)
+        torch.manual_seed(cfg.train.seed)
+        self.data = build_data(cfg)
+        self.family: Family = get_family(cfg.family)(cfg, self.data.shape, self.data.num_classes,
+                                                     fields=self.data.spec).to(self.device)
+        self.phases = self.family.phases()
+        trained = sorted({n for p in self.phases for n in p.updates})
+        self.optimizers = {n: make_optimizer(self.family.nets[n].parameters(), cfg.optim_for(n)) for n in trained}
+        self.emas = ({n: EMA(self.family.nets[n], cfg.train.ema).to(self.device) for n in self.family.generators()}
+                     if cfg.train.ema else {})
+        self.samplers = build_samplers(cfg, self.data, self.family, self.device)
+        self.step_count = 0
+
+    @property
+    def sampling_net(self) -> nn.Module:
+        """The generator that samples: its EMA when train.ema is on, else the trained one."""
+        name = self.family.generator
+        return self.emas[name].net if name in self.emas else self.family.nets[name]
+
+    @property
+    def finished(self) -> bool:
+        """Whether train.steps steps are done."""
+        return self.step_count >= self.cfg.train.steps
+
+    def _real_batch(self) -> Batch:
+        fields = {k: v for k, v in self.samplers[MAIN].next().items() if k in self.family.needs}
+        streams = {n: Batch(s.batch_size, s.next()) for n, s in self.samplers.items() if n != MAIN}
+        return Batch(len(fields["x"]), fields, streams)
+
+    def step(self) -> dict[str, float]:
+        """Train one step; returns its loss terms."""
+        cfg, family = self.cfg, self.family
+        family.step = self.step_count
+        if cfg.train.lr_decay != "none":
+            factor = lr_factor(self.step_count, cfg.train)
+            for n, opt in self.optimizers.items():
+                for group in opt.param_groups:
+                    group["lr"] = cfg.optim_for(n).lr * factor
+        losses: dict[str, float] = {}
+        batch = None
+        for phase in self.phases:
+            for name, net in family.nets.items():  # no weight gradients for the networks this phase leaves alone
+                net.requires_grad_(name in phase.updates)
+            for _ in range(phase.repeat):
+                if not phase.same_batch or batch is None:
+                    batch = self._real_batch() if phase.data else Batch(cfg.train.batch_size)
+                terms = getattr(family, phase.name)(batch)
+                for n in phase.updates:
+                    self.optimizers[n].zero_grad(set_to_none=True)
+                sum(terms.values()).backward()
+                for n in phase.updates:
+                    self.optimizers[n].step()
+                family.after_update(phase)
+            losses |= {k: float(v.detach()) for k, v in terms.items()}
+        for n, e in self.emas.items():
+            e.update(family.nets[n])
+        family.pop_monitors()  # nobody reads them here; keep them from piling up
+        self.step_count += 1
+        return losses
