@@ -6,6 +6,7 @@ import math
 from .. import api
 from ..errors import GanforgeError
 from ..latent import arithmetic as latent_arithmetic, interpolate as latent_interpolate
+from .generate import interpolate_text
 from .output import check_out, npz_path, write_grid, write_npz
 from .types import count, index_group, real, seed
 
@@ -32,6 +33,8 @@ def register(sub) -> None:
     it.add_argument("--method", choices=["slerp", "linear"], default="slerp")
     it.add_argument("--seed", type=seed, default=0)
     it.add_argument("--class", dest="label", type=count(0), metavar="K", help="conditional runs: keep class K on every row")
+    it.add_argument("--text", action="append", metavar="CAPTION",
+                    help="text-to-image runs: walk from one caption to another (--text A --text B), z fixed per row")
     it.set_defaults(run=interpolate)
 
     ar = sub.add_parser("arithmetic", help="DCGAN-style vector arithmetic on the z of chosen samples")
@@ -84,7 +87,9 @@ def sample(args) -> None:
 
 
 def interpolate(args) -> None:
-    """A grid of walks through z, one a row."""
+    """A grid of walks through z, one a row (with --text: between two captions)."""
+    if args.text is not None:
+        return interpolate_text(args)
     check_out(args.out)
     gen = api.load(args.run_dir)
     need_images(gen, args.run_dir, "interpolate")

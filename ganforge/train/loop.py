@@ -27,6 +27,7 @@ from ..errors import GanforgeError
 from ..fileio import check_writable
 from ..rundir import RunDir
 from ..scoring import write_report
+from ..text import resolve_encoder
 from ..families import Batch, Family, draw_latents, get_family
 from . import checkpoint
 from .doctor import DIVERSITY_SAMPLES, Doctor, overfitting_probe
@@ -386,6 +387,8 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
         "num_classes": num_classes, "num_examples": len(data), "ganforge": __version__, "torch": torch.__version__,
         "device": str(device), "bf16": bf16,
         "fields": {f: {"kind": s.kind, "shape": list(s.shape), "classes": s.classes} for f, s in data.spec.items()},
+        # the sentence encoder of a captioned run: `generate` embeds new captions with the very same one
+        **({"encoder": resolve_encoder(cfg.data.encoder).record()} if cfg.data.captions else {}),
     })
 
     # image runs show a grid of `log.grid` samples; 2-D runs a scatter of 2,000 over the data; a translator's
