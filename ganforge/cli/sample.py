@@ -61,6 +61,16 @@ def check_class(gen, run_dir: str, label: int | None, balanced: str | None = Non
         raise GanforgeError(f"--class {label} out of range: {run_dir} has classes 0–{gen.num_classes - 1}")
 
 
+def need_z_alone(gen, run_dir: str, what: str) -> None:
+    """sample, interpolate and arithmetic draw from z (and a class); a generator that also takes data fields is
+    asked through its own command."""
+    if gen.conditions:
+        use = ('`ganforge generate RUN "a caption"` or `interpolate --text A --text B`' if "embedding" in gen.conditions
+               else "`ganforge translate`")
+        raise GanforgeError(f"{run_dir}: {what} draws from z alone, and this run's generator ({gen.cfg.family}) "
+                            f"takes {', '.join(gen.inputs)}; use {use}")
+
+
 def need_images(gen, run_dir: str, what: str) -> None:
     """Grids are drawn of image runs only."""
     if gen.kind != "image":
@@ -73,6 +83,7 @@ def sample(args) -> None:
     check_out(args.out)
     check_out(args.grid, "--grid")
     gen = api.load(args.run_dir)
+    need_z_alone(gen, args.run_dir, "sample")
     check_class(gen, args.run_dir, args.label, "--class-balanced" if args.class_balanced else None)
     if args.grid:
         need_images(gen, args.run_dir, "--grid")
@@ -92,6 +103,7 @@ def interpolate(args) -> None:
         return interpolate_text(args)
     check_out(args.out)
     gen = api.load(args.run_dir)
+    need_z_alone(gen, args.run_dir, "interpolate without --text")
     need_images(gen, args.run_dir, "interpolate")
     check_class(gen, args.run_dir, args.label)
     x = latent_interpolate(gen, rows=args.rows, steps=args.steps, method=args.method, seed=args.seed, label=args.label)
@@ -113,6 +125,7 @@ def arithmetic(args) -> None:
     check_indices(args)
     check_out(args.out)
     gen = api.load(args.run_dir)
+    need_z_alone(gen, args.run_dir, "arithmetic")
     need_images(gen, args.run_dir, "arithmetic")
     check_class(gen, args.run_dir, args.label)
     z = gen.latents(args.num, seed=args.seed)

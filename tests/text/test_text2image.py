@@ -107,6 +107,10 @@ def test_empty_captions_and_runs_without_text_are_one_line_errors(run_dir, tmp_p
     assert rc != 0 and err.strip().endswith("a caption must be non-empty text, got '  '") and err.count("\n") == 1
     rc, err, _ = run_cli(["interpolate", run_dir, "--text", "a seven", "--out", tmp_path / "x.png"], capsys)
     assert rc != 0 and "give two captions to walk between" in err
+    for command in (["sample", run_dir, "--out", tmp_path / "x.npz"], ["interpolate", run_dir, "--out", tmp_path / "x.png"],
+                    ["arithmetic", run_dir, "--plus", "1", "--out", tmp_path / "x.png"]):
+        rc, err, _ = run_cli(command, capsys)
+        assert rc != 0 and 'takes z, embedding; use `ganforge generate RUN "a caption"`' in err, command
     plain = train(tiny(train__steps=1), out=tmp_path / "plain").dir
     rc, err, _ = run_cli(["generate", plain, "a dark seven", "--out", tmp_path / "x.png"], capsys)
     assert rc != 0 and "family 'gan' does not take captions" in err and err.count("\n") == 1
