@@ -361,10 +361,31 @@ def bigan_section() -> Section:
                    [src], rows)
 
 
+TEXT_LABELS = {"baseline": "plain text-conditional GAN", "gan_cls": "GAN-CLS", "gan_int": "GAN-INT",
+               "gan_int_cls": "GAN-INT-CLS"}
+
+
+def text2image_section() -> Section:
+    src = "experiments/results/text2image.json"
+    d = load(src)
+    reduced = " (reduced" + (", shared machine)" if d.get("contended") else ")") if d.get("reduced_budget") else ""
+    rows = [Row(label=TEXT_LABELS.get(r["variant"], r["variant"]), config=config_name(r["config"]),
+                score=f"class agreement {pct(r['class_agreement']['held_out_phrasings']['mean'])} on held-out phrasings",
+                other=f"training phrasings {pct(r['class_agreement']['training_phrasings']['mean'])}, held-out "
+                      f"combinations {pct(r['held_out_combinations']['mean_class_agreement'])}, brightness pairs "
+                      f"{pct(r['attribute_agreement']['brightness/training_words'])}, FID {num(r['fid'])}",
+                budget=seconds(r["seconds"]) + reduced, steps=count(r["steps"]), cpu=cpu_of(d), date=day(d.get("date")))
+            for r in d["rows"]]
+    return Section("Text to image", "Captions in, images out (Reed et al. 2016): how often the evaluator names the "
+                   "caption's class, in words training never used; the [text-to-image guide]"
+                   "(../guides/text-to-image.md) has the whole table and the grids.", [src], rows)
+
+
 def conditional_page() -> Page:
     return Page("conditional", "Conditional and semi-supervised", "Class-conditional GANs, the semi-supervised GAN, "
-                "samples as training data and BiGAN's representations, on Fashion-MNIST.",
-                [conditional_section(), semi_supervised_section(), augmentation_section(), bigan_section()])
+                "samples as training data, BiGAN's representations and text-to-image, on Fashion-MNIST.",
+                [conditional_section(), semi_supervised_section(), augmentation_section(), bigan_section(),
+                 text2image_section()])
 
 
 # ---------------------------------------------------------------- image-to-image

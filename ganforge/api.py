@@ -43,6 +43,7 @@ from .sampling import generate_batches  # public here too: ganforge.api.generate
 from .train import checkpoint
 from .train import train as run_training
 from .train.loop import held_out_metrics
+from .text import check_captions, encode as encode_captions, resolve_encoder
 
 
 def train(config: RunConfig | dict | str | Path | None = None, out: str | Path | None = None,
@@ -367,7 +368,7 @@ def run_summary(run_dir: str | Path) -> dict:
         "last_metrics": metrics[-1] if metrics else None,
         "diagnoses": [{k: d[k] for k in ("step", "code", "message")} for d in read_diagnoses(run_dir)],
         "ganforge": info.get("ganforge"), "torch": info.get("torch"),
-    }
+    } | ({"encoder": info.get("encoder") or {"name": cfg.data.encoder}} if cfg.data.captions else {})
 
 
 def report(runs: str | Path | list[str | Path], out: str | Path | None = None) -> Path:
@@ -540,3 +541,61 @@ def translation_directions(run_dir: str | Path) -> list[str]:
     """The directions an image-to-image run learnt ("AtoB", "BtoA"); [] for a run that generates from z."""
     cfg, _ = read_run(run_dir)
     return list(get_family(cfg.family).directions)
+
+
+# -- Text-to-image: captions in, images out (`ganforge generate`, `ganforge interpolate --text`) --------------------
+TEXT_FIELD = "embedding"
+
+
+def caption_embeddings(gen: Generator, captions) -> torch.Tensor:
+    """The sentence embeddings (N, D) of `captions` by the encoder the run trained with (its name in the config,
+    its hash in run.json): a GanforgeError for a run that takes no captions, for an empty caption, and for an
+    encoder whose files differ from the run's."""
+    if TEXT_FIELD not in gen.conditions:
+        raise GanforgeError(f"this run's generator ({gen.cfg.family}) takes {', '.join(gen.inputs)}, not a caption; "
+                            "captions need a text-to-image run (family text2image)")
+    captions = check_captions(captions)
+    encoder = resolve_encoder(gen.cfg.data.encoder)
+    trained = (gen.info.get("encoder") or {}).get("hash")
+    if trained and trained != encoder.hash:
+        raise GanforgeError(f"the text encoder {gen.cfg.data.encoder} here (hash {encoder.hash[:12]}) is not the one "
+                            f"this run trained with (hash {trained[:12]}): its embeddings would mean nothing to G")
+    return encode_captions(captions, encoder)
+
+
+def text_generator(run_dir: str | Path) -> Generator:
+    """The generator of a text-to-image run (a GanforgeError naming the run for any other)."""
+    gen = load(run_dir)
+    if TEXT_FIELD not in gen.conditions:
+        raise GanforgeError(f"{run_dir}: family '{gen.cfg.family}' does not take captions (its generator takes "
+                            f"{', '.join(gen.inputs)}); generate needs a text-to-image run (family text2image)")
+    return gen
+
+
+def generate(run_dir: str | Path, caption: str, num: int = 16, seed: int = 0) -> torch.Tensor:
+    """`num` images (num, C, H, W) in [-1, 1] of one caption, from a text-to-image run: G(z, e(caption)) for `num`
+    draws of z (`seed`)."""
+    gen = text_generator(run_dir)
+    e = caption_embeddings(gen, [caption])
+    return gen.sample(num, seed=seed, condition=e.expand(num, -1).contiguous())
+
+
+def interpolate_captions(run_dir: str | Path, first: str, second: str, rows: int = 6, steps: int = 9,
+                         seed: int = 0) -> torch.Tensor:
+    """A walk from one caption to another: (rows·steps, C, H, W), row r keeping one z and stepping the embedding
+    linearly from `first`'s (column 0) to `second`'s (the last column), as GAN-INT trains on such mixtures."""
+    gen = text_generator(run_dir)
+    _check_count(rows)
+    if steps < 2:
+        raise GanforgeError(f"steps must be ≥ 2 (both ends are drawn), got {steps}")
+    a, b = caption_embeddings(gen, [first, second])
+    t = torch.linspace(0, 1, steps)[:, None]
+    walk = (1 - t) * a + t * b  # (steps, D)
+    z = gen.latents(rows, seed).repeat_interleave(steps, 0)
+    return generate_batches(gen.net, z, walk.repeat(rows, 1))
+
+
+def text_arrays(x: torch.Tensor, captions: list[str]) -> dict[str, np.ndarray]:
+    """The arrays of a text-to-image samples file: 'images' uint8 (N, H, W, C) and 'captions', one per image."""
+    return {"images": image_io.to_uint8(x), "captions": np.array(captions)}
+

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent / "ganforge"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("ganforge._version", "ganforge.errors", "ganforge.config", "ganforge.fileio", "ganforge.rundir",
               "ganforge.seeds")),
-    ("parts", ("ganforge.data", "ganforge.nets", "ganforge.objectives", "ganforge.metrics", "ganforge.augment")),
+    ("parts", ("ganforge.data", "ganforge.nets", "ganforge.objectives", "ganforge.metrics", "ganforge.augment",
+               "ganforge.text")),
     ("families", ("ganforge.families",)),
     ("sampling", ("ganforge.sampling", "ganforge.images")),
     ("evaluate", ("ganforge.scoring", "ganforge.evaluator_training")),

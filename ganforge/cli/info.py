@@ -30,6 +30,8 @@ def info(args) -> None:
     for k, v in summary.items():
         if k == "last_metrics" and v:
             v = ", ".join(f"{mk}={mv:.4g}" if isinstance(mv, float) else f"{mk}={mv}" for mk, mv in v.items())
+        if k == "encoder":  # a text-to-image run's sentence encoder
+            v = v["name"] + (f" (files' sha256 {v['hash'][:12]}…)" if v.get("hash") else "")
         if k == "diagnoses":  # the doctor's, one a line
             v = "".join(f"\n  [{d['code']}] {d['message']}" for d in v) if v else "none"
         print(f"{k:>14}: {v}")

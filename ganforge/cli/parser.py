@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import data, doctor, encode, evaluate, evaluator, info, report, sample, serve, train, translate
+from . import data, doctor, encode, evaluate, evaluator, generate, info, report, sample, serve, train, translate
 
 DESCRIPTION = ("The `ganforge` command: parse → typed config → build → run. User errors print one clear message, "
                "no traceback.")
@@ -14,9 +14,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand; each sets `run`, the function that carries it out."""
     p = argparse.ArgumentParser(prog="ganforge", description=DESCRIPTION)
     sub = p.add_subparsers(dest="command", required=True)
-    for register in (train.register, sample.register, encode.register, info.register_info, evaluate.register,
-                     evaluator.register, data.register, translate.register, doctor.register, report.register,
-                     serve.register, info.register_list):
+    for register in (train.register, sample.register, generate.register, encode.register, info.register_info,
+                     evaluate.register, evaluator.register, data.register, translate.register, doctor.register,
+                     report.register, serve.register, info.register_list):
         register(sub)
     return p
 

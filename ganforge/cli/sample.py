@@ -6,6 +6,7 @@ import math
 from .. import api
 from ..errors import GanforgeError
 from ..latent import arithmetic as latent_arithmetic, interpolate as latent_interpolate
+from .generate import interpolate_text
 from .output import check_out, npz_path, write_grid, write_npz
 from .types import count, index_group, real, seed
 
@@ -32,6 +33,8 @@ def register(sub) -> None:
     it.add_argument("--method", choices=["slerp", "linear"], default="slerp")
     it.add_argument("--seed", type=seed, default=0)
     it.add_argument("--class", dest="label", type=count(0), metavar="K", help="conditional runs: keep class K on every row")
+    it.add_argument("--text", action="append", metavar="CAPTION",
+                    help="text-to-image runs: walk from one caption to another (--text A --text B), z fixed per row")
     it.set_defaults(run=interpolate)
 
     ar = sub.add_parser("arithmetic", help="DCGAN-style vector arithmetic on the z of chosen samples")
@@ -58,6 +61,16 @@ def check_class(gen, run_dir: str, label: int | None, balanced: str | None = Non
         raise GanforgeError(f"--class {label} out of range: {run_dir} has classes 0–{gen.num_classes - 1}")
 
 
+def need_z_alone(gen, run_dir: str, what: str) -> None:
+    """sample, interpolate and arithmetic draw from z (and a class); a generator that also takes data fields is
+    asked through its own command."""
+    if gen.conditions:
+        use = ('`ganforge generate RUN "a caption"` or `interpolate --text A --text B`' if "embedding" in gen.conditions
+               else "`ganforge translate`")
+        raise GanforgeError(f"{run_dir}: {what} draws from z alone, and this run's generator ({gen.cfg.family}) "
+                            f"takes {', '.join(gen.inputs)}; use {use}")
+
+
 def need_images(gen, run_dir: str, what: str) -> None:
     """Grids are drawn of image runs only."""
     if gen.kind != "image":
@@ -70,6 +83,7 @@ def sample(args) -> None:
     check_out(args.out)
     check_out(args.grid, "--grid")
     gen = api.load(args.run_dir)
+    need_z_alone(gen, args.run_dir, "sample")
     check_class(gen, args.run_dir, args.label, "--class-balanced" if args.class_balanced else None)
     if args.grid:
         need_images(gen, args.run_dir, "--grid")
@@ -84,9 +98,12 @@ def sample(args) -> None:
 
 
 def interpolate(args) -> None:
-    """A grid of walks through z, one a row."""
+    """A grid of walks through z, one a row (with --text: between two captions)."""
+    if args.text is not None:
+        return interpolate_text(args)
     check_out(args.out)
     gen = api.load(args.run_dir)
+    need_z_alone(gen, args.run_dir, "interpolate without --text")
     need_images(gen, args.run_dir, "interpolate")
     check_class(gen, args.run_dir, args.label)
     x = latent_interpolate(gen, rows=args.rows, steps=args.steps, method=args.method, seed=args.seed, label=args.label)
@@ -108,6 +125,7 @@ def arithmetic(args) -> None:
     check_indices(args)
     check_out(args.out)
     gen = api.load(args.run_dir)
+    need_z_alone(gen, args.run_dir, "arithmetic")
     need_images(gen, args.run_dir, "arithmetic")
     check_class(gen, args.run_dir, args.label)
     z = gen.latents(args.num, seed=args.seed)

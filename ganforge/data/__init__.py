@@ -45,6 +45,8 @@ def load_dataset(
     seed: int = 0,
     task: str | None = None,
     direction: str = "AtoB",
+    captions: str | None = None,
+    encoder: str = "all-MiniLM-L6-v2",
 ) -> Dataset:
     """Load dataset `name` whole into memory.
 
@@ -54,7 +56,9 @@ def load_dataset(
     "shards" (a folder written by `ganforge data pack`) is the exception: its train split comes back as a
     `ShardDataset` that reads nothing up front and streams batches (no `num_samples`); its test split is DIR/test.
     `task` derives an image-to-image task from the images (`ganforge.data.paired.TASKS`): x stays the image and
-    the field "source" holds its edges, a downscaled copy, … .
+    the field "source" holds its edges, a downscaled copy, … . `captions` ("attributes" for Fashion-MNIST, "files"
+    for a folder's caption files) adds each example's caption and its sentence embedding by `encoder`, the field
+    "embedding" (`ganforge.data.captions`).
     """
     if name not in DATASETS:
         close = difflib.get_close_matches(name, DATASETS, n=3)
@@ -68,11 +72,15 @@ def load_dataset(
         if task is not None:
             raise GanforgeError(f"data.task={task} derives pairs from data held in memory; streamed shards "
                                 f"(data.name=shards) do not offer it yet: pack the pairs' folder instead")
+        if captions is not None:
+            raise GanforgeError(f"data.captions={captions}: streamed shards (data.name=shards) carry no captions yet; "
+                                "train on the captioned folder itself (data.name=folder)")
         return _load_shards(path, split, image_size, channels, num_samples)
 
     if name in MIXTURES:
-        if task is not None:
-            raise GanforgeError(f"data.task={task} derives image pairs; dataset {name!r} is 2-D points")
+        if task is not None or captions is not None:
+            what = f"data.task={task} derives image pairs" if task else f"data.captions={captions} describes images"
+            raise GanforgeError(f"{what}; dataset {name!r} is 2-D points")
         n = DEFAULT_MIXTURE_SAMPLES if num_samples is None else num_samples
         x, labels = sample_mixture(name, n, torch.Generator().manual_seed(seed))
         return Dataset(name, x, labels, "vector")
@@ -115,6 +123,10 @@ def load_dataset(
         x, y, kind = load_npz(path)
         ds = Dataset(name, x, y, kind)
 
+    if captions is not None:  # before the subset: a folder's captions follow its list of files
+        from ganforge.data.captions import add_captions
+
+        ds = add_captions(ds, captions, encoder, path, seed)
     ds = _subsample(ds, num_samples, seed)
     if ds.kind == "image":  # resized and converted a batch at a time: the stored data stays compact
         if image_size is not None and image_size <= 0:
@@ -133,7 +145,8 @@ def load_configured(d, split: str = "train", seed: int = 0, subset: bool = True)
     """The dataset a run's `data:` config section (`d`, a DataConfig) describes, split `split`; `subset` False
     ignores data.num_samples (a test split scored whole)."""
     return load_dataset(d.name, path=d.path, split=split, image_size=d.image_size, channels=d.channels, task=d.task,
-                        direction=d.direction, num_samples=d.num_samples if subset else None, seed=seed)
+                        direction=d.direction, num_samples=d.num_samples if subset else None, seed=seed,
+                        captions=d.captions, encoder=d.encoder)
 
 
 def _load_shards(path, split: str, image_size: int | None, channels: int | None, num_samples: int | None):

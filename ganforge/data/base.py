@@ -48,8 +48,11 @@ class Dataset:
 
     def __init__(self, name: str, x: torch.Tensor, labels: torch.Tensor | None, kind: str,
                  image_size: int | None = None, channels: int | None = None,
-                 extra: dict[str, torch.Tensor] | None = None, domains: dict[str, "Dataset"] | None = None):
+                 extra: dict[str, torch.Tensor] | None = None, domains: dict[str, "Dataset"] | None = None,
+                 captions: list[str] | None = None):
         self.extra = dict(extra or {})
+        # the text of each example's caption, beside its "embedding" (ganforge.data.captions); None without captions
+        self.captions = captions
         # fields that are datasets of their own, not aligned with x (an unpaired second domain, of any size): in
         # `spec`, but never in a batch; a family draws them as a stream of their own (`view`)
         self.domains = dict(domains or {})
@@ -122,12 +125,13 @@ class Dataset:
         """The same data with every stored tensor on `device`."""
         moved = lambda t: None if t is None else t.to(device)  # noqa: E731
         return Dataset(self.name, moved(self.stored), moved(self.labels), self.kind, self.image_size, self.channels,
-                       {f: moved(t) for f, t in self.extra.items()}, {f: d.to(device) for f, d in self.domains.items()})
+                       {f: moved(t) for f, t in self.extra.items()}, {f: d.to(device) for f, d in self.domains.items()},
+                       self.captions)
 
     def subset(self, index: torch.Tensor, name: str | None = None) -> "Dataset":
         return Dataset(name or self.name, self.stored[index], None if self.labels is None else self.labels[index],
                        self.kind, self.image_size, self.channels, {f: t[index] for f, t in self.extra.items()},
-                       self.domains)
+                       self.domains, None if self.captions is None else [self.captions[i] for i in index.tolist()])
 
     def view(self, field: str, name: str | None = None) -> "Dataset":
         """The image field `field` as the x of a dataset of its own (labels kept, other fields dropped): one side

@@ -30,6 +30,7 @@ from ..fileio import check_writable
 from ..report import report_after_training
 from ..rundir import RunDir
 from ..scoring import write_report
+from ..text import resolve_encoder
 from ..families import Batch, Family, draw_latents, get_family
 from . import checkpoint
 from .doctor import DIVERSITY_SAMPLES, Doctor, overfitting_probe
@@ -407,6 +408,8 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
         "device": str(device), "bf16": bf16, "python": platform.python_version(), "platform": platform.platform(),
         "data_sha256": data_sha256(data),
         "fields": {f: {"kind": s.kind, "shape": list(s.shape), "classes": s.classes} for f, s in data.spec.items()},
+        # the sentence encoder of a captioned run: `generate` embeds new captions with the very same one
+        **({"encoder": resolve_encoder(cfg.data.encoder).record()} if cfg.data.captions else {}),
     })
 
     # image runs show a grid of `log.grid` samples; 2-D runs a scatter of 2,000 over the data; a translator's

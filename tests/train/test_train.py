@@ -21,7 +21,9 @@ from ganforge.train.loop import build_data
 from conftest import ROOT
 
 # the edges tasks derive the edge maps of all 60,000 training images first: ~20 s each on a loaded 2-core machine
-SLOW_CONFIGS = {"cyclegan-edges-fashion", "pix2pix-edges-fashion"}
+SLOW_CONFIGS = {"cyclegan-edges-fashion", "pix2pix-edges-fashion",
+                # the text configs caption all 60,000 images and embed them with the real encoder (cached after)
+                "gan-int-cls-fashion", "gan-cls-fashion", "gan-int-fashion", "text-cgan-fashion"}
 CONFIGS = [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in SLOW_CONFIGS else [])
            for p in sorted((ROOT / "configs").glob("*.yaml"))]
 SHRINK = ["train.steps=2", "train.batch_size=8", "log.every=1", "log.sample_every=2", "log.progress=false",

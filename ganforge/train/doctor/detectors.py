@@ -83,6 +83,8 @@ def mode_collapse(h: History, c: DoctorConfig) -> Finding | None:
         what = (f"the samples of {DIVERSITY_SAMPLES} fixed z" if h.from_z else
                 f"the generator's outputs for {DIVERSITY_SAMPLES} fixed real inputs")
         many = "many z give the same output" if h.from_z else "it makes much the same output whatever its input"
+        if h.captioned:  # text-to-image: low diversity per caption, the failure the lectures warn of
+            what, many = what + " with captions", "many z give the same image for one caption (low diversity per caption)"
         signs.append(f"{what} are only {max(div):.2g}× as spread out as real examples (mean pairwise distance, below "
                      f"{c.min_diversity:g} over {_steps(steps)}): {many}")
         evidence |= {"steps": steps, "diversity": div}

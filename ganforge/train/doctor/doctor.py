@@ -59,7 +59,8 @@ class Doctor:
         self.detectors = {k: f for k, f in DETECTORS.items()
                           if not (k == "discriminator_wins" and not signals.g_learns_from_d)}
         self.history = History(roles=roles, generator=self.g, p_real=signals.p_real, p_fake=signals.p_fake,
-                               from_z=family.generator_inputs() == ("z",))
+                               from_z=family.generator_inputs()[0] == "z",
+                               captioned="embedding" in family.generator_inputs())
         self.silent: dict[str, int] = {}  # active diagnoses → checks since their detector last fired
         self.real_spread = 0.0
         if c.enabled:

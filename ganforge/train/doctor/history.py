@@ -37,6 +37,7 @@ class History:
     p_real: str | None = None
     p_fake: str | None = None
     from_z: bool = True  # the generator maps z (False: it maps data fields, e.g. a translator's input images)
+    captioned: bool = False  # it maps z with a caption (text-to-image): the doctor speaks of captions
 
     def add_window(self, values: dict) -> None:
         """Append one logging window ({"step": s, key: value, …}), keeping the last KEEP_WINDOWS."""
