@@ -70,6 +70,7 @@ class Group:
         self.rank, self.world_size, self.local_rank, self.backend = rank, world_size, local_rank, backend
         self.writer_wait = None  # the long-timeout group rank 0's evaluations are waited for on
         self.owns = False  # whether `join` started the process group (and `close` ends it)
+        self.run_dir = None  # the run folder, once rank 0 has chosen it (named when a peer is lost)
 
     @property
     def is_writer(self) -> bool:
@@ -103,10 +104,11 @@ class Group:
         try:
             return fn()
         except (RuntimeError, ConnectionError) as e:  # gloo and nccl report a lost peer as RuntimeError/DistError
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
+            run = self.run_dir or "RUN"
             raise PeerLost(f"rank {self.rank} of {self.world_size}: another process of this run stopped answering "
-                           f"during {what} ({first[:160]}); this one stops too. The run folder holds the last "
-                           "checkpoint: `ganforge train --resume RUN` (under torchrun) continues from it") from None
+                           f"during {what} ({first[:200]}); this one stops too. The run folder keeps its last "
+                           f"checkpoint: `torchrun … -m ganforge train --resume {run}` continues from it") from None
 
     # -- what the loop calls ------------------------------------------------------------------------------------
     def average_gradients(self, nets: Iterable[nn.Module]) -> None:

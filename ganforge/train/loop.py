@@ -324,6 +324,7 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
         device = procs.device(device)
         check_processes(cfg, device, procs)
         run_dir, made = procs.share(lambda: _run_folder(cfg, out, resume))
+        procs.run_dir = run_dir
         if not procs.is_writer:
             return _train(cfg, run_dir, device, resume is not None, use_intact_checkpoint, procs)
         with RunDir(run_dir).lock():
