@@ -1,6 +1,7 @@
 """How runs of several processes are launched and end: two torchrun commands (two simulated nodes, c10d rendezvous
 on 127.0.0.1) train one run; a rank killed with SIGKILL ends the others within a bounded time with a message, not
-a hang, and the run resumes from its last checkpoint."""
+a hang, and the run resumes from its last checkpoint; a SIGTERM to one rank, or the time budget, stops every rank
+at the same step."""
 from __future__ import annotations
 
 import os
@@ -64,10 +65,7 @@ def test_killed_rank_ends_the_others_with_a_message_and_the_run_resumes(tmp_path
     launcher = subprocess.Popen(torchrun_command([str(config), "--out", str(out)]), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=environment(), cwd=ROOT)
     try:
-        deadline = time.monotonic() + 120
-        while not (RunDir(out).checkpoints / "latest").exists():
-            assert launcher.poll() is None and time.monotonic() < deadline, "the run did not reach a checkpoint"
-            time.sleep(0.2)
+        _until_first_checkpoint(launcher, out)
         os.kill(_workers(launcher.pid)[1], signal.SIGKILL)
         killed = time.monotonic()
         stdout, stderr = launcher.communicate(timeout=BOUND_S)
@@ -82,3 +80,41 @@ def test_killed_rank_ends_the_others_with_a_message_and_the_run_resumes(tmp_path
     assert not list(RunDir(out).checkpoints.glob(".tmp_*"))  # nothing half-written is left as a checkpoint
     result = check_ok(torchrun(["--resume", str(out), "--steps", str(at + 4)]))
     assert f"to step {at + 4}" in result.stdout and state(out)["step"] == at + 4
+
+
+def _until_first_checkpoint(launcher: subprocess.Popen, out: Path) -> None:
+    deadline = time.monotonic() + 120
+    while not (RunDir(out).checkpoints / "latest").exists():
+        assert launcher.poll() is None and time.monotonic() < deadline, "the run did not reach a checkpoint"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_sigterm_to_one_rank_stops_every_rank_at_the_same_step_with_a_checkpoint(tmp_path):
+    raw = tiny_config(train__threads=1, train__steps=100_000, checkpoint__every=1000, log__every=10)
+    out = tmp_path / "run"
+    launcher = subprocess.Popen(torchrun_command([str(write_config(tmp_path / "t.yaml", raw)), "--out", str(out)]),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(),
+                                cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 120
+        while not RunDir(out).metrics.is_file() or not RunDir(out).read_metrics():
+            assert launcher.poll() is None and time.monotonic() < deadline, "the run did not start training"
+            time.sleep(0.2)
+        os.kill(_workers(launcher.pid)[1], signal.SIGTERM)  # rank 1 only: rank 0 must stop with it
+        stdout, stderr = launcher.communicate(timeout=BOUND_S)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    saved = state(out)
+    assert f"SIGTERM: stopped after step {saved['step']} and wrote its checkpoint" in stderr, stderr[-3000:]
+    assert saved["ranks"]["weights_sha256"] == [file_digest(out)] * 2  # both ranks stopped at that step
+
+
+@pytest.mark.slow
+def test_time_budget_stops_both_ranks_cleanly(tmp_path):
+    raw = tiny_config(train__threads=1, train__steps=100_000, checkpoint__every=1000, log__every=10)
+    result = check_ok(torchrun([str(write_config(tmp_path / "t.yaml", raw)), "--out", str(tmp_path / "run"),
+                                "--time-budget", "2"]))
+    assert "time budget reached" in result.stdout
+    assert state(tmp_path / "run")["ranks"]["weights_sha256"] == [file_digest(tmp_path / "run")] * 2
