@@ -103,6 +103,9 @@ class TrainConfig(Strict):
     # seconds of `time_budget` spent in this invocation (for "train for 5 minutes": the rates reach zero as the
     # budget ends; the schedule then follows the clock, so two runs differ unless their steps take the same time)
     lr_decay_over: Literal["steps", "time_budget"] = "steps"
+    # on several processes (torchrun): batch norm statistics over the global batch (SyncBatchNorm; CUDA only in
+    # torch) rather than over each rank's share; one process ignores it
+    sync_bn: bool = False
 
     @model_validator(mode="after")
     def _decay_clock(self):

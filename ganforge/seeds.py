@@ -13,3 +13,4 @@ EVALUATION = 20_011  # the z of evaluation during (eval.every) and after (eval.f
 DOCTOR_SPREAD = 30_011  # the doctor's pick of real examples whose spread diversity is measured against
 DOCTOR_OVERFIT = 40_009  # the fixed training and held-out batches of the doctor's overfitting probe
 PARZEN_VALIDATION = 1  # scoring: offset from the evaluation seed of the 1,000 training images that choose σ
+RANKS = 50_021  # on several processes, rank r > 0's training RNG: seed + RANKS + r (rank 0 keeps the run's own)

@@ -73,6 +73,8 @@ def train(args) -> int | None:
     if args.use_intact_checkpoint and not args.resume:
         raise GanforgeError("--use-intact-checkpoint applies to --resume RUN_DIR only")
     run = api.train(cfg, out=args.out, resume=args.resume, use_intact_checkpoint=args.use_intact_checkpoint)
+    if run.rank:  # one of several processes (torchrun): rank 0 says where the run is
+        return 128 + run.signal if run.stopped_by == "interrupted" else None
     if run.stopped_by == "interrupted":
         return interrupted(run)
     latest = RunDir(run.dir).sample_grids()[-1]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -263,7 +263,13 @@ class Family(nn.Module):
         likelihood bound), added to the final evaluation. Called in eval mode without gradients; {} by default."""
         return {}
 
+    # set by the training loop on several processes: n ↦ this rank's share of the global batch's z (the same draw
+    # on every rank, sliced), so the ranks together see the z one process would
+    draw_z: Callable[[int], torch.Tensor] | None = None
+
     def z(self, n: int) -> torch.Tensor:
+        if self.draw_z is not None:
+            return self.draw_z(n)
         return draw_latents(self.cfg, n, device=next(self.parameters()).device)
 
     # -- differentiable augmentation (ganforge.augment) -----------------------------------------------------------

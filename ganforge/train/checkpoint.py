@@ -205,17 +205,26 @@ def _first_line(e: Exception) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
+def read_weights(ckpt: Path) -> dict[str, torch.Tensor]:
+    """The checkpoint's weights, flat ("G/net.0.weight" → tensor), as `apply_weights` takes them."""
+    return _read_weights(ckpt)
+
+
 def load_weights(ckpt: Path, modules: dict[str, torch.nn.Module]) -> None:
-    flat = _read_weights(ckpt)
+    apply_weights(_read_weights(ckpt), modules, str(ckpt / WEIGHTS))
+
+
+def apply_weights(flat: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module], where: str) -> None:
+    """Load flat checkpoint weights (read from `where`, named in errors) into their networks."""
     for name, m in modules.items():
         prefix = name + "/"
         sd = {k[len(prefix):]: v for k, v in flat.items() if k.startswith(prefix)}
         if not sd:
-            raise GanforgeError(f"{ckpt / WEIGHTS}: no weights for network '{name}'")
+            raise GanforgeError(f"{where}: no weights for network '{name}'")
         try:
             m.load_state_dict(sd)
         except RuntimeError as e:
-            raise GanforgeError(f"{ckpt / WEIGHTS}: weights of '{name}' do not fit its architecture: {e}") from None
+            raise GanforgeError(f"{where}: weights of '{name}' do not fit its architecture: {e}") from None
 
 
 def load_state(ckpt: Path) -> dict:

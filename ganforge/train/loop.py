@@ -6,6 +6,7 @@ write grids and checkpoints → final checkpoint.
 from __future__ import annotations
 
 import hashlib
+import math
 import platform
 import shutil
 import signal
@@ -32,7 +33,7 @@ from ..rundir import RunDir
 from ..scoring import write_report
 from ..text import resolve_encoder
 from ..families import Batch, Family, draw_latents, get_family
-from . import checkpoint
+from . import checkpoint, distributed
 from .doctor import DIVERSITY_SAMPLES, Doctor, overfitting_probe
 from .ema import EMA
 from .periodic_eval import RunEvaluator
@@ -56,6 +57,7 @@ class Run:
     evaluation: dict | None = None  # the final evaluation, when eval.final is on
     emas: dict[str, EMA] | None = None  # the EMA of every generator, by network name
     signal: int | None = None  # the signal that stopped an interrupted run (its checkpoint is at `step`)
+    rank: int = 0  # this process's rank on several processes (only rank 0 wrote the run and says so)
 
 
 class StopRequests:
@@ -181,11 +183,12 @@ def build_data(cfg: RunConfig) -> Dataset | ShardDataset:
     return load_configured(d, "train", seed=cfg.train.seed)
 
 
-def build_samplers(cfg: RunConfig, data: Dataset | ShardDataset, family: Family,
-                   device: torch.device) -> dict[str, BatchSampler | StreamSampler]:
+def build_samplers(cfg: RunConfig, data: Dataset | ShardDataset, family: Family, device: torch.device,
+                   procs: distributed.Group | None = None) -> dict[str, BatchSampler | StreamSampler]:
     """The main stream of batches and the family's extra streams (the i-th, in declaration order, seeded
     seed + seeds.EXTRA_STREAMS + i); the data must hold every field the family needs. Streamed shards give the main
-    stream only."""
+    stream only. On several processes each gives this rank's share of every batch."""
+    share = {"rank": procs.rank, "world_size": procs.world_size} if procs is not None else {}
     unpaired = [f for f in family.needs if f in getattr(data, "domains", {})]
     if unpaired:
         raise GanforgeError(f"family '{cfg.family}' learns from pairs, and the field(s) {', '.join(unpaired)} of "
@@ -197,10 +200,11 @@ def build_samplers(cfg: RunConfig, data: Dataset | ShardDataset, family: Family,
                             f"'{data.name}' has {', '.join(data.spec)}")
     if isinstance(data, ShardDataset):
         _refuse_extra_streams(cfg, data, family)
-        return {MAIN: StreamSampler(data, cfg.train.batch_size, cfg.train.seed, device, cfg.data.workers)}
-    samplers = {MAIN: BatchSampler(data, cfg.train.batch_size, cfg.train.seed, device)}
+        return {MAIN: StreamSampler(data, cfg.train.batch_size, cfg.train.seed, device, cfg.data.workers, **share)}
+    samplers = {MAIN: BatchSampler(data, cfg.train.batch_size, cfg.train.seed, device, **share)}
     for i, (name, (stream, batch_size)) in enumerate(family.streams(data).items()):
-        samplers[name] = BatchSampler(stream, batch_size, cfg.train.seed + seeds.EXTRA_STREAMS + i, device)
+        samplers[name] = BatchSampler(stream, batch_size, cfg.train.seed + seeds.EXTRA_STREAMS + i, device, **share,
+                                      what=f"the batch of family '{cfg.family}''s stream '{name}'")
     return samplers
 
 
@@ -300,6 +304,14 @@ def _check_augment(cfg: RunConfig, family: Family, data: Dataset | ShardDataset)
                             "bce, hinge or least-squares game")
 
 
+def stop_if_not_finite(step: int, values: dict[str, float]) -> None:
+    """A rank other than 0 stops on the same non-finite logged values as rank 0's doctor (which says why)."""
+    bad = [k for k, v in values.items() if not math.isfinite(v)]
+    if bad:
+        raise GanforgeError(f"step {step}: non-finite {', '.join(bad[:3])}; training stopped (rank 0 reports the "
+                            "diagnosis)")
+
+
 def _grad_norm(net: nn.Module) -> float:
     norms = [p.grad.detach().float().norm() for p in net.parameters() if p.grad is not None]
     return float(torch.stack(norms).norm()) if norms else 0.0
@@ -325,50 +337,146 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
     # ---- set-up: everything that can be judged without data is judged before anything is written --------------
     get_family(cfg.family).check_config(cfg)
     device = pick_device(cfg.train.device)
+    # under torchrun: one of several processes, each training its share of every batch; only rank 0 writes
+    with distributed.join(device) as procs:
+        device = procs.device(device)
+        check_processes(cfg, device, procs)
+        run_dir, made = procs.share(lambda: _run_folder(cfg, out, resume))
+        procs.run_dir = run_dir
+        if not procs.is_writer:
+            return _train(cfg, run_dir, device, resume is not None, use_intact_checkpoint, procs)
+        with RunDir(run_dir).lock():
+            try:
+                return _train(cfg, run_dir, device, resume is not None, use_intact_checkpoint, procs)
+            except BaseException:
+                if made:
+                    remove_if_unstarted(run_dir)
+                raise
+            finally:  # RUN/report.html however the run ended (its failures print a line, never replace the run's)
+                if RunDir(run_dir).config.is_file():
+                    report_after_training(run_dir)
+
+
+def _run_folder(cfg: RunConfig, out: str | Path | None, resume: str | Path | None) -> tuple[Path, bool]:
+    """The run folder to train in (a resumed one, checked, or `run_directory`) and whether this call made it."""
     if resume is not None:
-        run_dir, made = Path(resume), False
+        run_dir = Path(resume)
         if not RunDir(run_dir).config.is_file():
             raise GanforgeError(f"--resume {run_dir}: not a run directory (no config.yaml)")
         check_writable(run_dir, "--resume")
+        return run_dir, False
+    return run_directory(cfg, out)
+
+
+def check_processes(cfg: RunConfig, device: torch.device, procs: distributed.Group) -> None:
+    """What several processes refuse before any work: a global batch that does not split evenly, SyncBatchNorm
+    where torch has none (it syncs CUDA tensors only)."""
+    if not procs.several:
+        return
+    if cfg.train.batch_size % procs.world_size:
+        raise GanforgeError(f"train.batch_size={cfg.train.batch_size} is the global batch, split across "
+                            f"{procs.world_size} processes: give one that divides by {procs.world_size}")
+    if cfg.train.sync_bn and device.type != "cuda":
+        raise GanforgeError(f"train.sync_bn=true: torch synchronises batch norm on CUDA only, and this run trains on "
+                            f"{device.type}; use train.sync_bn=false (per-rank statistics) or GPUs")
+
+
+def _read_resume_point(run_dir: Path, use_intact_checkpoint: bool) -> tuple[str, dict, dict]:
+    """Rank 0's reading of the checkpoint a resume starts from: (where, its weights, its state)."""
+    removed = checkpoint.remove_stale_temporaries(run_dir)
+    if removed:
+        print(f"resume: removed what an interrupted save left behind: {', '.join(removed)}", file=sys.stderr)
+    ckpt, note = checkpoint.checkpoint_for_resume(run_dir, use_intact_checkpoint)
+    if note:
+        print(f"resume: {note}", file=sys.stderr)
+    return str(ckpt / checkpoint.WEIGHTS), checkpoint.read_weights(ckpt), checkpoint.load_state(ckpt)
+
+
+def _restore_rank_state(state: dict, procs: distributed.Group, family: Family,
+                        samplers: dict[str, BatchSampler | StreamSampler]) -> dict | None:
+    """On a resume: this rank's own RNG, data position and family state when the checkpoint was written by as many
+    processes as this run has (bit-exact); otherwise rank 0's, with one line saying it is not exact. Returns the
+    checkpoint's per-rank record (None when it has none: written by one process)."""
+    saved = state.get("ranks")
+    if saved is not None and saved["world_size"] == procs.world_size:
+        mine = saved["each"][procs.rank]
+        torch.set_rng_state(mine["rng"])
+        load_sampler_states(samplers, mine)
+        family.load_training_state(mine.get("family", {}))
+        if family.augment is not None and "augment" in mine:
+            family.augment.load_state_dict(mine["augment"])
+        return saved
+    if (saved is not None or procs.several) and procs.is_writer:
+        was = saved["world_size"] if saved is not None else 1
+        print(f"resume: the checkpoint was written by {was} process{'es' if was > 1 else ''}, this run has "
+              f"{procs.world_size}: it continues (same global batch, data position and weights) but not bit-exactly "
+              "as an uninterrupted run would", file=sys.stderr)
+    return saved
+
+
+def _rank_states(procs: distributed.Group, family: Family, samplers: dict, modules: dict[str, nn.Module],
+                 latent_rng: torch.Generator, at: int) -> dict:
+    """What a checkpoint of several processes holds beside rank 0's state: every rank's RNG, data position and
+    family state, the shared z generator, and the digest of every rank's weights (checked equal first)."""
+    procs.average_buffers(modules.values())  # per-rank batch-norm statistics: the checkpoint keeps their mean
+    digests = procs.check_same_weights(modules, at)
+    mine = {"rng": torch.get_rng_state(), "samplers": {n: s.state_dict() for n, s in samplers.items()},
+            "family": family.training_state()}
+    if family.augment is not None:
+        mine["augment"] = family.augment.state_dict()
+    return {"world_size": procs.world_size, "each": procs.gather(mine), "latent_rng": latent_rng.get_state(),
+            "weights_sha256": digests}
+
+
+def _split_rng(cfg: RunConfig, procs: distributed.Group, family: Family, device: torch.device,
+               saved: dict | None) -> torch.Generator:
+    """On several processes: the z of every step comes from one generator every rank holds alike (each takes its
+    slice of the global batch's z, so the ranks together draw what one process would); every other random draw
+    (dropout, noise, augmentation) from the rank's own RNG, rank r > 0 seeded seed + seeds.RANKS + r."""
+    latent_rng = torch.Generator()
+    exact = saved is not None and saved["world_size"] == procs.world_size
+    if exact:
+        latent_rng.set_state(saved["latent_rng"])
     else:
-        run_dir, made = run_directory(cfg, out)
-    with RunDir(run_dir).lock():
-        try:
-            return _train(cfg, run_dir, device, resume is not None, use_intact_checkpoint)
-        except BaseException:
-            if made:
-                remove_if_unstarted(run_dir)
-            raise
-        finally:  # RUN/report.html however the run ended (its failures print a line, never replace the run's)
-            if RunDir(run_dir).config.is_file():
-                report_after_training(run_dir)
+        latent_rng.set_state(procs.share(lambda: saved["latent_rng"] if saved is not None else torch.get_rng_state()))
+        if procs.rank:
+            torch.manual_seed(cfg.train.seed + seeds.RANKS + procs.rank)
+    rank, world = procs.rank, procs.world_size
+
+    def draw_z(n: int) -> torch.Tensor:
+        return draw_latents(cfg, n * world, latent_rng)[rank * n:(rank + 1) * n].to(device)
+
+    family.draw_z = draw_z
+    return latent_rng
 
 
-def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, use_intact_checkpoint: bool) -> Run:
-    """`train` in a run folder this process holds."""
+def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, use_intact_checkpoint: bool,
+           procs: distributed.Group) -> Run:
+    """`train` in a run folder this process holds (rank 0), or trains beside (another rank)."""
     resume_from = None
     if resuming:
-        removed = checkpoint.remove_stale_temporaries(run_dir)
-        if removed:
-            print(f"resume: removed what an interrupted save left behind: {', '.join(removed)}", file=sys.stderr)
-        resume_from, note = checkpoint.checkpoint_for_resume(run_dir, use_intact_checkpoint)
-        if note:
-            print(f"resume: {note}", file=sys.stderr)
+        resume_from = procs.share(lambda: _read_resume_point(run_dir, use_intact_checkpoint))
     else:
-        claim_new_run_directory(run_dir)
+        procs.share(lambda: claim_new_run_directory(run_dir))
     layout = RunDir(run_dir)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     torch.manual_seed(cfg.train.seed)
 
     data = build_data(cfg)
-    print(start_line(cfg, data), flush=True)
+    if procs.is_writer:
+        print(start_line(cfg, data), flush=True)
+    if procs.several and procs.is_writer:
+        print(f"processes: {procs.world_size} ({procs.backend}); global batch {cfg.train.batch_size} = "
+              f"{procs.world_size} × {cfg.train.batch_size // procs.world_size} per process", flush=True)
     num_classes = data.num_classes
     family = get_family(cfg.family)(cfg, data.shape, num_classes, fields=data.spec).to(device)
+    if procs.several and cfg.train.sync_bn:
+        family = nn.SyncBatchNorm.convert_sync_batchnorm(family)
     _check_augment(cfg, family, data)
     bf16 = use_bf16(cfg.train.bf16, device)
     evaluator = (RunEvaluator(cfg, run_dir, data.name, data.kind, family.generator_inputs(), shape=data.shape)
-                 if (cfg.eval.every or cfg.eval.final) else None)
+                 if (cfg.eval.every or cfg.eval.final) and procs.is_writer else None)
     phases = family.phases()
     if phases[0].same_batch:
         raise GanforgeError(f"family '{cfg.family}': its first phase cannot reuse the batch of a phase before it")
@@ -376,14 +484,15 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
     optimizers = {n: make_optimizer(family.nets[n].parameters(), cfg.optim_for(n)) for n in trained}
     # an exponential moving average of every generator; its copy is the one that samples (grids, evaluation)
     emas = {n: EMA(family.nets[n], cfg.train.ema).to(device) for n in family.generators()} if cfg.train.ema else {}
-    samplers = build_samplers(cfg, data, family, device)
+    samplers = build_samplers(cfg, data, family, device, procs)
     modules = dict(family.nets.items()) | {f"{n}_ema": e.net for n, e in emas.items()}
     sampling_net = emas[family.generator].net if family.generator in emas else family.nets[family.generator]
 
     step, elapsed = 0, 0.0
+    saved_ranks = None
     if resume_from is not None:
-        checkpoint.load_weights(resume_from, modules)
-        state = checkpoint.load_state(resume_from)
+        where, flat, state = resume_from
+        checkpoint.apply_weights(flat, modules, where)
         for n, opt in optimizers.items():
             opt.load_state_dict(state["optimizers"][n])
         changes = apply_optimiser_settings(optimizers, cfg, _saved_optimiser_settings(state))
@@ -398,27 +507,33 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
+        saved_ranks = _restore_rank_state(state, procs, family, samplers)
         # the steps after the checkpoint are trained again: their log lines go, so each step is logged once
-        layout.cut_logs(step)
-    layout.samples.mkdir(exist_ok=True)  # only now: a run refused above leaves its folder empty
-    layout.write_config(cfg)
-    layout.write_info({
-        "family": cfg.family, "dataset": data.name, "kind": data.kind, "shape": list(data.shape),
-        "num_classes": num_classes, "num_examples": len(data), "ganforge": __version__, "torch": torch.__version__,
-        "device": str(device), "bf16": bf16, "python": platform.python_version(), "platform": platform.platform(),
-        "data_sha256": data_sha256(data),
-        "fields": {f: {"kind": s.kind, "shape": list(s.shape), "classes": s.classes} for f, s in data.spec.items()},
-        # the sentence encoder of a captioned run: `generate` embeds new captions with the very same one
-        **({"encoder": resolve_encoder(cfg.data.encoder).record()} if cfg.data.captions else {}),
-    })
+        if procs.is_writer:
+            layout.cut_logs(step)
+    latent_rng = _split_rng(cfg, procs, family, device, saved_ranks) if procs.several else None
+    procs.broadcast_modules(modules.values())  # every rank starts from rank 0's weights
+    if procs.is_writer:
+        layout.samples.mkdir(exist_ok=True)  # only now: a run refused above leaves its folder empty
+        layout.write_config(cfg)
+        layout.write_info({
+            "family": cfg.family, "dataset": data.name, "kind": data.kind, "shape": list(data.shape),
+            "num_classes": num_classes, "num_examples": len(data), "ganforge": __version__,
+            "torch": torch.__version__, "device": str(device), "bf16": bf16, "python": platform.python_version(),
+            "platform": platform.platform(), "data_sha256": data_sha256(data),
+            "fields": {f: {"kind": s.kind, "shape": list(s.shape), "classes": s.classes} for f, s in data.spec.items()},
+            # the sentence encoder of a captioned run: `generate` embeds new captions with the very same one
+            **({"encoder": resolve_encoder(cfg.data.encoder).record()} if cfg.data.captions else {}),
+        } | ({"processes": procs.world_size} if procs.several else {}))
 
     # image runs show a grid of `log.grid` samples; 2-D runs a scatter of 2,000 over the data; a translator's
     # grid shows its outputs for fixed real inputs
     fixed = tuple(t.to(device) for t in fixed_inputs(cfg, family, data, cfg.log.grid if data.kind == "image" else 2000))
     reference = data.examples(torch.arange(min(2000, len(data)))).numpy() if data.kind == "vector" else None
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-    log = MetricsLog(run_dir, cfg.log.tensorboard, resumed_at=step if resume_from is not None else None)
-    bar = Progress(cfg, step)
+    log = MetricsLog(run_dir, cfg.log.tensorboard, resumed_at=step if resume_from is not None else None,
+                     enabled=procs.is_writer)
+    bar = Progress(cfg, step, enabled=procs.is_writer)
 
     def generate(inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Samples of the generator that `sample` uses (EMA when kept), in eval mode, without gradients."""
@@ -444,8 +559,11 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
         streams = {n: Batch(s.batch_size, s.next()) for n, s in samplers.items() if n != MAIN}
         return Batch(len(fields["x"]), fields, streams)
 
+    # the doctor reads and writes the run folder: rank 0's; the others see the same averaged values and stop with it
     doctor = Doctor(cfg, run_dir, family, data, samples=lambda: generate(tuple(t[:DIVERSITY_SAMPLES] for t in fixed)),
-                    say=bar.write, log=log.write, start_step=step, judge=overfitting_probe(cfg, family, data, device))
+                    say=bar.write, log=log.write, start_step=step, judge=overfitting_probe(cfg, family, data, device)
+                    ) if procs.is_writer else None
+    local_batch = cfg.train.batch_size // procs.world_size  # what a phase without data generates on this rank
 
     def save(at: int) -> None:
         state = {"step": at, "elapsed": elapsed, "rng": torch.get_rng_state(),
@@ -456,6 +574,10 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
             state["augment"] = family.augment.state_dict()
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state()
+        if procs.several:
+            state["ranks"] = _rank_states(procs, family, samplers, modules, latent_rng, at)
+        if not procs.is_writer:
+            return
         # NaN is caught at logging windows; between them a checkpoint must still never hold a non-finite tensor
         # (weights, batch-norm statistics, optimiser moments): the newest checkpoint is always one to resume from
         bad = checkpoint.non_finite(checkpoint.flatten_state(modules)) | checkpoint.non_finite(
@@ -475,10 +597,13 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
     this_session = 0.0  # the time budget counts this invocation's training, so `--resume --time-budget` adds time
     window_start, window_steps = time.perf_counter(), 0
     budget = cfg.train.time_budget
+    signum = None
     with StopRequests() as stop:  # a first SIGINT/SIGTERM ends the loop after its step, and the save still runs
         try:
             while step < cfg.train.steps:
-                if stop.signum is not None:
+                # on several processes every rank takes the stop (a signal on any, its budget on the slowest clock)
+                signum, this_session = procs.agree_stop(stop.signum, this_session)
+                if signum is not None:
                     stopped_by = "interrupted"
                     break
                 if budget is not None and this_session >= budget:
@@ -499,13 +624,14 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
                         net.requires_grad_(net_name in phase.updates)
                     for _ in range(phase.repeat):
                         if not phase.same_batch:
-                            batch = real_batch() if phase.data else Batch(cfg.train.batch_size)
+                            batch = real_batch() if phase.data else Batch(local_batch)
                         with autocast:
                             terms = getattr(family, phase.name)(batch)
                         total = sum(terms.values())
                         for n in phase.updates:
                             optimizers[n].zero_grad(set_to_none=True)
                         total.backward()
+                        procs.average_gradients(family.nets[n] for n in phase.updates)
                         if logging_now:
                             grad_norms.update({f"grad_norm/{n}": _grad_norm(family.nets[n]) for n in phase.updates})
                         for n in phase.updates:
@@ -526,7 +652,11 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
                     values |= {k: float(v) for k, v in family.pop_monitors().items()} | grad_norms
                     if family.augment is not None:
                         values |= family.augment.monitors()
-                    values |= doctor.window(step, values, owners)  # stops the run on NaN/Inf; diagnoses, diversity
+                    values = procs.mean_values(values)
+                    if doctor is not None:
+                        values |= doctor.window(step, values, owners)  # stops the run on NaN/Inf; diagnoses, diversity
+                    else:
+                        stop_if_not_finite(step, values)
                     now = time.perf_counter()
                     values["img_per_s"] = window_steps * cfg.train.batch_size / max(now - window_start, 1e-9)
                     window_start, window_steps = now, 0
@@ -535,23 +665,28 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
                     last = values
                     bar.show(values)
                 bar.advance(step, step_s)
-                if step % cfg.log.sample_every == 0:
+                if step % cfg.log.sample_every == 0 and procs.is_writer:
                     write_grid(step)
                 if step % cfg.checkpoint.every == 0:
                     save(step)
-                if cfg.eval.every and step % cfg.eval.every == 0 and evaluator.available:
-                    values = evaluator(step, sampling_net, modules)
-                    bar.write(f"step {step}: " + ", ".join(f"{k[5:]}={v:.4g}" for k, v in values.items()))
-                    log.write(step, values | doctor.evaluation(step, values))
+                if cfg.eval.every and step % cfg.eval.every == 0:
+                    if procs.is_writer and evaluator.available:  # rank 0 evaluates; the others wait for it
+                        values = evaluator(step, sampling_net, modules)
+                        bar.write(f"step {step}: " + ", ".join(f"{k[5:]}={v:.4g}" for k, v in values.items()))
+                        log.write(step, values | doctor.evaluation(step, values))
+                    procs.wait_for_writer()
         finally:
             bar.close()
             log.close()
         # ---- finish: the last state is always on disk -------------------------------------------------------------
         save(step)
+    if not procs.is_writer:
+        return Run(run_dir, step, family, emas.get(family.generator), stopped_by, last, None, emas, signum,
+                   rank=procs.rank)
     write_grid(step)
     evaluation = None
     if stopped_by == "interrupted":
-        return Run(run_dir, step, family, emas.get(family.generator), stopped_by, last, None, emas, stop.signum)
+        return Run(run_dir, step, family, emas.get(family.generator), stopped_by, last, None, emas, signum)
     if cfg.eval.final:
         generator = sampling_net
         evaluation = evaluator.evaluate(generator, cfg.eval.final_num, cfg.eval.final_metrics, out_dir=run_dir)

@@ -18,13 +18,15 @@ BUDGET_FORMAT = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{post
 
 class Progress:
     """`advance(step, seconds)` after each step, `show(values)` at each logging window, `write(text)` for a line
-    above the bar, `close()` at the end. `file`: where the bar goes (standard error by default)."""
+    above the bar, `close()` at the end. `file`: where the bar goes (standard error by default). `enabled` False (a
+    rank other than 0 of several processes): no bar and no lines."""
 
-    def __init__(self, cfg: RunConfig, step: int, file=None):
+    def __init__(self, cfg: RunConfig, step: int, file=None, enabled: bool = True):
         self.budget = cfg.train.time_budget
         self.values: dict[str, str] = {}
         stream = file if file is not None else sys.stderr
-        common = dict(disable=not cfg.log.progress, dynamic_ncols=True, desc=cfg.family, file=file,
+        self.enabled = enabled
+        common = dict(disable=not (cfg.log.progress and enabled), dynamic_ncols=True, desc=cfg.family, file=file,
                       mininterval=0.5 if stream.isatty() else 10.0)
         if self.budget is None:
             self.bar = tqdm(total=cfg.train.steps, initial=step, **common)
@@ -46,7 +48,8 @@ class Progress:
         self.bar.update(min(seconds, max(0.0, self.budget - self.bar.n)))
 
     def write(self, text: str) -> None:
-        self.bar.write(text)
+        if self.enabled:
+            self.bar.write(text)
 
     def close(self) -> None:
         self.bar.close()

@@ -18,10 +18,25 @@ def check_batch_size(batch_size: int, examples: int, what: str) -> None:
                             f"train.batch_size={examples} or fewer")
 
 
+def share_of(batch_size: int, rank: int, world_size: int, what: str = "train.batch_size") -> slice:
+    """This rank's slice of a global batch split across `world_size` processes (refused unless it divides)."""
+    if batch_size % world_size:
+        raise GanforgeError(f"{what}={batch_size} is the global batch, split across {world_size} processes: it must "
+                            f"divide by {world_size} (e.g. {batch_size - batch_size % world_size or world_size})")
+    local = batch_size // world_size
+    return slice(rank * local, (rank + 1) * local)
+
+
 class BatchSampler:
-    def __init__(self, data: Dataset, batch_size: int, seed: int, device: torch.device):
+    """Batches of `batch_size` (the global batch) in a seeded order; on one of several ranks, this rank's slice of
+    each: every rank draws the same permutation, so the ranks' slices together are the one-process batch."""
+
+    def __init__(self, data: Dataset, batch_size: int, seed: int, device: torch.device, rank: int = 0,
+                 world_size: int = 1, what: str = "train.batch_size"):
         check_batch_size(batch_size, len(data), f"dataset '{data.name}' has")
-        self.data, self.batch_size, self.device = data, batch_size, device
+        self.share = share_of(batch_size, rank, world_size, what)
+        self.data, self.global_batch, self.device = data, batch_size, device
+        self.batch_size = self.share.stop - self.share.start  # what next() returns: this rank's share
         self.generator = torch.Generator().manual_seed(seed)
         self.order = torch.randperm(len(data), generator=self.generator)
         self.position = 0
@@ -31,11 +46,11 @@ class BatchSampler:
 
     def next(self) -> dict[str, torch.Tensor]:
         """The next batch's fields, converted: "x", "label" for labelled data, and any extra fields."""
-        if self.position + self.batch_size > len(self.order):  # drop the ragged tail, start a new epoch
+        if self.position + self.global_batch > len(self.order):  # drop the ragged tail, start a new epoch
             self.order = torch.randperm(len(self.data), generator=self.generator)
             self.position = 0
-        idx = self.order[self.position:self.position + self.batch_size].to(self.device)
-        self.position += self.batch_size
+        idx = self.order[self.position:self.position + self.global_batch][self.share].to(self.device)
+        self.position += self.global_batch
         return self.on_device.batch(idx)
 
     def state_dict(self) -> dict:
@@ -49,13 +64,16 @@ class BatchSampler:
 
 class StreamSampler:
     """BatchSampler's interface over streamed shards: `next()` → {"x": converted, "label": int64 when labelled},
-    `batch_size`, `state_dict()` / `load_state_dict()` (the stream's (epoch, batch): a few numbers, exact resume).
+    `batch_size` (this rank's share of the global batch), `state_dict()` / `load_state_dict()` (the stream's
+    (epoch, batch): a few numbers, exact resume, the same on every rank).
     The order is the stream's (seeded by `seed`), the same whatever `num_workers` is."""
 
-    def __init__(self, data: ShardDataset, batch_size: int, seed: int, device: torch.device, num_workers: int = 0):
+    def __init__(self, data: ShardDataset, batch_size: int, seed: int, device: torch.device, num_workers: int = 0,
+                 rank: int = 0, world_size: int = 1):
         check_batch_size(batch_size, len(data), f"{data.root}:")
-        self.data, self.batch_size, self.device = data, batch_size, device
-        self.stream = data.stream(batch_size, seed=seed, num_workers=num_workers)
+        share = share_of(batch_size, rank, world_size)
+        self.data, self.batch_size, self.device = data, share.stop - share.start, device
+        self.stream = data.stream(batch_size, seed=seed, num_workers=num_workers, rank=rank, world_size=world_size)
 
     def next(self) -> dict[str, torch.Tensor]:
         batch = next(self.stream)

@@ -80,11 +80,12 @@ class ShardDataset:
         """uint8 images (a batch of the stream) → float32 in [-1, 1] at the requested size and channels."""
         return set_channels(resize(to_unit(stored), self.image_size), self.channels)
 
-    def stream(self, batch_size: int, *, seed: int = 0, num_workers: int = 0, window: int = DEFAULT_WINDOW
-               ) -> ShardStream:
+    def stream(self, batch_size: int, *, seed: int = 0, num_workers: int = 0, window: int = DEFAULT_WINDOW,
+               rank: int = 0, world_size: int = 1) -> ShardStream:
         """Endless uint8 batches in the seeded order `ganforge.data.shards.stream` describes (convert them
-        with `convert`)."""
-        return ShardStream(self.root, batch_size, seed=seed, num_workers=num_workers, window=window)
+        with `convert`); on rank `rank` of `world_size` processes, this rank's slice of each."""
+        return ShardStream(self.root, batch_size, seed=seed, num_workers=num_workers, window=window, rank=rank,
+                           world_size=world_size)
 
     def read(self, index: Sequence[int] | torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
         """The stored examples at `index` (positions in pack order): uint8 (n, C, H, W) and labels (n,) or None.

@@ -17,6 +17,10 @@ started or resumed at; `DataLoader` takes batches from its workers round robin, 
 batch g0, g0 + 1, … exactly, with any W ≥ 0. Every worker
 reads the tar headers of every shard it needs but decodes only the PNGs of its own batches.
 
+Several processes (rank r of R): every rank walks the same global batches and keeps its slice of each, items
+[r·B/R, (r+1)·B/R) of the batch, decoding only those; so every rank yields the same number of batches per epoch
+(unequal counts would hang the next collective) and the ranks' slices together are the one-process batch.
+
 Resume: the state is (epoch, batch) plus a fingerprint of the arguments; the stream restarted from it yields
 exactly the batches that would have come next (nothing hidden: no RNG state is carried, each window's
 permutation is recomputed from its seed).
@@ -67,9 +71,12 @@ class _BatchSource(torch.utils.data.IterableDataset):
 
     One instance runs in each DataLoader worker; worker w of W starts at first + w and steps by W."""
 
-    def __init__(self, root: Path, manifest: dict, batch_size: int, seed: int, window: int, first: int):
+    def __init__(self, root: Path, manifest: dict, batch_size: int, seed: int, window: int, first: int,
+                 rank: int = 0, world_size: int = 1):
         super().__init__()
         self.root, self.batch_size, self.seed, self.window, self.first = root, batch_size, seed, window, first
+        self.share = batch_size // world_size  # this rank's items of each batch: [lo, lo + share)
+        self.lo = rank * self.share
         self.counts = np.array([s["count"] for s in manifest["shards"]], dtype=np.int64)
         self.names = [s["name"] for s in manifest["shards"]]
         self.shape = tuple(manifest["shape"])
@@ -99,16 +106,19 @@ class _BatchSource(torch.utils.data.IterableDataset):
         for number, w in enumerate(_plan(self.counts, self.window, self.seed, epoch)):
             t = np.arange(int(w.offsets[-1]))
             b = (w.start + t) // B
-            t = t[(w.start + t < end) & (b >= first) & ((b - first) % step == 0)]
+            slot = (w.start + t) % B
+            t = t[(w.start + t < end) & (b >= first) & ((b - first) % step == 0)
+                  & (slot >= self.lo) & (slot < self.lo + self.share)]
             if len(t) == 0:
                 continue  # no item of this window lands in one of our batches: do not even read it
             order = _window_order(self.seed, epoch, number, int(w.offsets[-1]))
             examples = self._read(w, set(order[t].tolist()))
             for pos, member in zip((w.start + t).tolist(), order[t].tolist()):
-                if pos % B == 0:
+                slot = pos % B - self.lo
+                if slot == 0:
                     batch = self._new_batch()
-                self._put(batch, pos % B, *examples.pop(member))
-                if pos % B == B - 1:
+                self._put(batch, slot, *examples.pop(member))
+                if slot == self.share - 1:
                     yield {k: torch.from_numpy(v) for k, v in batch.items()}
 
     def _read(self, w: _Window, members: set[int]) -> dict[int, tuple]:
@@ -126,9 +136,9 @@ class _BatchSource(torch.utils.data.IterableDataset):
         return out
 
     def _new_batch(self) -> dict:
-        batch = {"x": np.empty((self.batch_size, *self.shape), dtype=np.uint8)}
+        batch = {"x": np.empty((self.share, *self.shape), dtype=np.uint8)}
         if self.labelled:
-            batch["label"] = np.empty(self.batch_size, dtype=np.int64)
+            batch["label"] = np.empty(self.share, dtype=np.int64)
         return batch
 
     def _put(self, batch: dict, slot: int, png: bytes, label: int | None, where: str) -> None:
@@ -145,10 +155,11 @@ class ShardStream:
 
     Deterministic given (seed, batch_size, window) — see the module docstring for the order — and the same
     whatever num_workers is. `state_dict()` / `load_state_dict()` resume exactly. Use: `batch = next(stream)`.
+    `rank` of `world_size` processes: each batch is this rank's slice of the global batch of `batch_size`.
     """
 
     def __init__(self, root: str | os.PathLike, batch_size: int, *, seed: int = 0, num_workers: int = 0,
-                 window: int = DEFAULT_WINDOW, prefetch_factor: int = 2):
+                 window: int = DEFAULT_WINDOW, prefetch_factor: int = 2, rank: int = 0, world_size: int = 1):
         self.root = Path(root)
         self.manifest = read_manifest(self.root)
         n = self.manifest["num_examples"]
@@ -159,6 +170,10 @@ class ShardStream:
                                 f"use {n} or fewer")
         if not _whole(window, 1) or not _whole(num_workers, 0):
             raise GanforgeError(f"window must be ≥ 1 and num_workers ≥ 0, got {window} and {num_workers}")
+        if not (_whole(world_size, 1) and _whole(rank, 0) and rank < world_size and batch_size % world_size == 0):
+            raise GanforgeError(f"rank {rank} of {world_size} processes: the batch of {batch_size} must divide by "
+                                f"{world_size} and the rank be below it")
+        self.rank, self.world_size = rank, world_size
         self.batch_size, self.seed, self.window = batch_size, seed, window
         self.num_workers, self.prefetch_factor = num_workers, prefetch_factor
         self.batches_per_epoch = n // batch_size
@@ -193,7 +208,8 @@ class ShardStream:
         return batch
 
     def _loader(self) -> torch.utils.data.DataLoader:
-        source = _BatchSource(self.root, self.manifest, self.batch_size, self.seed, self.window, self.position)
+        source = _BatchSource(self.root, self.manifest, self.batch_size, self.seed, self.window, self.position,
+                              self.rank, self.world_size)
         extra = {"prefetch_factor": self.prefetch_factor} if self.num_workers else {}
         # batch_size=None: the source yields whole batches; DataLoader only moves them from the workers, in order.
         # Its own generator: DataLoader draws a base seed when an iterator starts, and from torch's global RNG

@@ -1,0 +1,66 @@
+"""Real torchrun launches for the tests of several processes (gloo on this CPU): a tiny config written to YAML,
+`python -m torch.distributed.run … -m ganforge train …` in a subprocess, and readers of what the ranks recorded."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+
+from ganforge.train import checkpoint
+from ganforge.train.distributed import flat_digest
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository
+
+
+def write_config(path: Path, raw: dict) -> Path:
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """This checkout's ganforge on one thread per process (2 processes share the 2 cores of CI)."""
+    return os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"} | extra
+
+
+def torchrun_command(train_args: list[str], nproc: int = 2, launcher: tuple[str, ...] = ("--standalone",),
+                     script: str | None = None) -> list[str]:
+    target = [script] if script else ["-m", "ganforge", "train"]
+    return [sys.executable, "-m", "torch.distributed.run", *launcher, "--nproc-per-node", str(nproc), *target,
+            *train_args]
+
+
+def torchrun(train_args: list[str], nproc: int = 2, timeout: float = 180, **kw) -> subprocess.CompletedProcess:
+    """`torchrun --standalone --nproc-per-node N -m ganforge train ARGS`, finished; output captured."""
+    return subprocess.run(torchrun_command(train_args, nproc, **kw), capture_output=True, text=True,
+                          timeout=timeout, env=environment(), cwd=ROOT)
+
+
+def check_ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def state(run_dir: Path, step: int | None = None) -> dict:
+    ckpt = checkpoint.latest_checkpoint(run_dir) if step is None else checkpoint.step_checkpoint(run_dir, step)
+    return checkpoint.load_state(ckpt)
+
+
+def file_digest(run_dir: Path, step: int | None = None) -> str:
+    """The digest of a checkpoint's weights file, as each rank computes it of the weights it holds."""
+    ckpt = checkpoint.latest_checkpoint(run_dir) if step is None else checkpoint.step_checkpoint(run_dir, step)
+    return flat_digest(checkpoint.read_weights(ckpt))
+
+
+def rank_rngs(run_dir: Path) -> list[torch.Tensor]:
+    return [each["rng"] for each in state(run_dir)["ranks"]["each"]]

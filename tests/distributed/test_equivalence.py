@@ -1,0 +1,60 @@
+"""What several processes compute is what one process computes: 2 ranks with global batch B train the weights one
+process trains with batch B (a network without batch norm, up to float tolerance: the gradient mean is summed in
+another order); and one process on this code trains bit-for-bit what it trained before distribution existed."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import ganforge
+from ganforge.config import config_from_dict
+
+from conftest import assert_same_state, tiny_config, weights
+from launching import ROOT, check_ok, environment, torchrun, write_config
+
+# the commit before ganforge learned to train on several processes: its one-process training is the reference
+BEFORE_DISTRIBUTION = "294e60f"
+
+
+def no_batch_norm(**over) -> dict:
+    raw = tiny_config(train__threads=1, **over)
+    raw["nets"]["G"]["args"]["norm"] = "none"
+    raw["nets"]["D"]["args"]["batch_norm"] = False
+    return raw
+
+
+@pytest.mark.slow
+def test_two_ranks_batch_b_equal_one_process_batch_b(tmp_path):
+    raw = no_batch_norm()
+    two = tmp_path / "two"
+    check_ok(torchrun([str(write_config(tmp_path / "nobn.yaml", raw)), "--out", str(two)]))
+    one = ganforge.train(config_from_dict(raw), out=tmp_path / "one").dir
+    w1, w2 = weights(one), weights(two)
+    assert w1.keys() == w2.keys()
+    for k in w1:
+        torch.testing.assert_close(w2[k], w1[k], rtol=1e-4, atol=1e-5, msg=f"{k}: 2 ranks differ from 1 process")
+    # and the comparison can tell: a run on another seed is far from both
+    other = weights(ganforge.train(config_from_dict(no_batch_norm(train__seed=4)), out=tmp_path / "other").dir)
+    assert max(float((other[k] - w1[k]).abs().max()) for k in w1) > 1e-2
+
+
+@pytest.mark.slow
+def test_one_process_trains_what_it_trained_before_distribution(tmp_path):
+    """The reference checkout (git archive of the commit before) and this one train the same run in one process:
+    identical weights, optimiser state and RNG."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BEFORE_DISTRIBUTION], capture_output=True)
+    if archive.returncode != 0:
+        pytest.skip(f"no git history with commit {BEFORE_DISTRIBUTION} here")
+    before = tmp_path / "before"
+    before.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
+    config = write_config(tmp_path / "tiny.yaml", tiny_config(train__threads=1))
+    for code, out in ((before, tmp_path / "run_before"), (ROOT, tmp_path / "run_now")):
+        env = environment(PYTHONPATH=str(code), PYTHONDONTWRITEBYTECODE="1")
+        done = subprocess.run([sys.executable, "-m", "ganforge", "train", str(config), "--out", str(out)],
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert_same_state(tmp_path / "run_before", tmp_path / "run_now")
