@@ -322,6 +322,15 @@ def test_report_rebuilds_the_page_of_one_run(run, capsys):
     assert grid_steps(page.read_text()) == [2, 4, 6, 8]
 
 
+def test_ganforge_train_ends_by_naming_the_page(tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(json.dumps(tiny_config(train__steps=2, log__sample_every=2)))  # JSON is YAML
+    rc, err, said = run_cli(["train", config, "--out", tmp_path / "run"], capsys)
+    assert rc == 0, err
+    assert f"page:          {tmp_path / 'run' / REPORT}" in said.splitlines()
+    assert (tmp_path / "run" / REPORT).is_file()
+
+
 def test_a_comparison_goes_beside_the_first_run_by_default(tmp_path):
     a, b = (tiny_run(tmp_path / n, train__steps=2, log__sample_every=2) for n in ("a", "b"))
     assert api.report([a.dir, b.dir]) == tmp_path / "comparison.html"
