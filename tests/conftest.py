@@ -23,6 +23,26 @@ needs_fashion = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist")
                                    reason="needs the real Fashion-MNIST (apt-get install dataset-fashion-mnist)")
 
 
+# ---- the run report: training writes RUN/report.html as every run ends, about a second of matplotlib on these CPUs;
+# across the suite's hundreds of tiny runs that was 40 % of the fast tier, so only tests marked `report` write it
+_WRITE_REPORTS = {"on": False}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _WRITE_REPORTS["on"] = item.get_closest_marker("report") is not None  # set before the test's fixtures train
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reports_only_where_marked():
+    from ganforge.train import loop
+
+    write = loop.report_after_training
+    loop.report_after_training = lambda run_dir: write(run_dir) if _WRITE_REPORTS["on"] else None
+    yield
+    loop.report_after_training = write
+
+
 @pytest.fixture(autouse=True)
 def _threads():
     torch.set_num_threads(1)  # tiny networks: one thread beats two, and CI shares its cores

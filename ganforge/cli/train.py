@@ -82,6 +82,8 @@ def train(args) -> int | None:
     print(f"trained {cfg.family} on {cfg.data.name} to step {run.step} ({why})")
     print(f"run directory: {run.dir}")
     print(f"samples:       {latest}")
+    if RunDir(run.dir).report.is_file():  # not when writing it failed (training said why)
+        print(f"page:          {RunDir(run.dir).report}")
     if run.evaluation is not None:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in run.evaluation.items() if k in SHOWN_METRICS) or "none"
         print(f"evaluation:    {shown} (report: {RunDir(run.dir).eval_md})")

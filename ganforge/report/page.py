@@ -7,11 +7,12 @@ import json
 from html import escape
 
 from .charts import draw, draw_runs
-from .contents import RunContents
+from .contents import Chart, RunContents
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1320px; color: #222; padding: 0 1em; }
-h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { font-size: 1.15em; border-bottom: 1px solid #ddd; margin-top: 1.6em; }
+h1 { font-size: 1.5em; margin-bottom: .2em; }
+h2 { font-size: 1.15em; border-bottom: 1px solid #ddd; margin-top: 1.6em; }
 .sub { color: #666; margin-top: 0; }
 .charts { display: flex; flex-wrap: wrap; gap: 8px; } .charts img { width: calc(50% - 4px); min-width: 400px; }
 table { border-collapse: collapse; font-size: .9em; } td, th { border: 1px solid #ddd; padding: 3px 8px;
@@ -48,7 +49,8 @@ def run_page(run: RunContents) -> str:
             _section("Samples over training", _slider_html(run)),
             _section("The doctor's diagnoses", _diagnoses_html(run.diagnoses)),
             _section("Evaluation", _evaluation_html(run)),
-            _section("Provenance", _table(["", ""], [list(kv) for kv in run.provenance().items()], show_header=False, table_id="provenance")),
+            _section("Provenance", _table(["", ""], [list(kv) for kv in run.provenance().items()],
+                                          show_header=False, table_id="provenance")),
             _section("Checkpoints", f"<p>{escape(', '.join(run.checkpoints)) or 'none'}</p>"),
             _section("Resolved config (config.yaml)", f"<pre id=\"config\">{escape(run.config_text)}</pre>")]
     script = SLIDER_SCRIPT if run.grids else ""
@@ -58,7 +60,7 @@ def run_page(run: RunContents) -> str:
 def comparison_page(runs: list[RunContents]) -> str:
     """Several runs on the same axes (a colour per run) and their final numbers in one table."""
     names = _unique_names(runs)
-    by_key: dict[str, dict[str, object]] = {}
+    by_key: dict[str, dict[str, Chart]] = {}
     for name, run in zip(names, runs):
         for chart in run.charts():
             by_key.setdefault(chart.key, {})[name] = chart
@@ -73,7 +75,7 @@ def comparison_page(runs: list[RunContents]) -> str:
         f'<figure><img alt="last grid of {escape(n)}" src="{_png_uri(r.grids[-1].path)}">'
         f"<figcaption>{escape(n)}, step {r.grids[-1].step}</figcaption></figure>" for n, r in zip(names, runs)
         if r.grids)
-    about = _table(["run", "folder", "family", "dataset", "steps logged"],
+    about = _table(["run", "folder", "family", "dataset", "step reached"],
                    [[n, str(r.path), str(r.config.get("family")), str(r.info.get("dataset", "?")), str(r.last_step)]
                     for n, r in zip(names, runs)])
     body = [f"<h1>ganforge: {len(runs)} runs compared</h1>", _section("Runs", about),

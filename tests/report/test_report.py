@@ -27,7 +27,9 @@ from ganforge.report.contents import Grid, RunContents, evenly, pick_grids
 from ganforge.rundir import RunDir, read_metrics
 from ganforge.train import loop, train
 
-from conftest import ROOT, run_cli, tiny_config
+from conftest import ROOT, TINY_CONFIGS, run_cli, tiny_config
+
+pytestmark = pytest.mark.report  # these trainings write their pages (conftest.py skips that elsewhere)
 
 STEPS = 8
 
@@ -153,7 +155,8 @@ def test_evaluations_during_training_are_charted_and_the_final_one_tabled(tmp_pa
     run = train(cfg, out=tmp_path / "run")
     contents = RunContents.read(run.dir)
     modes = {c.key: c for c in contents.charts()}["eval_modes"]
-    assert modes.series["eval/modes"] == ([20, 40], [r["eval/modes"] for r in read_metrics(run.dir) if "eval/modes" in r])
+    logged = [r["eval/modes"] for r in read_metrics(run.dir) if "eval/modes" in r]
+    assert modes.series["eval/modes"] == ([20, 40], logged)
     html = unescape(page_of(run.dir))
     assert 'id="chart-eval_modes"' in html and 'id="chart-eval_high_quality"' in html
     final = json.loads((run.dir / "eval.json").read_text())
@@ -222,12 +225,52 @@ def test_a_report_that_fails_leaves_the_run_good(tmp_path, monkeypatch, capsys):
     assert f"report: could not write {tmp_path / 'run' / REPORT} (" in err and "No space left" in err
 
 
+def test_a_report_that_fails_never_hides_the_error_that_ended_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("ganforge.report.write_run_report", lambda run_dir, out=None: 1 / 0)
+    window = loop.Doctor.window
+    monkeypatch.setattr(loop.Doctor, "window", lambda self, step, values, owners: window(
+        self, step, values | {"loss/d_bce": float("nan")}, owners))
+    with pytest.raises(GanforgeError, match=r"^step 2: .*loss d_bce became NaN"):
+        tiny_run(tmp_path / "run")
+    assert "report: could not write" in capsys.readouterr().err
+
+
 def test_a_run_refused_before_it_started_writes_no_page(tmp_path, monkeypatch):
     """A new run that fails before logging leaves no folder (training removes it): no page is written there."""
     monkeypatch.setattr(loop, "build_data", lambda cfg: (_ for _ in ()).throw(GanforgeError("no data here")))
     with pytest.raises(GanforgeError, match="no data here"):
         tiny_run(tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+# ---- what a grid holds, as the page says -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("over, info, says", [
+    ({}, {"kind": "image"}, "64 samples from the same latent codes at every step"),
+    ({"objective": {"generators": 3}}, {"kind": "image"}, "3 generators take the cells in turn (cell i is generator "
+                                                          "i mod 3"),
+    ({"family": "cgan"}, {"kind": "image", "num_classes": 10}, "classes in turn"),
+    ({"family": "pix2pix"}, {"kind": "image"}, "the translator's outputs for the same 64 real inputs (source)"),
+    ({"family": "cyclegan"}, {"kind": "image"}, "the translator's outputs"),
+    ({}, {"kind": "vector"}, "2,000 samples (dark) over 2,000 training points (grey)"),
+])
+def test_the_page_says_what_a_grid_holds(over, info, says):
+    config = {"family": "gan", "log": {"grid": 64}, "objective": {}} | over
+    assert says in report_contents.grid_caption(config, info)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", sorted(p.stem for p in TINY_CONFIGS.glob("*.yaml")))
+def test_every_family_gets_a_page(family, tmp_path):
+    """The family contract's tiny config of every family, two steps: a page with its losses, monitors and grids."""
+    cfg = load_config(TINY_CONFIGS / f"{family}.yaml", ["train.steps=2", "log.every=1", "log.sample_every=1"])
+    run = train(cfg, out=tmp_path / "run")
+    contents = RunContents.read(run.dir)
+    logged = {k for r in read_metrics(run.dir) for k in r if k.startswith("loss/")}
+    charts = {c.key: c for c in contents.charts()}
+    assert set(charts["losses"].series) == logged and logged
+    html = page_of(run.dir)
+    assert grid_steps(html) == [1, 2] and 'id="chart-losses"' in html
 
 
 # ---- bounded size -----------------------------------------------------------------------------------------------
@@ -277,6 +320,15 @@ def test_report_rebuilds_the_page_of_one_run(run, capsys):
     rc, err, said = run_cli(["report", run.dir], capsys)
     assert rc == 0 and said.strip() == f"wrote the report to {page}"
     assert grid_steps(page.read_text()) == [2, 4, 6, 8]
+
+
+def test_ganforge_train_ends_by_naming_the_page(tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(json.dumps(tiny_config(train__steps=2, log__sample_every=2)))  # JSON is YAML
+    rc, err, said = run_cli(["train", config, "--out", tmp_path / "run"], capsys)
+    assert rc == 0, err
+    assert f"page:          {tmp_path / 'run' / REPORT}" in said.splitlines()
+    assert (tmp_path / "run" / REPORT).is_file()
 
 
 def test_a_comparison_goes_beside_the_first_run_by_default(tmp_path):

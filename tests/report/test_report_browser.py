@@ -13,6 +13,8 @@ from ganforge.train import train
 
 from conftest import ROOT, tiny_config
 
+pytestmark = pytest.mark.report  # these trainings write their pages (conftest.py skips that elsewhere)
+
 SCREENSHOTS = os.environ.get("GANFORGE_SCREENSHOTS") == "1"
 IMAGES = ROOT / "docs" / "images"
 
