@@ -604,6 +604,31 @@ def metrics_speed_row() -> list[Row]:
                 date=day(d.get("date"))) for metric, s in d["seconds"].items()]
 
 
+def scaling_files() -> list[str]:
+    return sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "bench" / "results").glob("scaling-*.json"))
+
+
+def scaling_rows() -> list[Row]:
+    """bench/scaling.py: each variant's img/s and the all-reduce's share of its step; the efficiency beside N."""
+    rows = []
+    for src in scaling_files():
+        d = load(src)
+        for key, v in d["variants"].items():
+            many = v["processes"] > 1
+            other = f"all-reduce {pct(v['allreduce_share_of_step'])} of a step" if many else ""
+            if many:
+                other += (f"; {num(d['efficiency'])}× 1 process on all cores, "
+                          f"{num(d['efficiency_per_core'])}× per core")
+            if d.get("note"):
+                other += ("; " if other else "") + d["note"]
+            rows.append(Row(label=f"{v['processes']} process(es) × {v['threads_per_process']} thread(s), global "
+                                  f"batch {d['global_batch']}", config=config_name(d["config"], d.get("date")),
+                            score=f"{num(v['img_per_s'], 1)} img/s", other=other,
+                            budget=f"{count(d['steps'])} steps", steps=count(d["steps"]), cpu=cpu_of(d),
+                            date=day(d.get("date"))))
+    return rows
+
+
 def speed_page() -> Page:
     return Page("speed", "Speed", "Images per second of the training step against a plain PyTorch loop, and the "
                 "cost of the pieces around it.",
@@ -617,7 +642,9 @@ def speed_page() -> Page:
                  Section("Streaming shards", "Reading packed shards against a data set in memory.",
                          ["bench/results/streaming.json", "bench/results/streaming_train.json"], streaming_rows()),
                  Section("Metrics", "Seconds each metric takes.", ["bench/results/metrics_speed.json"],
-                         metrics_speed_row())],
+                         metrics_speed_row()),
+                 Section("Several processes", "1 process against 2 (torchrun, gloo) training the same global batch "
+                         "on the same CPU (docs/scaling.md).", scaling_files(), scaling_rows())],
                 lab_notes=["bench/results/throughput_core_ab.json"])
 
 

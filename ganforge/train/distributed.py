@@ -79,6 +79,7 @@ class Group:
 
     @property
     def several(self) -> bool:
+        """Whether the run has more than one process (every collective below is a no-op when not)."""
         return self.world_size > 1
 
     # -- set-up and teardown ------------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ class Group:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
             run = self.run_dir or "RUN"
             raise PeerLost(f"rank {self.rank} of {self.world_size}: another process of this run stopped answering "
-                           f"during {what} ({first[:200]}); this one stops too. The run folder keeps its last "
+                           f"during {what} ({type(e).__name__}: {first[:200]}); this one stops too. The run folder keeps its last "
                            f"checkpoint: `torchrun … -m ganforge train --resume {run}` continues from it") from None
 
     # -- what the loop calls ------------------------------------------------------------------------------------
@@ -227,11 +228,6 @@ def flat_digest(flat: dict[str, torch.Tensor]) -> str:
         h.update(key.encode())
         h.update(flat[key].detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
-
-
-def launched() -> bool:
-    """Whether torchrun (or another launcher setting WORLD_SIZE) started this process as one of several."""
-    return _env_int("WORLD_SIZE", 1) > 1
 
 
 def join(device: torch.device) -> Group:
