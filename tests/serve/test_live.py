@@ -3,6 +3,7 @@ pause, step and restart, its switches are checked before anything restarts, and 
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -50,6 +51,9 @@ def live():
 def test_start_pause_and_step_reach_the_training_thread(live):
     first = live.snapshot
     assert first.step == 0 and first.real.shape == (1000, 2) and first.surface.shape == (60, 60)
+    # toy-ring8 keeps an EMA: its points are drawn beside the trained G's, where D's gradient arrows start
+    assert first.trained.shape == (1000, 2) and np.array_equal(first.arrows_at, first.trained[:150])
+    assert first.arrows.shape == (150, 2) and np.isfinite(first.arrows).all() and np.abs(first.arrows).sum() > 0
     live.command("step", n=7)
     wait_for(lambda: live.snapshot.step == 7)
     live.command("start")
@@ -69,6 +73,10 @@ def test_a_restart_applies_the_switches_and_bad_ones_are_refused_at_once(live):
     wait_for(lambda: live.snapshot.options.get("objective.unrolled_steps") == 2)
     state = live.state()
     assert state["step"] == 0 and state["config"]["objective.loss"] == "hinge" and state["config"]["train.ema"] is None
+    assert live.snapshot.trained is None and live.snapshot.which is None  # no EMA now, one generator
+    live.command("restart", options={"objective.generators": 3})
+    wait_for(lambda: live.snapshot.options.get("objective.generators") == 3)
+    assert sorted(set(live.snapshot.which)) == [0, 1, 2]
     with pytest.raises(GanforgeError, match="objective.loss: Input should be"):
         live.command("restart", options={"objective.loss": "nope"})
     with pytest.raises(GanforgeError, match="unknown live option"):
