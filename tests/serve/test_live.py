@@ -99,7 +99,7 @@ def test_the_live_routes_answer_json_and_refuse_bad_commands():
                             ({"action": "restart", "options": {"objective.pack": 0}}, "objective.pack")):
             answer = client.post("/api/live/command", json=body)
             assert answer.status_code == 400 and words in answer.json["error"], answer.json
-        assert client.post("/api/live/command", data="x" * 100_000, content_type="application/json").status_code == 413
+        assert client.post("/api/live/command", data="x" * 5_000_000, content_type="application/json").status_code == 413
     finally:
         trainer.close()
 

@@ -164,3 +164,21 @@ def test_a_translation_run_shows_every_direction_of_a_test_image(tmp_path):
     assert not np.array_equal(pixels(client.get("/api/runs/0/translate.png?index=4")), picture)
     assert "0–" in error_of(client.get("/api/runs/0/translate.png?index=1000"), 400)
     assert "translates images" in error_of(client.get("/api/runs/0/samples.png"), 400)
+
+    def upload(image: Image.Image | bytes):
+        data = image if isinstance(image, bytes) else _png_bytes(image)
+        return client.post("/api/runs/0/translate.png", data={"image": (io.BytesIO(data), "mine.png")},
+                           content_type="multipart/form-data")
+
+    own = upload(Image.new("RGB", (40, 30), (200, 30, 30)))  # any size and colour: read as the run reads files
+    assert own.headers["X-Captions"] == "AtoB: upload | output / BtoA: upload | output"
+    assert pixels(own).shape[1] < picture.shape[1]  # two tiles a row, no target
+    assert "not an image" in error_of(upload(b"not a picture"), 400)
+    assert "at most 16,777,216" in error_of(upload(Image.new("L", (5000, 4000))), 400)
+    assert "form field 'image'" in error_of(client.post("/api/runs/0/translate.png"), 400)
+
+
+def _png_bytes(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
