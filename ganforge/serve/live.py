@@ -26,6 +26,7 @@ SWITCHES = {
     "objective.r1": "R1 penalty γ (0: off)",
     "objective.gradient_penalty": "gradient penalty λ (0: off)",
     "objective.pack": "PacGAN packing (1: off)",
+    "train.batch_size": "batch size",
 }
 POINTS = 1000  # generated and real points a snapshot shows
 Z_GRID = 15  # G's mapping is drawn on a Z_GRID × Z_GRID grid of z
