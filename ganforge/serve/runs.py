@@ -81,8 +81,8 @@ class ExplorerRun:
 
     def picture(self, x: torch.Tensor, cols: int) -> tuple[np.ndarray, int]:
         """Samples as one picture: a grid of images, or a scatter of points over the run's data; and its scale."""
-        if self.gen.kind != "image":
-            return scatter(x.numpy()), 1
+        if self.gen.kind != "image":  # points over the training data's (grey)
+            return scatter(x.numpy(), self._training_pool().numpy()), 1
         tiles = grid(to_uint8(x), cols=cols)
         return tiles, max(1, min(96 // self.gen.shape[-1], MAX_SIDE // max(tiles.shape[:2])))
 
@@ -101,11 +101,16 @@ class ExplorerRun:
     def nearest(self, sample: torch.Tensor, k: int) -> tuple[torch.Tensor, list[float]]:
         """The k training examples nearest to one sample (pixel space: Euclidean distance between images in
         [-1, 1]), searched among the first NEAREST_POOL of the training split; and their distances."""
-        if self._pool is None:
-            with self.lock:
+        pool = self._training_pool()
+        index, dist = api.nearest_examples(sample[None], pool, k)
+        return pool[index[0]], [round(float(d), 4) for d in dist[0]]
+
+    def _training_pool(self) -> torch.Tensor:
+        """The first NEAREST_POOL training examples, read on first use and kept."""
+        with self.lock:
+            if self._pool is None:
                 self._pool = api.training_examples(self.gen, NEAREST_POOL)
-        index, dist = api.nearest_examples(sample[None], self._pool, k)
-        return self._pool[index[0]], [round(float(d), 4) for d in dist[0]]
+        return self._pool
 
     # -- translation -------------------------------------------------------------------------------------------
     def translation(self, index: int) -> tuple[torch.Tensor, list[str]]:

@@ -12,7 +12,7 @@ from PIL import Image
 import ganforge
 from conftest import TINY_CONFIGS
 from ganforge import api
-from ganforge.config import config_from_dict
+from ganforge.config import config_from_dict, load_config
 from ganforge.serve import make_app
 from serving import running, train_tiny
 
@@ -182,3 +182,18 @@ def _png_bytes(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def test_a_2d_run_shows_its_points_over_the_data(tmp_path):
+    cfg = load_config("gan-ring8", ["data.num_samples=500", "train.steps=2", "train.batch_size=32",
+                                    "checkpoint.every=2", "log.every=2", "log.sample_every=2"])
+    ganforge.train(cfg, out=tmp_path / "ring")
+    client = make_app([tmp_path / "ring"]).test_client()
+    run = client.get("/api/runs").json["runs"][0]
+    assert run["kind"] == "vector" and run["directions"] == ["PC1", "PC2"]  # z has two dimensions: no random ones
+    plot = pixels(client.get("/api/runs/0/samples.png?n=1000"))
+    grey = (plot == 200).all(axis=-1).sum()  # the data's points are light grey, the samples dark blue
+    assert grey > 50 and ((plot[..., 2] == 160) & (plot[..., 0] == 20)).sum() > 50
+    assert not np.array_equal(plot, pixels(client.get("/api/runs/0/samples.png?n=1000&coords=0,3")))
+    assert "4096" in error_of(client.get("/api/runs/0/samples.png?n=5000"), 400)
+    assert "compares images" in error_of(client.get("/api/runs/0/nearest.png"), 400)
