@@ -6,7 +6,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -141,6 +141,7 @@ class LiveTrainer:
                     self.snapshot = self._publish()
             except Exception as e:  # noqa: BLE001  (a restart that fails to build, a step that fails: say so, pause)
                 self.running, self.error = False, str(e) if isinstance(e, GanforgeError) else f"{type(e).__name__}: {e}"
+                self.snapshot = replace(self.snapshot, running=False)  # the page must not read "training" on
 
     def _apply(self, action: str | None, args: dict) -> None:
         if action == "start":

@@ -127,3 +127,13 @@ def test_the_server_binds_to_this_machine_unless_told_and_warns_when_told(capsys
     assert bound[-1][2]["use_debugger"] is False and "http://127.0.0.1:8123/" in out
     rc, err, out = run_cli(["serve", "--live", "toy-ring8", "--host", "0.0.0.0"], capsys)
     assert rc == 0 and bound[-1][0] == "0.0.0.0" and "reachable from other machines" in err
+
+
+def test_a_restart_that_fails_to_build_pauses_and_says_why(live):
+    live.command("start")
+    wait_for(lambda: live.snapshot.running)
+    # the options pass the config's checks, and the data then fails to build in the thread
+    live.commands.put(("restart", {"cfg": options_config(live.base, {}).model_copy(
+        update={"data": live.base.data.model_copy(update={"name": "npz", "path": "/nonexistent.npz"})})}))
+    wait_for(lambda: live.error is not None)
+    assert "nonexistent.npz" in live.error and not live.snapshot.running and not live.state()["running"]
