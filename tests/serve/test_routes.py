@@ -10,7 +10,7 @@ import yaml
 from PIL import Image
 
 import ganforge
-from conftest import TINY_CONFIGS
+from conftest import ROOT, TINY_CONFIGS
 from ganforge import api
 from ganforge.config import config_from_dict, load_config
 from ganforge.serve import make_app
@@ -197,3 +197,14 @@ def test_a_2d_run_shows_its_points_over_the_data(tmp_path):
     assert not np.array_equal(plot, pixels(client.get("/api/runs/0/samples.png?n=1000&coords=0,3")))
     assert "4096" in error_of(client.get("/api/runs/0/samples.png?n=5000"), 400)
     assert "compares images" in error_of(client.get("/api/runs/0/nearest.png"), 400)
+
+
+def test_the_pages_ship_with_the_package():
+    """Every file the pages load is package data of the wheel (pyproject's package-data globs)."""
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ganforge"]
+    static = sorted((ROOT / "ganforge" / "serve" / "static").iterdir())
+    assert static and all(any(fnmatch.fnmatch(str(p.relative_to(ROOT / "ganforge")), g) for g in globs)
+                          for p in static)
