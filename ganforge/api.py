@@ -482,11 +482,17 @@ def reconstruct(run_dir: str | Path, split: str = "test", num: int | None = 32) 
     return Reconstruction(x, rec, step)
 
 
-def translate_files(gen: Generator, files: list[Path]) -> np.ndarray:
-    """Translate image files with a translator (`translator(run_dir)`): each is read at the size and channels the
-    run trained on (centre-cropped, resized); returns the outputs as uint8 (N, H, W, C)."""
+def translator_inputs(gen: Generator, files: list[Path]) -> torch.Tensor:
+    """Image files as a translator's inputs: read at the size and channels the run trained on (centre-cropped,
+    resized), in [-1, 1], (N, C, H, W)."""
     c, side, _ = gen.field_shape(gen.conditions[0])
-    return image_io.to_uint8(gen.sample(len(files), condition=to_unit(read_images(files, side, c))))
+    return to_unit(read_images(files, side, c))
+
+
+def translate_files(gen: Generator, files: list[Path]) -> np.ndarray:
+    """Translate image files with a translator (`translator(run_dir)`), each read by `translator_inputs`; returns
+    the outputs as uint8 (N, H, W, C)."""
+    return image_io.to_uint8(gen.sample(len(files), condition=translator_inputs(gen, files)))
 
 
 # -- What the explorer (`ganforge serve`) asks of a run -----------------------------------------------------------

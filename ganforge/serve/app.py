@@ -19,6 +19,7 @@ from .runs import MAX_NEIGHBOURS, MAX_POINTS, MAX_SAMPLES, MAX_STEPS, MAX_TEST_I
 
 STATIC = resources.files("ganforge.serve") / "static"
 MAX_SEED = 2**31 - 1
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 MAX_COORD = 10.0  # a slider moves z at most this far along a direction
 
 
@@ -62,13 +63,20 @@ def _png_response(image, scale: int = 1, **headers) -> Response:
     return response
 
 
+def _translation_png(rows, captions: list[str]) -> Response:
+    """Translation rows (one per caption, all as wide) as one picture, the captions in a header."""
+    cols = len(rows) // len(captions)
+    scale = max(1, min(96 // rows.shape[-1], 512 // (cols * rows.shape[-1])))
+    return _png_response(grid(to_uint8(rows), cols=cols), scale, **{"X-Captions": " / ".join(captions)})
+
+
 def create_app(run_paths: list = (), live: LiveTrainer | None = None) -> Flask:
     """The app serving `run_paths` (each loaded once, here) and, with `live`, the live 2-D view."""
     runs = RunSet(list(run_paths))
     app = Flask("ganforge.serve", static_folder=str(STATIC), static_url_path="/static")
     app.json.sort_keys = False  # the live switches in the order SWITCHES lists them
     app.url_map.merge_slashes = False  # '//x' is refused, not redirected to '/x'
-    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # the pages post small JSON commands only
+    app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES  # small JSON commands, or one image to translate
     app.extensions["ganforge_runs"] = runs
     app.extensions["ganforge_live"] = live
     frame_lock, frame_cache = threading.Lock(), {}  # the newest live frame, drawn once for all request threads
@@ -154,10 +162,16 @@ def create_app(run_paths: list = (), live: LiveTrainer | None = None) -> Flask:
     @app.get("/api/runs/<key>/translate.png")
     def translate(key: str):
         run = run_or_404(key)
-        rows, captions = run.translation(_int("index", 0, 0, MAX_TEST_INDEX))
-        cols = len(rows) // len(captions)
-        scale = max(1, min(96 // rows.shape[-1], 512 // (cols * rows.shape[-1])))
-        return _png_response(grid(to_uint8(rows), cols=cols), scale, **{"X-Captions": " / ".join(captions)})
+        return _translation_png(*run.translation(_int("index", 0, 0, MAX_TEST_INDEX)))
+
+    @app.post("/api/runs/<key>/translate.png")
+    def translate_upload(key: str):
+        run = run_or_404(key)
+        upload = request.files.get("image")
+        if upload is None:
+            raise BadRequest("post the image to translate as the form field 'image'")
+        rows, captions = run.translate_upload(upload.read())
+        return _translation_png(rows, captions)
 
     # -- the live 2-D view -----------------------------------------------------------------------------------------
     def the_live() -> LiveTrainer:

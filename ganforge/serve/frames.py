@@ -3,6 +3,7 @@ page needs no chart script) and grids of samples (ganforge.images)."""
 from __future__ import annotations
 
 import io
+import textwrap
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -25,10 +26,12 @@ def png(image: np.ndarray, scale: int = 1) -> bytes:
 
 def live_frame(snap: Snapshot, size_px: int = 560) -> bytes:
     """One frame of the live view: D's scores as a heat map under the real points (grey), the generated ones
-    (blue) and G's image of a grid of z (lines: where G sends each row and column of the grid)."""
+    (blue; one colour per generator of a mixture; orange: the trained G when blue is its EMA), G's image of a grid
+    of z (lines: where G sends each row and column of the grid) and arrows along D's gradient at G's points
+    (unit length: the way G's step moves them)."""
     fig = Figure(figsize=(size_px / 100, size_px / 100), dpi=100)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.02, 0.02, 0.96, 0.9))
+    ax = fig.add_axes((0.02, 0.02, 0.96, 0.88))
     lim = snap.limit
     s = snap.surface
     centre = snap.boundary if snap.boundary is not None else float(np.median(s))
@@ -40,14 +43,26 @@ def live_frame(snap: Snapshot, size_px: int = 560) -> bytes:
         ax.plot(g[k, :, 0], g[k, :, 1], color="#2a6b2a", lw=0.6, alpha=0.7)
         ax.plot(g[:, k, 0], g[:, k, 1], color="#2a6b2a", lw=0.6, alpha=0.7)
     ax.scatter(snap.real[:, 0], snap.real[:, 1], s=4, c="#555555", alpha=0.5, linewidths=0, label="data")
-    ax.scatter(snap.fake[:, 0], snap.fake[:, 1], s=5, c="#1f3fbf", alpha=0.8, linewidths=0, label="G(z)")
+    if snap.trained is not None:
+        ax.scatter(snap.trained[:, 0], snap.trained[:, 1], s=4, c="#e08a1e", alpha=0.5, linewidths=0,
+                   label="G(z), trained")
+    name = "G(z), EMA" if snap.trained is not None else "G(z)"
+    if snap.which is None:
+        ax.scatter(snap.fake[:, 0], snap.fake[:, 1], s=5, c="#1f3fbf", alpha=0.8, linewidths=0, label=name)
+    else:  # a mixture: one colour per generator
+        ax.scatter(snap.fake[:, 0], snap.fake[:, 1], s=5, c=snap.which, cmap="tab10", vmin=0, vmax=9, alpha=0.8,
+                   linewidths=0, label=f"{name}, {int(snap.which.max()) + 1} generators")
+    length = np.linalg.norm(snap.arrows, axis=1, keepdims=True)
+    ax.quiver(snap.arrows_at[:, 0], snap.arrows_at[:, 1], *(snap.arrows / np.maximum(length, 1e-12)).T,
+              color="#333333", alpha=0.6, angles="xy", scale_units="xy", scale=8 / lim, width=0.002,
+              label="∇ D at G's points")
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(loc="upper right", fontsize=8, markerscale=3)
-    losses = "  ".join(f"{k}={v:.3g}" for k, v in snap.losses.items())
-    fig.suptitle(f"step {snap.step}   {losses}", fontsize=9, y=0.975)
+    losses = "\n".join(textwrap.wrap("  ".join(f"{k}={v:.3g}" for k, v in snap.losses.items()), 90))
+    fig.suptitle(f"step {snap.step}\n{losses}", fontsize=8, y=0.995)
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -26,10 +26,12 @@ SWITCHES = {
     "objective.r1": "R1 penalty γ (0: off)",
     "objective.gradient_penalty": "gradient penalty λ (0: off)",
     "objective.pack": "PacGAN packing (1: off)",
+    "train.batch_size": "batch size",
 }
 POINTS = 1000  # generated and real points a snapshot shows
 Z_GRID = 15  # G's mapping is drawn on a Z_GRID × Z_GRID grid of z
 SURFACE = 60  # D's scores on a SURFACE × SURFACE grid of the plane
+ARROWS = 150  # G's points at which D's gradient is drawn
 MAX_STEP_BATCH = 200  # a "step" command trains at most this many steps
 
 
@@ -48,6 +50,10 @@ class Snapshot:
     surface: np.ndarray | None = None  # (SURFACE, SURFACE): D's score at each point of the plane
     boundary: float | None = None  # the score D gives when undecided (None: the game has none)
     limit: float = 1.0  # the plane shown is [−limit, limit]²
+    trained: np.ndarray | None = None  # (POINTS, 2): the trained G's points, when `fake` are its EMA's
+    which: np.ndarray | None = None  # (POINTS,): which generator of a mixture made each point
+    arrows_at: np.ndarray | None = None  # (ARROWS, 2): points of G where D's gradient is drawn
+    arrows: np.ndarray | None = None  # (ARROWS, 2): ∇ₓ D(x) there: the way G's step pushes them
 
 
 def options_config(base: RunConfig, options: dict) -> RunConfig:
@@ -65,6 +71,15 @@ def options_config(base: RunConfig, options: dict) -> RunConfig:
     cfg = config_from_dict(raw, source="live options")
     get_family(cfg.family).check_config(cfg)
     return cfg
+
+
+def _run(net: torch.nn.Module, z: torch.Tensor, **kw) -> np.ndarray:
+    """net(z) in eval mode, as float numpy."""
+    was = net.training
+    net.eval()
+    out = net(z, **kw).float().cpu().numpy()
+    net.train(was)
+    return out
 
 
 class LiveTrainer:
@@ -122,10 +137,11 @@ class LiveTrainer:
                 self._apply(action, args)
                 if self.running:
                     self._train_for(self.period)
+                if action is not None or self.running:
+                    self.snapshot = self._publish()
             except Exception as e:  # noqa: BLE001  (a restart that fails to build, a step that fails: say so, pause)
                 self.running, self.error = False, str(e) if isinstance(e, GanforgeError) else f"{type(e).__name__}: {e}"
-            if action is not None or self.running:
-                self.snapshot = self._publish()
+                self.snapshot = replace(self.snapshot, running=False)  # the page must not read "training" on
 
     def _apply(self, action: str | None, args: dict) -> None:
         if action == "start":
@@ -182,27 +198,38 @@ class LiveTrainer:
     @torch.no_grad()
     def _publish(self) -> Snapshot:
         s = self.stepper
-        gen, family = s.sampling_net, s.family
-        was = gen.training
-        gen.eval()
-        device = s.device
-        fake = gen(self.z.to(device)).float().cpu().numpy()
+        family, device = s.family, s.device
+        trained = family.nets[family.generator]
+        fake = _run(s.sampling_net, self.z.to(device))
         first = {"which": torch.zeros(len(self.z_grid), dtype=torch.long, device=device)} if hasattr(
-            gen, "generators") else {}  # a mixture's mapping: that of its first generator
-        mapped = gen(self.z_grid.to(device), **first).float().cpu().numpy().reshape(Z_GRID, Z_GRID, -1)[..., :2]
-        gen.train(was)
-        d_name = next(n for n, role in family.networks.items() if role == "discriminator")
-        d = family.nets[d_name]
-        was = d.training
-        d.eval()
-        m = getattr(getattr(family, "opts", None), "pack", 1)  # PacGAN's D judges m copies of each point at once
-        plane = self.plane.to(device).repeat_interleave(m, 0).reshape(-1, 2 * m) if m > 1 else self.plane.to(device)
-        scores = d(plane).float().reshape(-1).cpu().numpy().reshape(SURFACE, SURFACE)
-        d.train(was)
+            trained, "generators") else {}  # a mixture's mapping: that of its first generator
+        mapped = _run(s.sampling_net, self.z_grid.to(device), **first).reshape(Z_GRID, Z_GRID, -1)[..., :2]
+        raw = _run(trained, self.z.to(device)) if s.emas else None  # with an EMA: the trained G's points too
+        k = getattr(trained, "k", 1)
+        which = np.arange(POINTS) % k if k > 1 else None  # a mixture draws point i with generator i mod k
+        scores = self._d_scores(self.plane.to(device)).reshape(SURFACE, SURFACE)
+        at = torch.from_numpy((raw if raw is not None else fake)[:ARROWS]).to(device)
+        with torch.enable_grad():  # where D's gradient pushes G's samples (what G's step follows)
+            at.requires_grad_(True)
+            push = torch.autograd.grad(self._d_scores(at, keep_graph=True).sum(), at)[0].cpu().numpy()
         game = getattr(family, "game", None)
         self._version += 1
         return Snapshot(self._version, s.step_count, self.running, s.finished, dict(self.options), dict(self._losses),
-                        self.real, fake, mapped, scores, getattr(game, "boundary", None), self.limit)
+                        self.real, fake, mapped, scores.cpu().numpy(), getattr(game, "boundary", None), self.limit,
+                        raw, which, at.detach().cpu().numpy(), push)
+
+    def _d_scores(self, x: torch.Tensor, keep_graph: bool = False) -> torch.Tensor:
+        """D's score of each point (PacGAN's D judges m copies of the point at once), in eval mode."""
+        family = self.stepper.family
+        d = family.nets[next(n for n, role in family.networks.items() if role == "discriminator")]
+        m = getattr(getattr(family, "opts", None), "pack", 1)
+        if m > 1:
+            x = x.repeat_interleave(m, 0).reshape(-1, 2 * m)
+        was = d.training
+        d.eval()
+        out = d(x).float().reshape(-1)
+        d.train(was)
+        return out if keep_graph else out.detach()
 
     def state(self) -> dict:
         """The newest snapshot's plain facts (what the page polls): version, step, running, options, losses."""

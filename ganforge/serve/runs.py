@@ -3,11 +3,14 @@ given latent coordinates, interpolations, nearest training images, translations.
 in the list the server was started with (or its unique name), never by path: no other file can be reached."""
 from __future__ import annotations
 
+import io
+import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .. import api
 from ..errors import GanforgeError
@@ -20,6 +23,7 @@ MAX_NEIGHBOURS = 8
 NEAREST_POOL = 2000  # training examples a memorisation check searches (the first ones of the training split)
 MAX_SIDE = 512  # no picture a request gets is wider or taller than this (before the page scales it)
 MAX_TEST_INDEX = 999  # translation inputs: the first 1,000 test images
+MAX_UPLOAD_PIXELS = 4096 * 4096  # an uploaded image is read only if it is no larger
 
 
 class ExplorerRun:
@@ -77,8 +81,8 @@ class ExplorerRun:
 
     def picture(self, x: torch.Tensor, cols: int) -> tuple[np.ndarray, int]:
         """Samples as one picture: a grid of images, or a scatter of points over the run's data; and its scale."""
-        if self.gen.kind != "image":
-            return scatter(x.numpy()), 1
+        if self.gen.kind != "image":  # points over the training data's (grey)
+            return scatter(x.numpy(), self._training_pool().numpy()), 1
         tiles = grid(to_uint8(x), cols=cols)
         return tiles, max(1, min(96 // self.gen.shape[-1], MAX_SIDE // max(tiles.shape[:2])))
 
@@ -97,11 +101,16 @@ class ExplorerRun:
     def nearest(self, sample: torch.Tensor, k: int) -> tuple[torch.Tensor, list[float]]:
         """The k training examples nearest to one sample (pixel space: Euclidean distance between images in
         [-1, 1]), searched among the first NEAREST_POOL of the training split; and their distances."""
-        if self._pool is None:
-            with self.lock:
+        pool = self._training_pool()
+        index, dist = api.nearest_examples(sample[None], pool, k)
+        return pool[index[0]], [round(float(d), 4) for d in dist[0]]
+
+    def _training_pool(self) -> torch.Tensor:
+        """The first NEAREST_POOL training examples, read on first use and kept."""
+        with self.lock:
+            if self._pool is None:
                 self._pool = api.training_examples(self.gen, NEAREST_POOL)
-        index, dist = api.nearest_examples(sample[None], self._pool, k)
-        return self._pool[index[0]], [round(float(d), 4) for d in dist[0]]
+        return self._pool
 
     # -- translation -------------------------------------------------------------------------------------------
     def translation(self, index: int) -> tuple[torch.Tensor, list[str]]:
@@ -124,6 +133,30 @@ class ExplorerRun:
         width = max(len(r) for r in rows)
         padded = [torch.cat([r, torch.ones(width - len(r), *r.shape[1:])]) if len(r) < width else r for r in rows]
         return torch.cat(padded), captions
+
+    def translate_upload(self, data: bytes) -> tuple[torch.Tensor, list[str]]:
+        """An uploaded image through every direction: rows of input (as the run reads it) | output."""
+        if not self.directions_learnt:
+            raise GanforgeError(f"run {self.name} generates from z (family {self.gen.cfg.family}); it translates "
+                                "no images")
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                width, height = probe.size
+        except (OSError, Image.DecompressionBombError):
+            raise GanforgeError("the upload is not an image PIL can read (PNG, JPEG, …)") from None
+        if width * height > MAX_UPLOAD_PIXELS:
+            raise GanforgeError(f"the upload is {width}×{height} pixels; at most {MAX_UPLOAD_PIXELS:,} are read")
+        rows, captions = [], []
+        with tempfile.TemporaryDirectory() as folder:  # the run's own image reader takes files
+            path = Path(folder) / "upload"
+            path.write_bytes(data)
+            for direction, gen in self.translators.items():
+                given = api.translator_inputs(gen, [path])
+                with self.lock:
+                    out = gen.sample(1, condition=given)
+                rows.append(torch.cat([_rgb(given, out.shape[1], out.shape[-1]), out]))
+                captions.append(f"{direction}: upload | output")
+        return torch.cat(rows), captions
 
     def _test_inputs(self, direction: str, gen: api.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The first test images of the field `gen` maps, and their targets when the data pairs them. A direction

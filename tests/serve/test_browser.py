@@ -76,9 +76,10 @@ def test_a_slider_changes_the_image_and_a_class_changes_the_samples(local_page, 
         wait_loaded(page, "#samples-1")
         assert len({every_class, three, image_bytes(page, "#samples-1")}) == 3
 
+        assert page.is_hidden("#nearest-0")  # nothing to show (no broken picture) until a sample is clicked
         page.click("#samples-0", position={"x": 5, "y": 5})  # the first sample: its nearest training images
         wait_loaded(page, "#nearest-0")
-        assert "pixel distance" in page.inner_text("#run-0")
+        assert page.is_visible("#nearest-0") and "pixel distance" in page.inner_text("#run-0")
         if SCREENSHOTS:
             page.screenshot(path=str(SHOTS / "explorer.png"), full_page=True)
 

@@ -3,6 +3,7 @@ pause, step and restart, its switches are checked before anything restarts, and 
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -50,6 +51,9 @@ def live():
 def test_start_pause_and_step_reach_the_training_thread(live):
     first = live.snapshot
     assert first.step == 0 and first.real.shape == (1000, 2) and first.surface.shape == (60, 60)
+    # toy-ring8 keeps an EMA: its points are drawn beside the trained G's, where D's gradient arrows start
+    assert first.trained.shape == (1000, 2) and np.array_equal(first.arrows_at, first.trained[:150])
+    assert first.arrows.shape == (150, 2) and np.isfinite(first.arrows).all() and np.abs(first.arrows).sum() > 0
     live.command("step", n=7)
     wait_for(lambda: live.snapshot.step == 7)
     live.command("start")
@@ -69,6 +73,10 @@ def test_a_restart_applies_the_switches_and_bad_ones_are_refused_at_once(live):
     wait_for(lambda: live.snapshot.options.get("objective.unrolled_steps") == 2)
     state = live.state()
     assert state["step"] == 0 and state["config"]["objective.loss"] == "hinge" and state["config"]["train.ema"] is None
+    assert live.snapshot.trained is None and live.snapshot.which is None  # no EMA now, one generator
+    live.command("restart", options={"objective.generators": 3})
+    wait_for(lambda: live.snapshot.options.get("objective.generators") == 3)
+    assert sorted(set(live.snapshot.which)) == [0, 1, 2]
     with pytest.raises(GanforgeError, match="objective.loss: Input should be"):
         live.command("restart", options={"objective.loss": "nope"})
     with pytest.raises(GanforgeError, match="unknown live option"):
@@ -91,7 +99,7 @@ def test_the_live_routes_answer_json_and_refuse_bad_commands():
                             ({"action": "restart", "options": {"objective.pack": 0}}, "objective.pack")):
             answer = client.post("/api/live/command", json=body)
             assert answer.status_code == 400 and words in answer.json["error"], answer.json
-        assert client.post("/api/live/command", data="x" * 100_000, content_type="application/json").status_code == 413
+        assert client.post("/api/live/command", data="x" * 5_000_000, content_type="application/json").status_code == 413
     finally:
         trainer.close()
 
@@ -119,3 +127,13 @@ def test_the_server_binds_to_this_machine_unless_told_and_warns_when_told(capsys
     assert bound[-1][2]["use_debugger"] is False and "http://127.0.0.1:8123/" in out
     rc, err, out = run_cli(["serve", "--live", "toy-ring8", "--host", "0.0.0.0"], capsys)
     assert rc == 0 and bound[-1][0] == "0.0.0.0" and "reachable from other machines" in err
+
+
+def test_a_restart_that_fails_to_build_pauses_and_says_why(live):
+    live.command("start")
+    wait_for(lambda: live.snapshot.running)
+    # the options pass the config's checks, and the data then fails to build in the thread
+    live.commands.put(("restart", {"cfg": options_config(live.base, {}).model_copy(
+        update={"data": live.base.data.model_copy(update={"name": "npz", "path": "/nonexistent.npz"})})}))
+    wait_for(lambda: live.error is not None)
+    assert "nonexistent.npz" in live.error and not live.snapshot.running and not live.state()["running"]

@@ -10,9 +10,9 @@ import yaml
 from PIL import Image
 
 import ganforge
-from conftest import TINY_CONFIGS
+from conftest import ROOT, TINY_CONFIGS
 from ganforge import api
-from ganforge.config import config_from_dict
+from ganforge.config import config_from_dict, load_config
 from ganforge.serve import make_app
 from serving import running, train_tiny
 
@@ -164,3 +164,47 @@ def test_a_translation_run_shows_every_direction_of_a_test_image(tmp_path):
     assert not np.array_equal(pixels(client.get("/api/runs/0/translate.png?index=4")), picture)
     assert "0–" in error_of(client.get("/api/runs/0/translate.png?index=1000"), 400)
     assert "translates images" in error_of(client.get("/api/runs/0/samples.png"), 400)
+
+    def upload(image: Image.Image | bytes):
+        data = image if isinstance(image, bytes) else _png_bytes(image)
+        return client.post("/api/runs/0/translate.png", data={"image": (io.BytesIO(data), "mine.png")},
+                           content_type="multipart/form-data")
+
+    own = upload(Image.new("RGB", (40, 30), (200, 30, 30)))  # any size and colour: read as the run reads files
+    assert own.headers["X-Captions"] == "AtoB: upload | output / BtoA: upload | output"
+    assert pixels(own).shape[1] < picture.shape[1]  # two tiles a row, no target
+    assert "not an image" in error_of(upload(b"not a picture"), 400)
+    assert "at most 16,777,216" in error_of(upload(Image.new("L", (5000, 4000))), 400)
+    assert "form field 'image'" in error_of(client.post("/api/runs/0/translate.png"), 400)
+
+
+def _png_bytes(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_2d_run_shows_its_points_over_the_data(tmp_path):
+    cfg = load_config("gan-ring8", ["data.num_samples=500", "train.steps=2", "train.batch_size=32",
+                                    "checkpoint.every=2", "log.every=2", "log.sample_every=2"])
+    ganforge.train(cfg, out=tmp_path / "ring")
+    client = make_app([tmp_path / "ring"]).test_client()
+    run = client.get("/api/runs").json["runs"][0]
+    assert run["kind"] == "vector" and run["directions"] == ["PC1", "PC2"]  # z has two dimensions: no random ones
+    plot = pixels(client.get("/api/runs/0/samples.png?n=1000"))
+    grey = (plot == 200).all(axis=-1).sum()  # the data's points are light grey, the samples dark blue
+    assert grey > 50 and ((plot[..., 2] == 160) & (plot[..., 0] == 20)).sum() > 50
+    assert not np.array_equal(plot, pixels(client.get("/api/runs/0/samples.png?n=1000&coords=0,3")))
+    assert "4096" in error_of(client.get("/api/runs/0/samples.png?n=5000"), 400)
+    assert "compares images" in error_of(client.get("/api/runs/0/nearest.png"), 400)
+
+
+def test_the_pages_ship_with_the_package():
+    """Every file the pages load is package data of the wheel (pyproject's package-data globs)."""
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ganforge"]
+    static = sorted((ROOT / "ganforge" / "serve" / "static").iterdir())
+    assert static and all(any(fnmatch.fnmatch(str(p.relative_to(ROOT / "ganforge")), g) for g in globs)
+                          for p in static)

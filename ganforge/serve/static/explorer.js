@@ -107,7 +107,17 @@ function translationPanel(run, box) {
     out.src = URL.createObjectURL(await answer.blob());
   };
   index.addEventListener("change", draw);
-  box.append(el("div", { class: "row" }, "test image ", index), out, caption);
+  const upload = el("input", { type: "file", id: `upload-${run.index}`, accept: "image/*" });
+  upload.addEventListener("change", async () => {  // an image of one's own, through every direction
+    if (!upload.files.length) return;
+    const form = new FormData();
+    form.append("image", upload.files[0]);
+    const answer = await fetch(`/api/runs/${run.index}/translate.png`, { method: "POST", body: form });
+    if (!answer.ok) { message.textContent = (await answer.json()).error; return; }
+    caption.textContent = answer.headers.get("X-Captions");
+    out.src = URL.createObjectURL(await answer.blob());
+  });
+  box.append(el("div", { class: "row" }, "test image ", index, " or your own ", upload), out, caption);
   draw();
 }
 
