@@ -16,6 +16,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -32,7 +33,7 @@ from ..report import report_after_training
 from ..rundir import RunDir
 from ..scoring import write_report
 from ..text import resolve_encoder
-from ..families import Batch, Family, draw_latents, get_family
+from ..families import Batch, Family, Phase, draw_latents, get_family
 from . import checkpoint, distributed
 from .doctor import DIVERSITY_SAMPLES, Doctor, overfitting_probe
 from .ema import EMA
@@ -291,6 +292,57 @@ def data_sha256(data: Dataset | ShardDataset) -> str:
             if t is not None:
                 digest.update(t.contiguous().numpy())
     return digest.hexdigest()
+
+
+def set_learning_rates(optimizers: dict[str, torch.optim.Optimizer], cfg: RunConfig, step: int,
+                       seconds: float = 0.0) -> None:
+    """Each optimiser's learning rate for the update at `step`: its config's, times `lr_factor` (under a decay)."""
+    if cfg.train.lr_decay == "none":
+        return
+    factor = lr_factor(step, cfg.train, seconds)
+    for n, opt in optimizers.items():
+        for group in opt.param_groups:
+            group["lr"] = cfg.optim_for(n).lr * factor
+
+
+def train_step(family: Family, phases: list[Phase], optimizers: dict[str, torch.optim.Optimizer],
+               emas: dict[str, EMA], next_batch: Callable[[Phase], Batch], *, autocast=nullcontext(),
+               average: Callable | None = None, measure_grads: bool = False
+               ) -> tuple[dict[str, torch.Tensor], dict[str, tuple[str, ...]], dict[str, float]]:
+    """One training step: the family's phases in order, each `repeat` times — only the networks a phase updates
+    get weight gradients; its loss terms are summed and back-propagated, the gradients averaged over the processes
+    (`average`, under torchrun), its optimisers stepped, then the family's `after_update` — and then the EMA of
+    every generator. `next_batch(phase)` gives a phase that does not reuse the batch before it its own.
+    Returns the loss terms (of each phase's last repeat), the networks each term's phase trains, and the gradient
+    norms of the updated networks when `measure_grads`."""
+    losses: dict[str, torch.Tensor] = {}
+    owners: dict[str, tuple[str, ...]] = {}
+    grad_norms: dict[str, float] = {}
+    batch = None
+    for phase in phases:
+        for net_name, net in family.nets.items():  # no weight gradients for networks this phase leaves alone
+            net.requires_grad_(net_name in phase.updates)
+        for _ in range(phase.repeat):
+            if not phase.same_batch:
+                batch = next_batch(phase)
+            with autocast:
+                terms = getattr(family, phase.name)(batch)
+            total = sum(terms.values())
+            for n in phase.updates:
+                optimizers[n].zero_grad(set_to_none=True)
+            total.backward()
+            if average is not None:
+                average(family.nets[n] for n in phase.updates)
+            if measure_grads:
+                grad_norms.update({f"grad_norm/{n}": _grad_norm(family.nets[n]) for n in phase.updates})
+            for n in phase.updates:
+                optimizers[n].step()
+            family.after_update(phase)
+        losses.update(terms)
+        owners.update(dict.fromkeys(terms, phase.updates))
+    for n, e in emas.items():
+        e.update(family.nets[n])
+    return losses, owners, grad_norms
 
 
 def _check_augment(cfg: RunConfig, family: Family, data: Dataset | ShardDataset) -> None:
@@ -611,36 +663,13 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
                     break
                 t0 = time.perf_counter()
                 logging_now = (step + 1) % cfg.log.every == 0 or step + 1 == cfg.train.steps
-                losses, grad_norms = {}, {}
                 family.step = step  # for schedules inside a family (e.g. annealed instance noise)
-                if cfg.train.lr_decay != "none":
-                    factor = lr_factor(step, cfg.train, this_session)
-                    for n, opt in optimizers.items():
-                        for group in opt.param_groups:
-                            group["lr"] = cfg.optim_for(n).lr * factor
-                for phase in phases:
-                    # no weight gradients for networks this phase leaves alone
-                    for net_name, net in family.nets.items():
-                        net.requires_grad_(net_name in phase.updates)
-                    for _ in range(phase.repeat):
-                        if not phase.same_batch:
-                            batch = real_batch() if phase.data else Batch(local_batch)
-                        with autocast:
-                            terms = getattr(family, phase.name)(batch)
-                        total = sum(terms.values())
-                        for n in phase.updates:
-                            optimizers[n].zero_grad(set_to_none=True)
-                        total.backward()
-                        procs.average_gradients(family.nets[n] for n in phase.updates)
-                        if logging_now:
-                            grad_norms.update({f"grad_norm/{n}": _grad_norm(family.nets[n]) for n in phase.updates})
-                        for n in phase.updates:
-                            optimizers[n].step()
-                        family.after_update(phase)
-                    losses.update(terms)
-                    owners.update(dict.fromkeys(terms, phase.updates))
-                for n, e in emas.items():
-                    e.update(family.nets[n])
+                set_learning_rates(optimizers, cfg, step, this_session)
+                losses, step_owners, grad_norms = train_step(
+                    family, phases, optimizers, emas,
+                    next_batch=lambda phase: real_batch() if phase.data else Batch(local_batch),
+                    autocast=autocast, average=procs.average_gradients, measure_grads=logging_now)
+                owners.update(step_owners)
                 step += 1
                 window_steps += 1
                 step_s = time.perf_counter() - t0

@@ -1,7 +1,7 @@
 """A training run held in memory and stepped from outside, one training step at a time: what the explorer's live
 2-D view trains with (`ganforge serve --live`). It writes no run folder, keeps no checkpoints, logs nothing and has
-no doctor; a step is the loop's step (the family's phases in order, each `repeat` times, the optimisers of the
-networks a phase updates, `after_update`, then the EMAs), built from loop.py's own set-up helpers."""
+no doctor; a step is the loop's own `train_step` (the family's phases in order, each `repeat` times, the optimisers
+of the networks a phase updates, `after_update`, then the EMAs), set up with loop.py's own helpers."""
 from __future__ import annotations
 
 import torch
@@ -10,7 +10,7 @@ from torch import nn
 from ..config import RunConfig
 from ..families import Batch, Family, get_family
 from .ema import EMA
-from .loop import MAIN, build_data, build_samplers, lr_factor, make_optimizer, pick_device
+from .loop import MAIN, build_data, build_samplers, make_optimizer, pick_device, set_learning_rates, train_step
 
 
 class Stepper:
@@ -53,29 +53,11 @@ class Stepper:
         """Train one step; returns its loss terms."""
         cfg, family = self.cfg, self.family
         family.step = self.step_count
-        if cfg.train.lr_decay != "none":
-            factor = lr_factor(self.step_count, cfg.train)
-            for n, opt in self.optimizers.items():
-                for group in opt.param_groups:
-                    group["lr"] = cfg.optim_for(n).lr * factor
-        losses: dict[str, float] = {}
-        batch = None
-        for phase in self.phases:
-            for name, net in family.nets.items():  # no weight gradients for the networks this phase leaves alone
-                net.requires_grad_(name in phase.updates)
-            for _ in range(phase.repeat):
-                if not phase.same_batch or batch is None:
-                    batch = self._real_batch() if phase.data else Batch(cfg.train.batch_size)
-                terms = getattr(family, phase.name)(batch)
-                for n in phase.updates:
-                    self.optimizers[n].zero_grad(set_to_none=True)
-                sum(terms.values()).backward()
-                for n in phase.updates:
-                    self.optimizers[n].step()
-                family.after_update(phase)
-            losses |= {k: float(v.detach()) for k, v in terms.items()}
-        for n, e in self.emas.items():
-            e.update(family.nets[n])
+        set_learning_rates(self.optimizers, cfg, self.step_count)
+        size = cfg.train.batch_size
+        terms, _, _ = train_step(family, self.phases, self.optimizers, self.emas,
+                                 next_batch=lambda phase: self._real_batch() if phase.data else Batch(size))
+        losses = {k: float(v.detach()) for k, v in terms.items()}
         family.pop_monitors()  # nobody reads them here; keep them from piling up
         self.step_count += 1
         return losses
