@@ -13,7 +13,7 @@ attributes the captions were made from (ganforge.data.captions.measure):
   wider than "narrow";
 - diversity per caption (mean pairwise distance of 100 samples of one caption, beside that of 100 real images of
   its class, and the evaluator's class histogram of them: the low diversity the lectures warn of), and FID overall
-  (5,000 samples for the captions of 5,000 training images, against the test set).
+  (2,000 samples for the captions of 2,000 training images, against the test set).
 
     python experiments/text2image.py                  # the budget: 20 CPU-minutes a model (~85 minutes)
     python experiments/text2image.py --seconds 240    # a reduced budget (say so where its numbers are shown)
@@ -52,7 +52,7 @@ HUGE = 10**9
 Z_PER_CAPTION = 20  # class agreement: samples of each caption
 PAIRS_Z = 50  # attribute agreement: z per caption pair
 DIVERSITY_N = 100
-FID_N = 5000
+FID_N = 2000
 GRID_CAPTIONS = [("a dark ankle boot", False), ("a light sandal with thin straps", False),
                  ("a long-sleeved pullover", False), ("a short-sleeved t-shirt", False), ("wide trousers", False),
                  ("a photo of pale pants", True), ("here we see a trainer", True), ("a photo of a purse", True),
