@@ -125,3 +125,22 @@ def test_grids_leave_training_bit_identical(tmp_path, family, over):
     never = train(load_config(TINY_CONFIGS / f"{family}.yaml", common + ["log.sample_every=1000"]), out=tmp_path / "b")
     assert len(list((every.dir / "samples").glob("*.png"))) == 3
     assert_same_state(every.dir, never.dir)
+
+
+def test_example_rows_show_a_small_grey_input_upscaled_in_every_channel_beside_colour():
+    """Three examples of an 8-px grey input, 16-px colour output and target, two examples to a row: 2 rows of 6
+    tiles, each example's three set apart from the next; the input upscaled nearest and repeated per channel."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(3, 1, 8, 8, generator=g) * 2 - 1
+    out, target = torch.rand(3, 3, SIZE, SIZE, generator=g) * 2 - 1, torch.rand(3, 3, SIZE, SIZE, generator=g) * 2 - 1
+    arr = images.example_rows([a, out, target], per_row=2)
+    assert arr.shape == (*expected_shape(2, 6, group=3), 3)
+    for i in range(3):
+        row, first = divmod(i, 2)
+        shown = tile(arr, row, 3 * first, 3)
+        assert np.array_equal(shown[::2, ::2], np.repeat(uint8(a[i:i + 1])[0], 3, axis=-1))
+        assert np.array_equal(tile(arr, row, 3 * first + 1, 3), uint8(out[i:i + 1])[0])
+        assert np.array_equal(tile(arr, row, 3 * first + 2, 3), uint8(target[i:i + 1])[0])
+    second = images.tile_origin(0, 3, SIZE, SIZE, 2, 3)[1]
+    assert (arr[:, second - 4:second] == 255).all()  # twice the padding between two examples
+    assert (tile(arr, 1, 3, 3) == 255).all()  # no fourth example: blank
