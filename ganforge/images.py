@@ -18,16 +18,50 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).numpy()
 
 
-def grid(images: np.ndarray, cols: int | None = None, pad: int = 2) -> np.ndarray:
-    """(N, H, W, C) uint8 → one (rows·H, cols·W, C) image with `pad` pixels between tiles."""
+def tile_origin(row: int, col: int, h: int, w: int, pad: int = 2, group: int = 0) -> tuple[int, int]:
+    """The top-left pixel of tile (row, col) in a `grid`: `pad` pixels between tiles, and `pad` more between
+    groups of `group` columns (0: no groups)."""
+    gaps = col // group if group else 0
+    return pad + row * (h + pad), pad + col * (w + pad) + gaps * pad
+
+
+def grid(images: np.ndarray, cols: int | None = None, pad: int = 2, group: int = 0) -> np.ndarray:
+    """(N, H, W, C) uint8 → one (rows·H, cols·W, C) image with `pad` pixels between tiles, read along the rows;
+    `group` > 0 sets every `group` columns apart by `pad` more (the columns of one example)."""
     n, h, w, c = images.shape
     cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, dtype=np.uint8)
+    bottom, right = tile_origin(rows - 1, cols - 1, h, w, pad, group)
+    out = np.full((bottom + h + pad, right + w + pad, c), 255, dtype=np.uint8)
     for i, img in enumerate(images):
-        r, k = divmod(i, cols)
-        out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + k * (w + pad):pad + k * (w + pad) + w] = img
+        top, left = tile_origin(*divmod(i, cols), h, w, pad, group)
+        out[top:top + h, left:left + w] = img
     return out
+
+
+def fit_columns(columns: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Images of one example in several columns (input | output | target …) brought to one size for display: a
+    smaller image (a low-resolution input) upscaled nearest, a grey one beside colour ones repeated in every
+    channel."""
+    h, w = max(x.shape[-2] for x in columns), max(x.shape[-1] for x in columns)
+    c = max(x.shape[1] for x in columns)
+    out = []
+    for x in columns:
+        x = x.float().cpu()
+        if x.shape[-2:] != (h, w):
+            x = torch.nn.functional.interpolate(x, size=(h, w), mode="nearest")
+        if x.shape[1] != c:  # grey beside colour: the same value in every channel
+            x = x.mean(1, keepdim=True).expand(-1, c, -1, -1)
+        out.append(x)
+    return out
+
+
+def example_rows(columns: list[torch.Tensor], per_row: int = 1, pad: int = 2) -> np.ndarray:
+    """Each example's columns side by side (input | output | target, …), `per_row` examples to a row, the
+    examples set apart (`grid`'s groups): one (N, C, H, W) tensor in [-1, 1] per column, N examples each."""
+    fitted = fit_columns(columns)
+    tiles = torch.stack(fitted, 1).flatten(0, 1)  # example by example, its columns in turn
+    return grid(to_uint8(tiles), cols=len(columns) * per_row, pad=pad, group=len(columns))
 
 
 def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> None:

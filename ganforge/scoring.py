@@ -223,15 +223,9 @@ def evaluate_translations(outputs: torch.Tensor, targets: torch.Tensor | None, d
                                          "split's own targets, averaged (torchmetrics SSIM, Gaussian σ 1.5)")
     if out_dir is not None and inputs is not None:  # rows of input | output | target
         shown = min(8, len(outputs))
-        a = inputs[:shown]
-        if a.shape[-1] != outputs.shape[-1]:
-            a = torch.nn.functional.interpolate(a, size=outputs.shape[-2:], mode="nearest")
-        if a.shape[1] != outputs.shape[1]:
-            a = a.mean(1, keepdim=True).expand(-1, outputs.shape[1], -1, -1)
-        columns = [a, outputs[:shown]] + ([] if targets is None else [targets[:shown]])
-        rows = torch.stack(columns, 1).flatten(0, 1)
+        columns = [inputs[:shown], outputs[:shown]] + ([] if targets is None else [targets[:shown]])
         path = Path(out_dir) / "translations.png"
-        image_io.save_png(image_io.grid(image_io.to_uint8(rows), cols=len(columns)), path, scale=2)
+        image_io.save_png(image_io.example_rows(columns), path, scale=2)
         out["translations_png"] = str(path)
     return out
 

@@ -223,18 +223,41 @@ def grid_caption(config: dict, info: dict) -> str:
     inputs = getattr(family, "inputs", {}).get(getattr(family, "generator", "G"), ("z",)) if family else ("z",)
     log = config.get("log", {}) or {}
     n = log.get("grid", 64)
-    if tuple(inputs) != ("z",):
-        fields = ", ".join(f for f in inputs if f != "z")
-        return (f"the translator's outputs for the same {n} real inputs ({fields}) at every step, outputs only "
-                "(the grid shows neither the inputs nor the targets)")
+    layout = info.get("grid") or {}  # run.json's record of the layout; runs from before it drew the older grids
     objective = config.get("objective", {}) or {}
     k = objective.get("generators", 1) if isinstance(objective, dict) else 1
+    if layout.get("columns"):
+        return translation_caption(layout["columns"], inputs, n)
+    if tuple(inputs) != ("z",) and "z" not in inputs:
+        fields = ", ".join(inputs)
+        return (f"the translator's outputs for the same {n} real inputs ({fields}) at every step, outputs only "
+                "(the grid shows neither the inputs nor the targets)")
+    if layout.get("rows") == "generators":
+        k = layout.get("generators", k)
+        return (f"one row per generator ({k} rows: generator 1 at the top to generator {k} at the bottom) and "
+                f"{max(1, n // k)} columns: each column gives every generator the same latent code, the same codes "
+                "at every step")
     text = f"{n} samples from the same latent codes at every step"
     if isinstance(k, int) and k > 1:
         text += (f"; {k} generators take the cells in turn (cell i is generator i mod {k}, reading along the "
                  "rows)")
     if info.get("num_classes") and config.get("family") in ("cgan", "acgan"):
         text += "; classes in turn (cell i is class i mod the number of classes)"
+    if len(inputs) > 1:  # z beside a data field (a text-conditioned G): fixed real examples of it too
+        text += f"; each with the same real {', '.join(f for f in inputs if f != 'z')} at every step"
+    return text
+
+
+def translation_caption(columns: list[str], inputs, n: int) -> str:
+    """The caption of a translator's grid: its columns (grids.translation_columns) for the same n real inputs."""
+    what = {"input": "the input", "output": "the translator's output",
+            "target": "the paired target", "reconstruction": "the output mapped back by the reverse direction"}
+    text = (f"{n} fixed real inputs ({', '.join(f for f in inputs if f != 'z')}), each as "
+            f"{' | '.join(columns)} ({', '.join(what.get(c, c) for c in columns)}), a few examples to a row, the same "
+            "inputs at every step; a smaller input is shown upscaled (nearest), a grey one beside colour in every "
+            "channel")
+    if "reconstruction" in columns:
+        text += "; the data is unpaired, so there is no target and the third image is the cycle's reconstruction"
     return text
 
 

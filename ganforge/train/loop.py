@@ -34,7 +34,7 @@ from ..rundir import RunDir
 from ..scoring import write_report
 from ..text import resolve_encoder
 from ..families import Batch, Family, Phase, draw_latents, get_family
-from . import checkpoint, distributed
+from . import checkpoint, distributed, grids
 from .doctor import DIVERSITY_SAMPLES, Doctor, overfitting_probe
 from .ema import EMA
 from .periodic_eval import RunEvaluator
@@ -262,11 +262,7 @@ def fixed_latents(cfg: RunConfig, n: int) -> torch.Tensor:
 def fixed_inputs(cfg: RunConfig, family: Family, data: Dataset, n: int) -> tuple[torch.Tensor, ...]:
     """What the sampling generator is called with in every grid: fixed z, and fixed real examples of any data
     field it maps or is conditioned on (a seeded pick), so grids never disturb the training RNG."""
-    def pick(field: str) -> torch.Tensor:  # an unpaired domain has a length of its own
-        size = len(data.domains[field]) if field in getattr(data, "domains", {}) else len(data)
-        return torch.randperm(size, generator=torch.Generator().manual_seed(cfg.train.seed + seeds.GRIDS))[:n]
-
-    return tuple(fixed_latents(cfg, n) if field == "z" else data.examples(pick(field), field)
+    return tuple(fixed_latents(cfg, n) if field == "z" else data.examples(grids.fixed_index(cfg, data, field, n), field)
                  for field in family.generator_inputs())
 
 
@@ -574,22 +570,24 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
             "torch": torch.__version__, "device": str(device), "bf16": bf16, "python": platform.python_version(),
             "platform": platform.platform(), "data_sha256": data_sha256(data),
             "fields": {f: {"kind": s.kind, "shape": list(s.shape), "classes": s.classes} for f, s in data.spec.items()},
+            "grid": grids.describe(family, data),  # the layout of the sample grids (the report's caption)
             # the sentence encoder of a captioned run: `generate` embeds new captions with the very same one
             **({"encoder": resolve_encoder(cfg.data.encoder).record()} if cfg.data.captions else {}),
         } | ({"processes": procs.world_size} if procs.several else {}))
 
-    # image runs show a grid of `log.grid` samples; 2-D runs a scatter of 2,000 over the data; a translator's
-    # grid shows its outputs for fixed real inputs
+    # image runs show a grid of `log.grid` samples (what it holds: grids.py); 2-D runs a scatter of 2,000 over the data
     fixed = tuple(t.to(device) for t in fixed_inputs(cfg, family, data, cfg.log.grid if data.kind == "image" else 2000))
+    targets = grids.fixed_targets(cfg, family, data, cfg.log.grid) if data.kind == "image" else None
     reference = data.examples(torch.arange(min(2000, len(data)))).numpy() if data.kind == "vector" else None
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
     log = MetricsLog(run_dir, cfg.log.tensorboard, resumed_at=step if resume_from is not None else None,
                      enabled=procs.is_writer)
     bar = Progress(cfg, step, enabled=procs.is_writer)
 
-    def generate(inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """Samples of the generator that `sample` uses (EMA when kept), in eval mode, without gradients."""
-        net = sampling_net
+    def generate(inputs: tuple[torch.Tensor, ...], name: str | None = None) -> torch.Tensor:
+        """Samples of the generator that `sample` uses (or of network `name`; EMA when kept), in eval mode,
+        without gradients."""
+        net = sampling_net if name is None else emas[name].net if name in emas else family.nets[name]
         was_training = net.training
         net.eval()
         with torch.no_grad():
@@ -598,12 +596,12 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
         return x
 
     def write_grid(at: int) -> None:
-        x = generate(fixed)
         path = layout.sample_grid(at)
         if data.kind == "image":
-            images.save_grid(x, path, scale=max(1, 96 // data.shape[-1]))
+            images.save_png(grids.grid_image(family, data, generate, fixed, targets), path,
+                            scale=max(1, 96 // data.shape[-1]))
         else:
-            images.save_png(images.scatter(x.numpy(), reference), path)
+            images.save_png(images.scatter(generate(fixed).numpy(), reference), path)
 
     def real_batch() -> Batch:
         # only the fields the family needs: a semi-supervised family's unlabelled batch keeps its labels hidden

@@ -253,6 +253,14 @@ def test_a_run_refused_before_it_started_writes_no_page(tmp_path, monkeypatch):
     ({"family": "pix2pix"}, {"kind": "image"}, "the translator's outputs for the same 64 real inputs (source)"),
     ({"family": "cyclegan"}, {"kind": "image"}, "the translator's outputs"),
     ({}, {"kind": "vector"}, "2,000 samples (dark) over 2,000 training points (grey)"),
+    # run.json's "grid" (ganforge.train.grids.describe) names the layout the loop drew
+    ({"objective": {"generators": 3}}, {"kind": "image", "grid": {"rows": "generators", "generators": 3}},
+     "one row per generator (3 rows: generator 1 at the top to generator 3 at the bottom) and 21 columns"),
+    ({"family": "pix2pix"}, {"kind": "image", "grid": {"columns": ["input", "output", "target"]}},
+     "64 fixed real inputs (source), each as input | output | target"),
+    ({"family": "cyclegan"}, {"kind": "image", "grid": {"columns": ["input", "output", "reconstruction"]}},
+     "there is no target and the third image is the cycle's reconstruction"),
+    ({"family": "text2image"}, {"kind": "image"}, "each with the same real "),
 ])
 def test_the_page_says_what_a_grid_holds(over, info, says):
     config = {"family": "gan", "log": {"grid": 64}, "objective": {}} | over
