@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from ganforge import api
+from ganforge.errors import GanforgeError
 from ganforge.images import grid, to_uint8
 from ganforge.serve import make_app
 from ganforge.serve.frames import png
@@ -66,6 +67,11 @@ def test_sliders_and_seed_interpolation_hold_the_caption_fixed(client, runs):
     dirs, _ = api.latent_directions(gen, condition=api.caption_embeddings(gen, ["a digit seven"]))
     z = gen.latents(8, 2) + 2.5 * dirs[0]  # the sliders' directions are found at the starting caption
     assert np.array_equal(moved, as_served(gen.generate(z, condition=embedding.expand(8, -1)), 8))
+
+    with pytest.raises(GanforgeError, match="conditioned on embedding"):  # G(z) alone means nothing here
+        gen.generate(z)
+    with pytest.raises(GanforgeError, match="8 rows"):
+        gen.generate(z, condition=embedding)
 
     line = pixels(client.get("/api/runs/0/interpolate.png?a=1&b=2&steps=5&caption=a+wide+zero"))
     t = torch.linspace(0, 1, 5)[:, None]  # seed 1's z to seed 2's, with that caption
