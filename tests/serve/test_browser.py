@@ -105,7 +105,7 @@ def test_a_caption_changes_the_samples_of_a_text_run(local_page, tmp_path):
 
         page.fill("#caption-0", "")
         page.click("#generate-0")
-        page.wait_for_function("() => document.querySelector('#message').textContent.includes('caption is')")
+        page.wait_for_function("() => document.querySelector('#message').textContent.includes('caption is empty')")
 
 
 def test_a_traversal_request_from_the_page_is_refused(local_page, runs):

@@ -19,8 +19,9 @@ async function explain(img) {
   } catch (e) { message.textContent = String(e); }
 }
 
+// null leaves a parameter out; an empty caption is sent, so that the server says it is empty
 function query(params) {
-  return Object.entries(params).filter(([, v]) => v !== null && v !== "").map(
+  return Object.entries(params).filter(([, v]) => v !== null && v !== undefined).map(
     ([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
 }
 
@@ -28,7 +29,7 @@ function generatorPanel(run, box) {
   const base = `/api/runs/${run.index}`;
   const n = run.kind === "image" ? 16 : 1000;
   const cols = 8;
-  const state = { seed: 0, label: "", caption: run.caption, coords: run.directions.map(() => 0) };
+  const state = { seed: 0, label: null, caption: run.caption, coords: run.directions.map(() => 0) };
   const params = () => ({ n, cols, seed: state.seed, label: state.label, caption: state.caption,
                           coords: state.coords.map((v) => v.toFixed(2)).join(",") });
   const samples = el("img", { id: `samples-${run.index}`, class: "samples", alt: "samples" });
@@ -45,7 +46,7 @@ function generatorPanel(run, box) {
   if (run.num_classes) {
     const select = el("select", { id: `class-${run.index}` }, el("option", { value: "" }, "every class in turn"));
     for (let k = 0; k < run.num_classes; k++) select.append(el("option", { value: k }, `class ${k}`));
-    select.addEventListener("change", () => { state.label = select.value; refresh(); });
+    select.addEventListener("change", () => { state.label = select.value === "" ? null : select.value; refresh(); });
     box.append(el("div", { class: "row" }, "class ", select));
   }
   if (run.caption !== null) {  // text-to-image: every sample is of this caption (Enter or "generate" applies it)
@@ -109,9 +110,9 @@ function generatorPanel(run, box) {
 
 // A text run's walk from one caption to another: two rows of z, the caption's embedding stepping between the two.
 function captionWalk(run, box, state) {
-  const from = el("input", { type: "text", id: `walk-from-${run.index}`, maxlength: run.max_caption, size: 30,
+  const from = el("input", { type: "text", id: `walk-from-${run.index}`, maxlength: run.max_caption, size: 24,
                              value: run.caption });
-  const to = el("input", { type: "text", id: `walk-to-${run.index}`, maxlength: run.max_caption, size: 30,
+  const to = el("input", { type: "text", id: `walk-to-${run.index}`, maxlength: run.max_caption, size: 24,
                            value: "" });
   const go = el("button", { id: `walk-${run.index}` }, "walk");
   const walk = el("img", { id: `walk-img-${run.index}`, alt: "walk between captions" });
