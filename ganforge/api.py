@@ -131,10 +131,15 @@ class Generator:
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 1000,
-                 generators: torch.Tensor | None = None) -> torch.Tensor:
+                 generators: torch.Tensor | None = None,
+                 condition: torch.Tensor | dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """G(z) (or G(z | labels)) for given latents, in batches, on the CPU as float32. A mixture of k generators
-        makes row i with generator `generators[i]` (default i mod k, counted over all of z, not per batch)."""
+        makes row i with generator `generators[i]` (default i mod k, counted over all of z, not per batch). A
+        generator with `conditions` (text-to-image) takes `condition` as `sample` does, one row per z."""
         self._check_latents(z)
+        if self.conditions and "z" in self.inputs:
+            given = self._condition_fields(len(z), condition)
+            return self._run(tuple(z if f == "z" else given[f] for f in self.inputs), len(z), batch_size)
         if labels is not None and len(labels) != len(z):
             raise GanforgeError(f"{len(labels)} labels for {len(z)} latents")
         k = self.num_generators
@@ -500,13 +505,15 @@ def translate_files(gen: Generator, files: list[Path]) -> np.ndarray:
 
 @torch.no_grad()
 def latent_directions(gen: Generator, principal: int = 4, random: int = 2, probes: int = 8, seed: int = 0,
-                      label: int | None = None) -> tuple[torch.Tensor, list[str]]:
+                      label: int | None = None,
+                      condition: torch.Tensor | None = None) -> tuple[torch.Tensor, list[str]]:
     """Unit directions in z to walk along: (principal + random, latent_dim) and a name for each.
 
     The principal ones are the top eigenvectors of G's pull-back metric E[JᵀJ] (J: the Jacobian of G's output with
     respect to z, by central differences at `probes` draws of the prior): the directions in which the output
     changes most. They need no knowledge of the architecture (any G, conditional or a mixture), unlike a PCA of a
-    first layer's weights. The random ones are seeded Gaussian directions made orthogonal to those."""
+    first layer's weights. The random ones are seeded Gaussian directions made orthogonal to those. A conditioned
+    G (text-to-image) is probed at one `condition` row (1, E), e.g. a caption's embedding, held fixed."""
     d = gen.cfg.latent_dim
     principal = min(principal, d)
     random = max(0, min(random, d - principal))
@@ -515,7 +522,8 @@ def latent_directions(gen: Generator, principal: int = 4, random: int = 2, probe
     steps = torch.eye(d) * h
     around = torch.cat([z[:, None] + steps, z[:, None] - steps]).reshape(-1, d)  # (2·probes·d, d)
     labels = gen.labels(len(around), label) if gen.num_classes else None
-    out = gen.generate(around, labels).reshape(2, probes, d, -1)
+    held = condition.expand(len(around), -1) if condition is not None else None
+    out = gen.generate(around, labels, condition=held).reshape(2, probes, d, -1)
     jac = (out[0] - out[1]) / (2 * h)  # (probes, d, outputs): row i is ∂G/∂z_i
     metric = torch.einsum("pio,pjo->ij", jac.double(), jac.double()) / probes
     _, vectors = torch.linalg.eigh(metric)  # ascending eigenvalues
@@ -553,10 +561,10 @@ def translation_directions(run_dir: str | Path) -> list[str]:
 TEXT_FIELD = "embedding"
 
 
-def caption_embeddings(gen: Generator, captions) -> torch.Tensor:
+def caption_embeddings(gen: Generator, captions, cache: bool = True) -> torch.Tensor:
     """The sentence embeddings (N, D) of `captions` by the encoder the run trained with (its name in the config,
     its hash in run.json): a GanforgeError for a run that takes no captions, for an empty caption, and for an
-    encoder whose files differ from the run's."""
+    encoder whose files differ from the run's. `cache` False writes no cache file (a server's passing captions)."""
     if TEXT_FIELD not in gen.conditions:
         raise GanforgeError(f"this run's generator ({gen.cfg.family}) takes {', '.join(gen.inputs)}, not a caption; "
                             "captions need a text-to-image run (family text2image)")
@@ -566,7 +574,7 @@ def caption_embeddings(gen: Generator, captions) -> torch.Tensor:
     if trained and trained != encoder.hash:
         raise GanforgeError(f"the text encoder {gen.cfg.data.encoder} here (hash {encoder.hash[:12]}) is not the one "
                             f"this run trained with (hash {trained[:12]}): its embeddings would mean nothing to G")
-    return encode_captions(captions, encoder)
+    return encode_captions(captions, encoder, cache=cache)
 
 
 def text_generator(run_dir: str | Path) -> Generator:
@@ -590,11 +598,17 @@ def interpolate_captions(run_dir: str | Path, first: str, second: str, rows: int
                          seed: int = 0) -> torch.Tensor:
     """A walk from one caption to another: (rows·steps, C, H, W), row r keeping one z and stepping the embedding
     linearly from `first`'s (column 0) to `second`'s (the last column), as GAN-INT trains on such mixtures."""
-    gen = text_generator(run_dir)
+    return caption_walk(text_generator(run_dir), first, second, rows, steps, seed)
+
+
+def caption_walk(gen: Generator, first: str, second: str, rows: int = 6, steps: int = 9, seed: int = 0,
+                 cache: bool = True) -> torch.Tensor:
+    """`interpolate_captions` with a text-to-image generator already loaded (the explorer's; `cache` as in
+    `caption_embeddings`)."""
     _check_count(rows)
     if steps < 2:
         raise GanforgeError(f"steps must be ≥ 2 (both ends are drawn), got {steps}")
-    a, b = caption_embeddings(gen, [first, second])
+    a, b = caption_embeddings(gen, [first, second], cache=cache)
     t = torch.linspace(0, 1, steps)[:, None]
     walk = (1 - t) * a + t * b  # (steps, D)
     z = gen.latents(rows, seed).repeat_interleave(steps, 0)

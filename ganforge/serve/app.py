@@ -15,7 +15,7 @@ from ..errors import GanforgeError
 from ..images import grid, to_uint8
 from .frames import live_frame, png
 from .live import LiveTrainer
-from .runs import MAX_NEIGHBOURS, MAX_POINTS, MAX_SAMPLES, MAX_STEPS, MAX_TEST_INDEX, RunSet
+from .runs import MAX_CAPTION_ROWS, MAX_NEIGHBOURS, MAX_POINTS, MAX_SAMPLES, MAX_STEPS, MAX_TEST_INDEX, RunSet
 
 STATIC = resources.files("ganforge.serve") / "static"
 MAX_SEED = 2**31 - 1
@@ -132,7 +132,7 @@ def create_app(run_paths: list = (), live: LiveTrainer | None = None) -> Flask:
         most = MAX_POINTS if run.gen.kind != "image" else MAX_SAMPLES
         n = _int("n", 16, 1, most)
         label = _int("label", None, 0, MAX_SEED)  # the run says which classes it has
-        x = run.samples(n, _int("seed", 0, 0, MAX_SEED), _coords(), label)
+        x = run.samples(n, _int("seed", 0, 0, MAX_SEED), _coords(), label, request.args.get("caption"))
         image, scale = run.picture(x, _int("cols", min(n, 8), 1, MAX_SAMPLES))
         return _png_response(image, scale)
 
@@ -141,7 +141,18 @@ def create_app(run_paths: list = (), live: LiveTrainer | None = None) -> Flask:
         run = run_or_404(key)
         steps = _int("steps", 8, 2, MAX_STEPS)
         label = _int("label", None, 0, MAX_SEED)  # the run says which classes it has
-        x = run.interpolation(_int("a", 0, 0, MAX_SEED), _int("b", 1, 0, MAX_SEED), steps, label)
+        x = run.interpolation(_int("a", 0, 0, MAX_SEED), _int("b", 1, 0, MAX_SEED), steps, label,
+                              request.args.get("caption"))
+        image, scale = run.picture(x, steps)
+        return _png_response(image, scale)
+
+    @app.get("/api/runs/<key>/captions.png")
+    def caption_walk(key: str):
+        """A text run's walk from caption `from` to caption `to`: `rows` z, `steps` frames each."""
+        run = run_or_404(key)
+        steps = _int("steps", 8, 2, MAX_STEPS)
+        x = run.caption_walk(request.args.get("from"), request.args.get("to"), _int("rows", 2, 1, MAX_CAPTION_ROWS),
+                             steps, _int("seed", 0, 0, MAX_SEED))
         image, scale = run.picture(x, steps)
         return _png_response(image, scale)
 
@@ -153,7 +164,7 @@ def create_app(run_paths: list = (), live: LiveTrainer | None = None) -> Flask:
             raise BadRequest(f"run {run.name} makes points; the memorisation check compares images")
         n = _int("n", 16, 1, MAX_SAMPLES)
         label = _int("label", None, 0, MAX_SEED)  # the run says which classes it has
-        x = run.samples(n, _int("seed", 0, 0, MAX_SEED), _coords(), label)
+        x = run.samples(n, _int("seed", 0, 0, MAX_SEED), _coords(), label, request.args.get("caption"))
         sample = x[_int("index", 0, 0, n - 1)]
         found, dist = run.nearest(sample, _int("k", 4, 1, MAX_NEIGHBOURS))
         image, scale = run.picture(torch.cat([sample[None], found]), 1 + len(found))

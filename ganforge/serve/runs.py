@@ -24,6 +24,10 @@ NEAREST_POOL = 2000  # training examples a memorisation check searches (the firs
 MAX_SIDE = 512  # no picture a request gets is wider or taller than this (before the page scales it)
 MAX_TEST_INDEX = 999  # translation inputs: the first 1,000 test images
 MAX_UPLOAD_PIXELS = 4096 * 4096  # an uploaded image is read only if it is no larger
+MAX_CAPTION = 200  # characters of a caption a request may give (a sentence; the encoder's work stays small)
+MAX_CAPTION_ROWS = 4  # z rows of a caption-to-caption walk
+# a text run's first caption in the page (its latent directions are found at it): one its data's captions could say
+START_CAPTIONS = {"fashion-mnist": "a dark long-sleeved pullover", "digits": "a digit seven", "mnist": "a digit seven"}
 
 
 class ExplorerRun:
@@ -33,6 +37,7 @@ class ExplorerRun:
     def __init__(self, index: int, path: Path, name: str):
         self.index, self.path, self.name = index, path, name
         self.lock = threading.Lock()
+        self.text, self.start_caption = False, None  # a text-to-image run: its samples are of a caption
         self.directions_learnt = api.translation_directions(path)
         self.translators: dict[str, api.Generator] = {}
         self._pool: torch.Tensor | None = None
@@ -43,10 +48,14 @@ class ExplorerRun:
             self.dirs, self.dir_names = torch.empty(0, self.gen.cfg.latent_dim), []
         else:
             self.gen = api.load(path)
-            if self.gen.conditions:
+            self.text = api.TEXT_FIELD in self.gen.conditions
+            if self.gen.conditions and not (self.text and len(self.gen.conditions) == 1):
                 raise GanforgeError(f"{path}: family '{self.gen.cfg.family}' takes {', '.join(self.gen.conditions)} "
-                                    "beside z; the explorer shows G(z), class-conditional and translation runs")
-            self.dirs, self.dir_names = api.latent_directions(self.gen)
+                                    "beside z; the explorer shows G(z), class-conditional, text-to-image and "
+                                    "translation runs")
+            self.start_caption = START_CAPTIONS.get(self.gen.info["dataset"], "a picture") if self.text else None
+            held = self.embed(self.start_caption) if self.text else None
+            self.dirs, self.dir_names = api.latent_directions(self.gen, condition=held)
 
     def describe(self) -> dict:
         """What the page needs to build this run's controls."""
@@ -54,7 +63,8 @@ class ExplorerRun:
         return {"index": self.index, "name": self.name, "family": g.cfg.family, "dataset": g.info["dataset"],
                 "kind": g.kind, "shape": list(g.shape), "step": g.step, "latent_dim": g.cfg.latent_dim,
                 "num_classes": g.num_classes, "generators": g.num_generators, "directions": self.dir_names,
-                "translation": self.directions_learnt, "max_samples": MAX_SAMPLES}
+                "translation": self.directions_learnt, "max_samples": MAX_SAMPLES,
+                "caption": self.start_caption, "max_caption": MAX_CAPTION}
 
     # -- G(z) --------------------------------------------------------------------------------------------------
     def _check_generates(self) -> None:
@@ -72,12 +82,31 @@ class ExplorerRun:
             z = z + torch.tensor(coords, dtype=torch.float32) @ self.dirs[:len(coords)]
         return z
 
-    def _generate(self, z: torch.Tensor, label: int | None) -> torch.Tensor:
+    def embed(self, caption: str | None) -> torch.Tensor:
+        """One caption's embedding (1, E) by the run's own encoder (`check_caption` first)."""
+        self.check_caption(caption)
+        with self.lock:  # no cache file per caption a page passes
+            return api.caption_embeddings(self.gen, [caption], cache=False)
+
+    def check_caption(self, caption: str | None, where: str = "caption") -> None:
+        """A GanforgeError for a run that takes no caption, or a caption missing, empty or longer than MAX_CAPTION
+        characters (before any work)."""
+        if not self.text:
+            raise GanforgeError(f"run {self.name} ({self.gen.cfg.family}) is not text-to-image: it takes no caption")
+        if caption is None or not caption.strip():
+            raise GanforgeError(f"{where} is {'missing' if caption is None else 'empty'}: run {self.name} draws "
+                                "images of a caption; give some text "
+                                f"such as {self.start_caption!r}")
+        if len(caption) > MAX_CAPTION:
+            raise GanforgeError(f"{where}: {len(caption)} characters; at most {MAX_CAPTION}")
+
+    def _generate(self, z: torch.Tensor, label: int | None, caption: str | None = None) -> torch.Tensor:
         labels = self.gen.labels(len(z), label) if self.gen.num_classes else None
         if label is not None and not self.gen.num_classes:
             raise GanforgeError(f"run {self.name} ({self.gen.cfg.family}) is not class-conditional: it takes no class")
+        held = self.embed(caption).expand(len(z), -1) if self.text or caption is not None else None
         with self.lock:
-            return self.gen.generate(z, labels)
+            return self.gen.generate(z, labels, condition=held)
 
     def picture(self, x: torch.Tensor, cols: int) -> tuple[np.ndarray, int]:
         """Samples as one picture: a grid of images, or a scatter of points over the run's data; and its scale."""
@@ -86,17 +115,29 @@ class ExplorerRun:
         tiles = grid(to_uint8(x), cols=cols)
         return tiles, max(1, min(96 // self.gen.shape[-1], MAX_SIDE // max(tiles.shape[:2])))
 
-    def samples(self, n: int, seed: int, coords: list[float], label: int | None) -> torch.Tensor:
-        """G of `latents(n, seed, coords)` (class `label`, or every class in turn when None)."""
+    def samples(self, n: int, seed: int, coords: list[float], label: int | None,
+                caption: str | None = None) -> torch.Tensor:
+        """G of `latents(n, seed, coords)` (class `label`, or every class in turn when None; of `caption` for a
+        text-to-image run)."""
         self._check_generates()
-        return self._generate(self.latents(n, seed, coords), label)
+        return self._generate(self.latents(n, seed, coords), label, caption)
 
-    def interpolation(self, seed_a: int, seed_b: int, steps: int, label: int | None) -> torch.Tensor:
-        """G along the straight line from the first z of seed_a to that of seed_b, `steps` frames."""
+    def interpolation(self, seed_a: int, seed_b: int, steps: int, label: int | None,
+                      caption: str | None = None) -> torch.Tensor:
+        """G along the straight line from the first z of seed_a to that of seed_b, `steps` frames (the class or
+        caption held fixed)."""
         self._check_generates()
         za, zb = self.gen.latents(1, seed_a), self.gen.latents(1, seed_b)
         t = torch.linspace(0, 1, steps)[:, None]
-        return self._generate((1 - t) * za + t * zb, label)
+        return self._generate((1 - t) * za + t * zb, label, caption)
+
+    def caption_walk(self, first: str | None, second: str | None, rows: int, steps: int, seed: int) -> torch.Tensor:
+        """A text run's walk from one caption to another: `rows` z (seeded), each over `steps` frames whose
+        embedding goes linearly from `first`'s to `second`'s (api.caption_walk, as `interpolate --text`)."""
+        self.check_caption(first, "from")
+        self.check_caption(second, "to")
+        with self.lock:
+            return api.caption_walk(self.gen, first, second, rows, steps, seed, cache=False)
 
     def nearest(self, sample: torch.Tensor, k: int) -> tuple[torch.Tensor, list[float]]:
         """The k training examples nearest to one sample (pixel space: Euclidean distance between images in

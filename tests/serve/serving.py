@@ -6,14 +6,23 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
+
 import ganforge
-from conftest import tiny_config
+from conftest import TINY_CONFIGS, tiny_config
 from ganforge.config import config_from_dict, load_config
 
 
 def train_tiny(out: Path, **over) -> Path:
     """A 4-step run of the tiny DCGAN on 16-px digits (a cgan with family="cgan")."""
     ganforge.train(config_from_dict(tiny_config(**{"train__steps": 4, "checkpoint__every": 4} | over)), out=out)
+    return out
+
+
+def train_tiny_text(out: Path) -> Path:
+    """A 4-step text-to-image run on captioned 16-px digits, embedded by the hashed-words encoder (no model)."""
+    raw = yaml.safe_load((TINY_CONFIGS / "text2image.yaml").read_text())
+    ganforge.train(config_from_dict(raw | {"train": raw["train"] | {"steps": 4}}), out=out)
     return out
 
 

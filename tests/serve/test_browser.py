@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 from ganforge.serve import make_app
-from serving import live_config, running, train_tiny
+from serving import live_config, running, train_tiny, train_tiny_text
 
 pytest.importorskip("flask")
 SHOTS = ROOT / "docs" / "images"
@@ -82,6 +82,30 @@ def test_a_slider_changes_the_image_and_a_class_changes_the_samples(local_page, 
         assert page.is_visible("#nearest-0") and "pixel distance" in page.inner_text("#run-0")
         if SCREENSHOTS:
             page.screenshot(path=str(SHOTS / "explorer.png"), full_page=True)
+
+
+def test_a_caption_changes_the_samples_of_a_text_run(local_page, tmp_path):
+    page = local_page
+    with running(make_app([train_tiny_text(tmp_path / "words")])) as url:
+        page.goto(url)
+        wait_loaded(page, "#samples-0")
+        assert page.input_value("#caption-0") == "a digit seven"
+        seven = image_bytes(page, "#samples-0")
+        page.fill("#caption-0", "a bright wide digit two")
+        page.press("#caption-0", "Enter")
+        page.wait_for_function("() => document.querySelector('#samples-0').src.includes('caption=a%20bright%20wide')")
+        wait_loaded(page, "#samples-0")
+        assert image_bytes(page, "#samples-0") != seven
+        assert "caption=a%20bright%20wide" in page.get_attribute("#interp-0", "src")  # held for the interpolation
+
+        page.fill("#walk-to-0", "a dark digit zero")  # from the starting caption to this one
+        page.click("#walk-0")
+        wait_loaded(page, "#walk-img-0")
+        assert page.is_visible("#walk-img-0")
+
+        page.fill("#caption-0", "")
+        page.click("#generate-0")
+        page.wait_for_function("() => document.querySelector('#message').textContent.includes('caption is empty')")
 
 
 def test_a_traversal_request_from_the_page_is_refused(local_page, runs):

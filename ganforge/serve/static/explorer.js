@@ -19,8 +19,9 @@ async function explain(img) {
   } catch (e) { message.textContent = String(e); }
 }
 
+// null leaves a parameter out; an empty caption is sent, so that the server says it is empty
 function query(params) {
-  return Object.entries(params).filter(([, v]) => v !== null && v !== "").map(
+  return Object.entries(params).filter(([, v]) => v !== null && v !== undefined).map(
     ([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
 }
 
@@ -28,12 +29,13 @@ function generatorPanel(run, box) {
   const base = `/api/runs/${run.index}`;
   const n = run.kind === "image" ? 16 : 1000;
   const cols = 8;
-  const state = { seed: 0, label: "", coords: run.directions.map(() => 0) };
-  const params = () => ({ n, cols, seed: state.seed, label: state.label,
+  const state = { seed: 0, label: null, caption: run.caption, coords: run.directions.map(() => 0) };
+  const params = () => ({ n, cols, seed: state.seed, label: state.label, caption: state.caption,
                           coords: state.coords.map((v) => v.toFixed(2)).join(",") });
   const samples = el("img", { id: `samples-${run.index}`, class: "samples", alt: "samples" });
   samples.addEventListener("error", () => explain(samples));
   const refresh = () => { samples.src = `${base}/samples.png?${query(params())}`; };
+  let draw = () => {};  // the interpolation's, once it is built: a new caption redraws it too
 
   const seed = el("input", { type: "number", id: `seed-${run.index}`, min: 0, value: 0 });
   seed.addEventListener("change", () => { state.seed = Number(seed.value) || 0; refresh(); });
@@ -44,8 +46,17 @@ function generatorPanel(run, box) {
   if (run.num_classes) {
     const select = el("select", { id: `class-${run.index}` }, el("option", { value: "" }, "every class in turn"));
     for (let k = 0; k < run.num_classes; k++) select.append(el("option", { value: k }, `class ${k}`));
-    select.addEventListener("change", () => { state.label = select.value; refresh(); });
+    select.addEventListener("change", () => { state.label = select.value === "" ? null : select.value; refresh(); });
     box.append(el("div", { class: "row" }, "class ", select));
+  }
+  if (run.caption !== null) {  // text-to-image: every sample is of this caption (Enter or "generate" applies it)
+    const text = el("input", { type: "text", id: `caption-${run.index}`, maxlength: run.max_caption, size: 40,
+                               value: run.caption });
+    const apply = el("button", { id: `generate-${run.index}` }, "generate");
+    const go = () => { message.textContent = ""; state.caption = text.value; refresh(); draw(); };
+    apply.addEventListener("click", go);
+    text.addEventListener("keydown", (event) => { if (event.key === "Enter") go(); });
+    box.append(el("div", { class: "row" }, "caption ", text, apply));
   }
   run.directions.forEach((name, k) => {
     const slider = el("input", { type: "range", id: `dir-${run.index}-${k}`, min: -3, max: 3, step: 0.1, value: 0 });
@@ -85,14 +96,38 @@ function generatorPanel(run, box) {
   const b = el("input", { type: "number", id: `interp-b-${run.index}`, min: 0, value: 2 });
   const line = el("img", { id: `interp-${run.index}`, alt: "interpolation" });
   line.addEventListener("error", () => explain(line));
-  const draw = () => {
-    line.src = `${base}/interpolate.png?${query({ a: a.value, b: b.value, steps: 8, label: state.label })}`;
+  draw = () => {
+    line.src = `${base}/interpolate.png?${query({ a: a.value, b: b.value, steps: 8, label: state.label,
+                                                  caption: state.caption })}`;
   };
   a.addEventListener("change", draw);
   b.addEventListener("change", draw);
   box.append(el("h3", {}, "interpolation"), el("div", { class: "row" }, "from seed ", a, " to seed ", b), line);
+  if (run.caption !== null) captionWalk(run, box, state);
   refresh();
   draw();
+}
+
+// A text run's walk from one caption to another: two rows of z, the caption's embedding stepping between the two.
+function captionWalk(run, box, state) {
+  const from = el("input", { type: "text", id: `walk-from-${run.index}`, maxlength: run.max_caption, size: 24,
+                             value: run.caption });
+  const to = el("input", { type: "text", id: `walk-to-${run.index}`, maxlength: run.max_caption, size: 24,
+                           value: "" });
+  const go = el("button", { id: `walk-${run.index}` }, "walk");
+  const walk = el("img", { id: `walk-img-${run.index}`, alt: "walk between captions" });
+  walk.hidden = true;  // until a walk is asked for
+  walk.addEventListener("error", () => explain(walk));
+  walk.addEventListener("load", () => { walk.hidden = false; });
+  const draw = () => {
+    message.textContent = "";
+    walk.src = `/api/runs/${run.index}/captions.png?${query({ from: from.value, to: to.value, steps: 8, rows: 2,
+                                                                 seed: state.seed })}`;
+  };
+  go.addEventListener("click", draw);
+  for (const field of [from, to]) field.addEventListener("keydown", (e) => { if (e.key === "Enter") draw(); });
+  box.append(el("h3", {}, "from caption to caption"),
+             el("div", { class: "row" }, "from ", from, " to ", to, go), walk);
 }
 
 function translationPanel(run, box) {
