@@ -393,15 +393,23 @@ def train(cfg: RunConfig, out: str | Path | None = None, resume: str | Path | No
         procs.run_dir = run_dir
         if not procs.is_writer:
             return _train(cfg, run_dir, device, resume is not None, use_intact_checkpoint, procs)
+        peer_lost = False
         with RunDir(run_dir).lock():
             try:
                 return _train(cfg, run_dir, device, resume is not None, use_intact_checkpoint, procs)
+            except distributed.PeerLost:
+                # said at once: torchrun ends this process within a moment of another's death, and the page (which
+                # `ganforge report` can rebuild) would hold the message back by a second of drawing
+                peer_lost = True
+                if made:
+                    remove_if_unstarted(run_dir)
+                raise
             except BaseException:
                 if made:
                     remove_if_unstarted(run_dir)
                 raise
             finally:  # RUN/report.html however the run ended (its failures print a line, never replace the run's)
-                if RunDir(run_dir).config.is_file():
+                if RunDir(run_dir).config.is_file() and not peer_lost:
                     report_after_training(run_dir)
 
 
