@@ -9,6 +9,7 @@ The loop calls this module at a handful of places; families, networks and data n
 - `broadcast_modules` once, so every rank starts from rank 0's weights;
 - `agree_stop` each step: a signal on any rank, or the time budget on any clock, stops every rank at the same step;
 - `mean_values` at logging windows; `gather` of per-rank state for checkpoints; `share` of rank 0's decisions;
+- `gather_to_writer` of each rank's share of an evaluation (its samples embedded) for rank 0 to score;
 - `is_writer`: only rank 0 touches the run folder.
 
 A rank that dies makes the others' next collective fail (at once when its sockets close, or after the process
@@ -177,6 +178,15 @@ class Group:
             return [obj]
         out = [None] * self.world_size
         self._collective("a gather of the ranks' state", lambda: dist.all_gather_object(out, obj))
+        return out
+
+    def gather_to_writer(self, obj):
+        """Every rank's `obj` (picklable), in rank order, on rank 0; None on the others."""
+        if not self.several:
+            return [obj]
+        out = [None] * self.world_size if self.is_writer else None
+        self._collective("the gathering of the ranks' evaluation shares",
+                         lambda: dist.gather_object(obj, out, dst=0))
         return out
 
     def share(self, make: Callable[[], T]) -> T:
