@@ -474,6 +474,8 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
     if procs.several and cfg.train.sync_bn:
         family = nn.SyncBatchNorm.convert_sync_batchnorm(family)
     _check_augment(cfg, family, data)
+    if procs.several and family.augment is not None:  # ADA's p moved by the heuristic of the global batch
+        family.augment.agree = lambda r_t: procs.mean_values({"augment/r_t": r_t})["augment/r_t"]
     bf16 = use_bf16(cfg.train.bf16, device)
     evaluator, sharded = None, False  # rank 0's evaluator; whether every rank embeds a share of each evaluation
     if cfg.eval.every or cfg.eval.final:

@@ -1,6 +1,6 @@
 """Evaluation on several processes is sharded: each rank generates and embeds its slice of the z one process draws,
 rank 0 scores the shares joined, and the numbers are the ones one process computes from the same checkpoint. One
-2-rank run (evaluation during training and at the end) serves every assertion here."""
+2-rank run (ADA on, evaluation during training and at the end) serves every assertion here, ADA's agreed p too."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,8 @@ import torch
 
 import ganforge
 from ganforge.api import read_run_config
+from ganforge.augment import Augment
+from ganforge.config import AugmentConfig
 from ganforge.evaluator_training import load_evaluator_data, train_evaluator
 from ganforge.rundir import RunDir
 from ganforge.scoring import embed_samples, evaluate_images, join_embedded
@@ -19,7 +21,7 @@ from ganforge.metrics.frozen_evaluator import load_evaluator
 from ganforge.train.periodic_eval import RunEvaluator
 
 from conftest import tiny_config
-from launching import ROOT, check_ok, checkout, environment, torchrun, write_config
+from launching import ROOT, check_ok, checkout, environment, state, torchrun, write_config
 
 # the integration commit before evaluation was sharded: its one-process evaluation is the reference
 BEFORE_SHARDING = "55c9149"
@@ -40,10 +42,12 @@ def evaluator(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sharded_run(evaluator, tmp_path_factory):
-    """6 steps on 2 processes: evaluation at step 3 and 6 and a final one."""
+    """6 steps on 2 processes: ADA adjusting p every D step, evaluation at step 3 and 6 and a final one."""
     root = tmp_path_factory.mktemp("sharded")
     raw = tiny_config(train__threads=1, eval__evaluator=str(evaluator), eval__every=3, eval__num=64,
-                      eval__metrics=["fid"], eval__final=True, eval__final_num=FINAL_NUM, eval__final_metrics=METRICS)
+                      eval__metrics=["fid"], eval__final=True, eval__final_num=FINAL_NUM, eval__final_metrics=METRICS,
+                      augment__policy=["translation", "cutout"], augment__ada=True, augment__ada_interval=1,
+                      augment__ada_images=64)
     out = root / "run"
     result = check_ok(torchrun([str(write_config(root / "tiny.yaml", raw)), "--out", str(out)]))
     return out, result
@@ -104,3 +108,21 @@ def test_embedded_shares_joined_score_as_the_samples_themselves(evaluator):
         assert joined[key] == pytest.approx(whole[key], rel=1e-5), key
     assert joined["provenance"]["num_samples"] == 40
     assert embed_samples(x, scorer, ("fid",)).samples is None  # features only: the pixels are not kept
+
+
+@pytest.mark.slow
+def test_ada_p_is_agreed_by_every_rank_at_each_checkpoint(sharded_run):
+    out, _ = sharded_run
+    for step in (3, 6):
+        each = [rank["augment"] for rank in state(out, step)["ranks"]["each"]]
+        assert each[0]["r_t"] is not None
+        assert each[0]["r_t"] == each[1]["r_t"] and each[0]["p"] == each[1]["p"], (step, each)
+        assert state(out, step)["augment"]["p"] == each[0]["p"]  # rank 0's own state, which one process reads
+
+
+def test_ada_moves_p_by_the_agreed_heuristic_not_its_own():
+    """What the loop of several processes sets: this rank's D is unsure (r_t −1), the ranks' mean says overfitting."""
+    ada = Augment(AugmentConfig(policy=["translation"], ada=True, ada_interval=1, ada_images=16), batch_size=8)
+    ada.agree = lambda own: 0.9  # the mean over the ranks
+    ada.observe(-torch.ones(8))
+    assert ada.r_t == 0.9 and ada.p == pytest.approx(0.5)
