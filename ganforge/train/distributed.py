@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..errors import GanforgeError
+from ..errors import GanforgeError, OwnRankError
 
 TIMEOUT_ENV = "GANFORGE_DIST_TIMEOUT"  # seconds a collective waits for the other ranks before giving up
 DEFAULT_TIMEOUT_S = 60.0
@@ -37,7 +37,7 @@ DEFAULT_WRITER_WAIT_S = 3600.0
 T = TypeVar("T")
 
 
-class PeerLost(GanforgeError):
+class PeerLost(OwnRankError):
     """Another process of the run stopped answering (it died, or the network went): this one stops too."""
 
 
@@ -259,7 +259,7 @@ def join(device: torch.device) -> Group:
         try:
             dist.init_process_group(backend, timeout=timeout)
         except (RuntimeError, ValueError, ConnectionError) as e:
-            raise GanforgeError(f"rank {rank} of {world_size}: cannot join the other processes ({e}); launch "
+            raise OwnRankError(f"rank {rank} of {world_size}: cannot join the other processes ({e}); launch "
                                 "with torchrun (e.g. torchrun --standalone --nproc-per-node 2 -m ganforge train …)"
                                 ) from None
     wait = timedelta(seconds=_env_seconds(WRITER_WAIT_ENV, DEFAULT_WRITER_WAIT_S))
