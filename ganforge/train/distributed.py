@@ -30,7 +30,7 @@ from ..errors import GanforgeError, OwnRankError
 
 TIMEOUT_ENV = "GANFORGE_DIST_TIMEOUT"  # seconds a collective waits for the other ranks before giving up
 DEFAULT_TIMEOUT_S = 60.0
-# rank 0 evaluates (and writes grids) while the others wait at a barrier of their own, for this long at most
+# rank 0 scores an evaluation (and writes grids) while the others wait at a barrier of their own, for this long at most
 WRITER_WAIT_ENV = "GANFORGE_DIST_WRITER_WAIT"
 DEFAULT_WRITER_WAIT_S = 3600.0
 

@@ -44,7 +44,7 @@ def evaluation_inputs(cfg: RunConfig, generator: nn.Module, num: int) -> tuple[t
 
 @torch.no_grad()
 def gather_embedded(cfg: RunConfig, dataset: str, generator: nn.Module, num: int, metrics: list[str],
-                    procs: Group) -> list[Embedded] | None:
+                    procs: Group) -> list[Embedded | None] | None:
     """Called by every rank of a run at the same evaluation: each generates samples r·N/W to (r+1)·N/W of the z one
     process draws and embeds them with the run's evaluator; rank 0 gets every share, in rank order (None on the
     others). Batch-norm statistics, gathered per rank, are averaged first, so every rank samples one network."""
@@ -55,7 +55,8 @@ def gather_embedded(cfg: RunConfig, dataset: str, generator: nn.Module, num: int
     generator.eval()
     x = generate_batches(generator, z[share], None if labels is None else labels[share], batch_size=500)
     generator.train(was_training)
-    mine = embed_samples(x, resolve_evaluator(dataset, cfg.eval.evaluator), metrics)
+    # more ranks than samples leaves some with none: they send None
+    mine = embed_samples(x, resolve_evaluator(dataset, cfg.eval.evaluator), metrics) if len(x) else None
     return procs.gather_to_writer(mine)
 
 
@@ -193,10 +194,10 @@ class RunEvaluator:
         """Rank 0's side of a sharded evaluation: the ranks' shares joined, scored; the provenance says who embedded
         how many."""
         shares = gather_embedded(self.cfg, self.dataset, generator, num, metrics, self.procs)
-        result = evaluate_images(join_embedded(shares), self.dataset, metrics, labels=labels, out_dir=out_dir,
-                                 **self.options)
+        result = evaluate_images(join_embedded([s for s in shares if s is not None]), self.dataset, metrics,
+                                 labels=labels, out_dir=out_dir, **self.options)
         result["provenance"]["processes"] = {"world_size": self.procs.world_size,
-                                             "embedded": [len(share) for share in shares]}
+                                             "embedded": [0 if s is None else len(s) for s in shares]}
         return result
 
     def _translations(self, generator: nn.Module, z: torch.Tensor, metrics: list[str], out_dir: Path | None) -> dict:

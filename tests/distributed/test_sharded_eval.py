@@ -13,12 +13,13 @@ import torch
 import ganforge
 from ganforge.api import read_run_config
 from ganforge.augment import Augment
-from ganforge.config import AugmentConfig
+from ganforge.config import AugmentConfig, config_from_dict
+from ganforge.families import get_family
 from ganforge.evaluator_training import load_evaluator_data, train_evaluator
 from ganforge.rundir import RunDir
 from ganforge.scoring import embed_samples, evaluate_images, join_embedded
 from ganforge.metrics.frozen_evaluator import load_evaluator
-from ganforge.train.periodic_eval import RunEvaluator
+from ganforge.train.periodic_eval import RunEvaluator, gather_embedded
 
 from conftest import tiny_config
 from launching import ROOT, check_ok, checkout, environment, state, torchrun, write_config
@@ -126,3 +127,24 @@ def test_ada_moves_p_by_the_agreed_heuristic_not_its_own():
     ada.agree = lambda own: 0.9  # the mean over the ranks
     ada.observe(-torch.ones(8))
     assert ada.r_t == 0.9 and ada.p == pytest.approx(0.5)
+
+
+class _Rank:
+    """Rank `rank` of `world_size`, collectives aside: what gather_embedded asks of the run's processes."""
+
+    def __init__(self, rank: int, world_size: int):
+        self.rank, self.world_size = rank, world_size
+
+    def average_buffers(self, modules) -> None:
+        pass
+
+    def gather_to_writer(self, obj):
+        return [obj]
+
+
+def test_shares_cover_the_samples_once_even_with_more_ranks_than_samples(evaluator):
+    cfg = config_from_dict(tiny_config(eval__evaluator=str(evaluator)))
+    generator = get_family("gan")(cfg, (1, 16, 16), 10).nets["G"]
+    sizes = [[0 if s is None else len(s) for s in gather_embedded(cfg, "digits", generator, num, ["fid"], _Rank(r, w))]
+             for num, w in ((7, 3), (2, 3)) for r in range(w)]
+    assert sizes == [[2], [2], [3], [0], [1], [1]]  # 7 over 3 ranks; 2 over 3: rank 0 has none
