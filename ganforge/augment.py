@@ -13,6 +13,8 @@ colour), not their 18-operation pipeline. Images are in [-1, 1], N×C×H×W.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -73,6 +75,9 @@ class Augment:
         self.p = 0.0 if cfg.ada else cfg.p
         self._signs, self._count = 0.0, 0
         self.r_t: float | None = None  # the last interval's overfitting heuristic (ADA only)
+        # r_t of this process's images → r_t of the whole global batch: the training loop of several processes
+        # sets the mean over the ranks here, so that every rank moves p alike
+        self.agree: Callable[[float], float] = lambda r_t: r_t
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.p <= 0 or x.dim() != 4:
@@ -92,7 +97,7 @@ class Augment:
         self._signs += float(torch.sign(real_scores.detach().float() - self.boundary).mean())
         self._count += 1
         if self._count == self.cfg.ada_interval:
-            self.r_t = self._signs / self._count
+            self.r_t = self.agree(self._signs / self._count)
             step = self._count * self.batch_size / self.cfg.ada_images
             self.p = min(1.0, max(0.0, self.p + (step if self.r_t > self.cfg.ada_target else -step)))
             self._signs, self._count = 0.0, 0

@@ -8,6 +8,12 @@ class GanforgeError(Exception):
     """A problem the user can fix (bad file, bad config value, missing data). The message says what and where."""
 
 
+class OwnRankError(GanforgeError):
+    """An error one process of a run of several meets on its own (a lost peer, a failed rendezvous): every rank
+    prints its own. Any other error is met alike by every rank (a config value, a file, rank 0's decision), so
+    rank 0 alone prints it and the others one short line (`ganforge.cli.main`)."""
+
+
 OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")  # "<_io.BytesIO object at 0x7f…>" (PIL's errors)
 
 

@@ -13,6 +13,7 @@ import json
 import time
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,18 +50,25 @@ def _subset(x: torch.Tensor, n: int | None, seed: int) -> torch.Tensor:
     return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
 
 
-def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS, *, labels: torch.Tensor | None = None,
-                    reference_split: str = "test", num_reference: int | None = None, out_dir: Path | None = None,
-                    seed: int = 0, inception_weights: str | Path | None = None, evaluator: str | Path | None = None,
-                    data_path: str | Path | None = None) -> dict:
-    """samples: (N, C, H, W) in [-1, 1], compared with the real images of `dataset` (a user's data: its
-    `data_path`, read at the evaluator's image size). `labels` (optional, e.g. from a conditional G) are used by
-    TSTR; otherwise the evaluator's predicted classes label the samples. The features come from `evaluator` (a
-    file made by `ganforge evaluator train`), else the standard FID Inception-v3 when `inception_weights` (the
-    pytorch-fid weights file) are given, else the dataset's built-in evaluator."""
-    names = _parse(metrics)
-    scorer = resolve_evaluator(dataset, evaluator, inception_weights)
-    check_metrics_fit(names, scorer, labels)
+PIXEL_METRICS = ("parzen", "tstr", "nn")  # read the samples' pixels, not only what the evaluator made of them
+
+
+@dataclass
+class Embedded:
+    """Samples as the evaluator saw them, in their order: features, class probabilities (None for a features-only
+    evaluator), the images' shape (C, H, W), and the images themselves only where a metric reads pixels
+    (`PIXEL_METRICS`). On several processes each rank embeds its share and rank 0 joins them (`join_embedded`)."""
+    features: np.ndarray
+    probs: np.ndarray | None
+    shape: tuple[int, ...]
+    samples: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+def check_samples(samples: torch.Tensor, scorer) -> torch.Tensor:
+    """The samples as float on the CPU, refused when they do not fit the evaluator or hold NaN/Inf."""
     samples = samples.float().cpu()
     if scorer.in_shape is None:
         scorer._check(samples)
@@ -68,16 +76,61 @@ def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS
         raise GanforgeError(f"samples of shape {tuple(samples.shape)} do not fit {evaluator_fit(scorer)}")
     if not torch.isfinite(samples).all():
         raise GanforgeError("samples contain NaN or Inf")
-    if labels is not None and len(labels) != len(samples):  # before the slow reference pass
-        raise GanforgeError(f"{len(labels)} labels for {len(samples)} samples")
-    real = lambda split: _real(dataset, data_path, split, samples.shape[1:])  # noqa: E731
+    return samples
+
+
+def embed_samples(samples: torch.Tensor, scorer, metrics=DEFAULT_METRICS) -> Embedded:
+    """What `evaluate_images` needs of `samples` (checked): the evaluator's features and class probabilities,
+    with the pixels kept only when `metrics` read them."""
+    samples = check_samples(samples, scorer)
+    features, probs = scorer.run(samples)
+    keep = any(m in PIXEL_METRICS for m in _parse(metrics))
+    return Embedded(features, probs, tuple(samples.shape[1:]), samples if keep else None)
+
+
+def join_embedded(parts: list[Embedded]) -> Embedded:
+    """Shares embedded apart (by the ranks, in rank order) as one, in the order of the samples they split."""
+    first = parts[0]
+    pixels = None if first.samples is None else torch.cat([p.samples for p in parts])
+    probs = None if first.probs is None else np.concatenate([p.probs for p in parts])
+    return Embedded(np.concatenate([p.features for p in parts]), probs, first.shape, pixels)
+
+
+def evaluate_images(samples: torch.Tensor | Embedded, dataset: str, metrics=DEFAULT_METRICS, *,
+                    labels: torch.Tensor | None = None, reference_split: str = "test",
+                    num_reference: int | None = None, out_dir: Path | None = None, seed: int = 0,
+                    inception_weights: str | Path | None = None, evaluator: str | Path | None = None,
+                    data_path: str | Path | None = None) -> dict:
+    """samples: (N, C, H, W) in [-1, 1], compared with the real images of `dataset` (a user's data: its
+    `data_path`, read at the evaluator's image size). `labels` (optional, e.g. from a conditional G) are used by
+    TSTR; otherwise the evaluator's predicted classes label the samples. The features come from `evaluator` (a
+    file made by `ganforge evaluator train`), else the standard FID Inception-v3 when `inception_weights` (the
+    pytorch-fid weights file) are given, else the dataset's built-in evaluator. `samples` may also be already
+    `Embedded` by that same evaluator (shares embedded on several processes, joined)."""
+    names = _parse(metrics)
+    scorer = resolve_evaluator(dataset, evaluator, inception_weights)
+    check_metrics_fit(names, scorer, labels)
+    embedded = samples if isinstance(samples, Embedded) else None
+    if embedded is None:
+        samples = check_samples(samples, scorer)
+    elif embedded.samples is None and any(m in PIXEL_METRICS for m in names):
+        raise GanforgeError(f"metric(s) {', '.join(m for m in names if m in PIXEL_METRICS)} read the samples' "
+                            "pixels, which these embedded samples do not keep")
+    shape = embedded.shape if embedded is not None else tuple(samples.shape[1:])
+    count = len(embedded) if embedded is not None else len(samples)
+    if labels is not None and len(labels) != count:  # before the slow reference pass
+        raise GanforgeError(f"{len(labels)} labels for {count} samples")
+    real = lambda split: _real(dataset, data_path, split, shape)  # noqa: E731
     if reference_split == "test" and shards_without_test(dataset, data_path):
         reference_split = "all"
     ref = real(reference_split)
     ref_x = _subset(ref.x, num_reference, seed)
     t0 = time.perf_counter()
     real_f, real_p = reference_features(scorer, ref_x) if num_reference is None else scorer.run(ref_x)
-    fake_f, fake_p = scorer.run(samples)
+    if embedded is None:
+        fake_f, fake_p = scorer.run(samples)
+    else:
+        fake_f, fake_p, samples = embedded.features, embedded.probs, embedded.samples
     out: dict = {}
     if labels is not None and scorer.kind == "classifier":  # a conditional G's requested classes: does the evaluator see them?
         asked = labels.cpu().numpy()
@@ -118,7 +171,7 @@ def evaluate_images(samples: torch.Tensor, dataset: str, metrics=DEFAULT_METRICS
         "reference_split": "all" if dataset in NO_TEST_SPLIT else reference_split,
         "reference": describe_reference(scorer, dataset, data_path, reference_split, len(ref_x), len(ref.x)),
         **({"data_path": str(data_path)} if data_path else {}),
-        "reference_size": len(ref_x), "num_samples": len(samples),
+        "reference_size": len(ref_x), "num_samples": count,
         "preprocessing": f"images in [-1, 1] at {scorer.in_shape}, no resizing; features: the evaluator's "
                          f"{real_f.shape[1]}-d penultimate layer",
         "seed": seed, "ganforge": __version__, "seconds": round(time.perf_counter() - t0, 2),

@@ -9,6 +9,7 @@ The loop calls this module at a handful of places; families, networks and data n
 - `broadcast_modules` once, so every rank starts from rank 0's weights;
 - `agree_stop` each step: a signal on any rank, or the time budget on any clock, stops every rank at the same step;
 - `mean_values` at logging windows; `gather` of per-rank state for checkpoints; `share` of rank 0's decisions;
+- `gather_to_writer` of each rank's share of an evaluation (its samples embedded) for rank 0 to score;
 - `is_writer`: only rank 0 touches the run folder.
 
 A rank that dies makes the others' next collective fail (at once when its sockets close, or after the process
@@ -25,18 +26,18 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..errors import GanforgeError
+from ..errors import GanforgeError, OwnRankError
 
 TIMEOUT_ENV = "GANFORGE_DIST_TIMEOUT"  # seconds a collective waits for the other ranks before giving up
 DEFAULT_TIMEOUT_S = 60.0
-# rank 0 evaluates (and writes grids) while the others wait at a barrier of their own, for this long at most
+# rank 0 scores an evaluation (and writes grids) while the others wait at a barrier of their own, for this long at most
 WRITER_WAIT_ENV = "GANFORGE_DIST_WRITER_WAIT"
 DEFAULT_WRITER_WAIT_S = 3600.0
 
 T = TypeVar("T")
 
 
-class PeerLost(GanforgeError):
+class PeerLost(OwnRankError):
     """Another process of the run stopped answering (it died, or the network went): this one stops too."""
 
 
@@ -179,6 +180,15 @@ class Group:
         self._collective("a gather of the ranks' state", lambda: dist.all_gather_object(out, obj))
         return out
 
+    def gather_to_writer(self, obj):
+        """Every rank's `obj` (picklable), in rank order, on rank 0; None on the others."""
+        if not self.several:
+            return [obj]
+        out = [None] * self.world_size if self.is_writer else None
+        self._collective("the gathering of the ranks' evaluation shares",
+                         lambda: dist.gather_object(obj, out, dst=0))
+        return out
+
     def share(self, make: Callable[[], T]) -> T:
         """Rank 0 runs `make()` and every rank gets its result; an error rank 0 meets is raised on every rank
         (its own message on rank 0, one line naming rank 0 on the others), so none waits for a rank that quit."""
@@ -249,7 +259,7 @@ def join(device: torch.device) -> Group:
         try:
             dist.init_process_group(backend, timeout=timeout)
         except (RuntimeError, ValueError, ConnectionError) as e:
-            raise GanforgeError(f"rank {rank} of {world_size}: cannot join the other processes ({e}); launch "
+            raise OwnRankError(f"rank {rank} of {world_size}: cannot join the other processes ({e}); launch "
                                 "with torchrun (e.g. torchrun --standalone --nproc-per-node 2 -m ganforge train …)"
                                 ) from None
     wait = timedelta(seconds=_env_seconds(WRITER_WAIT_ENV, DEFAULT_WRITER_WAIT_S))

@@ -37,7 +37,7 @@ from ..families import Batch, Family, Phase, draw_latents, get_family
 from . import checkpoint, distributed, grids
 from .doctor import DIVERSITY_SAMPLES, Doctor, overfitting_probe
 from .ema import EMA
-from .periodic_eval import RunEvaluator
+from .periodic_eval import RunEvaluator, gather_embedded
 from .logger import MetricsLog
 from .precision import use_bf16
 from .progress import Progress
@@ -530,9 +530,17 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
     if procs.several and cfg.train.sync_bn:
         family = nn.SyncBatchNorm.convert_sync_batchnorm(family)
     _check_augment(cfg, family, data)
+    if procs.several and family.augment is not None:  # ADA's p moved by the heuristic of the global batch
+        family.augment.agree = lambda r_t: procs.mean_values({"augment/r_t": r_t})["augment/r_t"]
     bf16 = use_bf16(cfg.train.bf16, device)
-    evaluator = (RunEvaluator(cfg, run_dir, data.name, data.kind, family.generator_inputs(), shape=data.shape)
-                 if (cfg.eval.every or cfg.eval.final) and procs.is_writer else None)
+    evaluator, sharded = None, False  # rank 0's evaluator; whether every rank embeds a share of each evaluation
+    if cfg.eval.every or cfg.eval.final:
+        def make_evaluator() -> bool:
+            nonlocal evaluator
+            evaluator = RunEvaluator(cfg, run_dir, data.name, data.kind, family.generator_inputs(), shape=data.shape,
+                                     procs=procs)
+            return evaluator.sharded
+        sharded = procs.share(make_evaluator)
     phases = family.phases()
     if phases[0].same_batch:
         raise GanforgeError(f"family '{cfg.family}': its first phase cannot reuse the batch of a phase before it")
@@ -705,10 +713,12 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
                 if step % cfg.checkpoint.every == 0:
                     save(step)
                 if cfg.eval.every and step % cfg.eval.every == 0:
-                    if procs.is_writer and evaluator.available:  # rank 0 evaluates; the others wait for it
+                    if procs.is_writer and evaluator.available:  # rank 0 scores (the others embed shares)
                         values = evaluator(step, sampling_net, modules)
                         bar.write(f"step {step}: " + ", ".join(f"{k[5:]}={v:.4g}" for k, v in values.items()))
                         log.write(step, values | doctor.evaluation(step, values))
+                    elif sharded:
+                        gather_embedded(cfg, data.name, sampling_net, cfg.eval.num, cfg.eval.metrics, procs)
                     procs.wait_for_writer()
         finally:
             bar.close()
@@ -716,6 +726,8 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
         # ---- finish: the last state is always on disk -------------------------------------------------------------
         save(step)
     if not procs.is_writer:
+        if sharded and cfg.eval.final and stopped_by != "interrupted":  # this rank's share of the final evaluation
+            gather_embedded(cfg, data.name, sampling_net, cfg.eval.final_num, cfg.eval.final_metrics, procs)
         return Run(run_dir, step, family, emas.get(family.generator), stopped_by, last, None, emas, signum,
                    rank=procs.rank)
     write_grid(step)

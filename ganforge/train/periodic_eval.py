@@ -1,5 +1,9 @@
 """Evaluation during training (`eval.every`) and at its end (`eval.final`): metrics of fresh samples logged beside
-the losses, and the checkpoint with the best FID kept in RUN/checkpoints/best."""
+the losses, and the checkpoint with the best FID kept in RUN/checkpoints/best.
+
+On several processes an image run's evaluation is sharded: every rank generates and embeds its slice of the very z
+one process draws (`gather_embedded`), and rank 0 scores the shares joined in rank order. Translators and the 2-D
+mixtures are evaluated by rank 0 alone (their evaluation is cheap beside an image FID's)."""
 from __future__ import annotations
 
 import json
@@ -19,14 +23,41 @@ from ..config import RunConfig
 from ..data import MIXTURES
 from ..errors import GanforgeError
 from ..rundir import BEST_RECORD, WEIGHTS, RunDir
-from ..scoring import (check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations, evaluator_fit,
-                       test_pairs)
+from ..scoring import (Embedded, check_metrics_fit, embed_samples, evaluate_images, evaluate_points,
+                       evaluate_translations, evaluator_fit, join_embedded, test_pairs)
 from ..families import draw_latents
 from ..metrics.fidelity import require_ssim
 from ..metrics.frozen_evaluator import has_builtin_evaluator, resolve_evaluator
 from ..nets.conditional import balanced_labels
 from ..sampling import generate_batches
 from .checkpoint import flatten_state
+from .distributed import Group
+
+
+def evaluation_inputs(cfg: RunConfig, generator: nn.Module, num: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The z of an evaluation's `num` samples, from their own seeded generator (never the training RNG), and the
+    classes a conditional G is asked for (every class equally often; None for an unconditional G)."""
+    z = draw_latents(cfg, num, torch.Generator().manual_seed(cfg.train.seed + seeds.EVALUATION))
+    k = int(getattr(generator, "num_classes", 0))
+    return z, (balanced_labels(num, k) if k else None)
+
+
+@torch.no_grad()
+def gather_embedded(cfg: RunConfig, dataset: str, generator: nn.Module, num: int, metrics: list[str],
+                    procs: Group) -> list[Embedded | None] | None:
+    """Called by every rank of a run at the same evaluation: each generates samples r·N/W to (r+1)·N/W of the z one
+    process draws and embeds them with the run's evaluator; rank 0 gets every share, in rank order (None on the
+    others). Batch-norm statistics, gathered per rank, are averaged first, so every rank samples one network."""
+    procs.average_buffers([generator])
+    z, labels = evaluation_inputs(cfg, generator, num)
+    share = slice(num * procs.rank // procs.world_size, num * (procs.rank + 1) // procs.world_size)
+    was_training = generator.training
+    generator.eval()
+    x = generate_batches(generator, z[share], None if labels is None else labels[share], batch_size=500)
+    generator.train(was_training)
+    # more ranks than samples leaves some with none: they send None
+    mine = embed_samples(x, resolve_evaluator(dataset, cfg.eval.evaluator), metrics) if len(x) else None
+    return procs.gather_to_writer(mine)
 
 
 class RunEvaluator:
@@ -34,8 +65,9 @@ class RunEvaluator:
     translator) is evaluated on the test split's inputs against their own targets."""
 
     def __init__(self, cfg: RunConfig, run_dir: Path, dataset: str, kind: str, inputs: tuple[str, ...] = ("z",),
-                 shape: tuple[int, ...] | None = None):
+                 shape: tuple[int, ...] | None = None, procs: Group | None = None):
         self.cfg, self.dataset, self.kind, self.inputs = cfg, dataset, kind, tuple(inputs)
+        self.procs = procs or Group()  # the run's processes: several share an image evaluation (`gather_embedded`)
         self.shape = tuple(shape) if shape is not None else None  # (C, H, W) of the run's images
         # what scores the images, and where the real ones are: the run's own data, its own evaluator file
         self.options = {"evaluator": cfg.eval.evaluator, "data_path": cfg.data.path}
@@ -63,6 +95,11 @@ class RunEvaluator:
                   "not comparable, so the best is chosen afresh", file=sys.stderr)
             return float("inf")
         return best["fid"]
+
+    @property
+    def sharded(self) -> bool:
+        """Whether the run's processes share its evaluations (`gather_embedded`): several, scoring images of z."""
+        return self.procs.several and self.available and self.kind == "image" and self.inputs == ("z",)
 
     @property
     def available(self) -> bool:
@@ -139,18 +176,29 @@ class RunEvaluator:
         evaluator gets `not_evaluated()` instead: why, and how to make one."""
         if self.missing:
             return self.not_evaluated()
-        z = draw_latents(self.cfg, num, torch.Generator().manual_seed(self.cfg.train.seed + seeds.EVALUATION))
+        z, labels = evaluation_inputs(self.cfg, generator, num)
         if self.inputs != ("z",):
             return self._translations(generator, z, metrics, out_dir)
+        if self.sharded:
+            return self._sharded(generator, num, metrics, labels, out_dir)
         was_training = generator.training
         generator.eval()
-        k = int(getattr(generator, "num_classes", 0))  # a conditional G is asked for every class equally often
-        labels = balanced_labels(num, k) if k else None
         x = generate_batches(generator, z, labels, batch_size=500)
         generator.train(was_training)
         if self.kind == "vector":
             return evaluate_points(x, self.dataset)
         return evaluate_images(x, self.dataset, metrics, labels=labels, out_dir=out_dir, **self.options)
+
+    def _sharded(self, generator: nn.Module, num: int, metrics: list[str], labels: torch.Tensor | None,
+                 out_dir: Path | None) -> dict:
+        """Rank 0's side of a sharded evaluation: the ranks' shares joined, scored; the provenance says who embedded
+        how many."""
+        shares = gather_embedded(self.cfg, self.dataset, generator, num, metrics, self.procs)
+        result = evaluate_images(join_embedded([s for s in shares if s is not None]), self.dataset, metrics,
+                                 labels=labels, out_dir=out_dir, **self.options)
+        result["provenance"]["processes"] = {"world_size": self.procs.world_size,
+                                             "embedded": [0 if s is None else len(s) for s in shares]}
+        return result
 
     def _translations(self, generator: nn.Module, z: torch.Tensor, metrics: list[str], out_dir: Path | None) -> dict:
         given, targets, labels = test_pairs(self.cfg.data, self.inputs, len(z))

@@ -17,6 +17,16 @@ from ganforge.train.distributed import flat_digest
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
+def checkout(commit: str, where: Path) -> Path | None:
+    """This repository's files at `commit` (git archive, extracted into `where`); None without that history."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], capture_output=True)
+    if archive.returncode != 0:
+        return None
+    where.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive.stdout, check=True)
+    return where
+
+
 def write_config(path: Path, raw: dict) -> Path:
     path.write_text(yaml.safe_dump(raw))
     return path

@@ -15,7 +15,7 @@ from ganforge.data.digits import load_digits
 from ganforge.data.shards import pack_array
 
 from conftest import assert_same_state, tiny_config, weights
-from launching import ROOT, check_ok, environment, state, torchrun, write_config
+from launching import ROOT, check_ok, checkout, environment, state, torchrun, write_config
 
 # the commit before ganforge learned to train on several processes: its one-process training is the reference.
 # A later change that alters one-process training on purpose (new numerics of the tiny DCGAN) moves this to that
@@ -67,12 +67,9 @@ def test_two_ranks_on_shards_equal_one_process_on_shards(tmp_path):
 def test_one_process_trains_what_it_trained_before_distribution(tmp_path):
     """The reference checkout (git archive of the commit before) and this one train the same run in one process:
     identical weights, optimiser state and RNG."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BEFORE_DISTRIBUTION], capture_output=True)
-    if archive.returncode != 0:
+    before = checkout(BEFORE_DISTRIBUTION, tmp_path / "before")
+    if before is None:
         pytest.skip(f"no git history with commit {BEFORE_DISTRIBUTION} here")
-    before = tmp_path / "before"
-    before.mkdir()
-    subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
     config = write_config(tmp_path / "tiny.yaml", tiny_config(train__threads=1))
     for code, out in ((before, tmp_path / "run_before"), (ROOT, tmp_path / "run_now")):
         env = environment(PYTHONPATH=str(code), PYTHONDONTWRITEBYTECODE="1")

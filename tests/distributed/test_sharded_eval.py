@@ -1,0 +1,150 @@
+"""Evaluation on several processes is sharded: each rank generates and embeds its slice of the z one process draws,
+rank 0 scores the shares joined, and the numbers are the ones one process computes from the same checkpoint. One
+2-rank run (ADA on, evaluation during training and at the end) serves every assertion here, ADA's agreed p too."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import ganforge
+from ganforge.api import read_run_config
+from ganforge.augment import Augment
+from ganforge.config import AugmentConfig, config_from_dict
+from ganforge.families import get_family
+from ganforge.evaluator_training import load_evaluator_data, train_evaluator
+from ganforge.rundir import RunDir
+from ganforge.scoring import embed_samples, evaluate_images, join_embedded
+from ganforge.metrics.frozen_evaluator import load_evaluator
+from ganforge.train.periodic_eval import RunEvaluator, gather_embedded
+
+from conftest import tiny_config
+from launching import ROOT, check_ok, checkout, environment, state, torchrun, write_config
+
+# the integration commit before evaluation was sharded: its one-process evaluation is the reference
+BEFORE_SHARDING = "55c9149"
+FINAL_NUM = 301  # odd: the ranks' shares differ by one (150 and 151)
+METRICS = ["fid", "kid", "pr"]
+
+
+def quiet(_line: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def evaluator(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ev") / "digits16.safetensors"
+    train_evaluator(load_evaluator_data("digits", image_size=16), out, epochs=1, seed=1, flip=False, log=quiet)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sharded_run(evaluator, tmp_path_factory):
+    """6 steps on 2 processes: ADA adjusting p every D step, evaluation at step 3 and 6 and a final one."""
+    root = tmp_path_factory.mktemp("sharded")
+    raw = tiny_config(train__threads=1, eval__evaluator=str(evaluator), eval__every=3, eval__num=64,
+                      eval__metrics=["fid"], eval__final=True, eval__final_num=FINAL_NUM, eval__final_metrics=METRICS,
+                      augment__policy=["translation", "cutout"], augment__ada=True, augment__ada_interval=1,
+                      augment__ada_images=64)
+    out = root / "run"
+    result = check_ok(torchrun([str(write_config(root / "tiny.yaml", raw)), "--out", str(out)]))
+    return out, result
+
+
+@pytest.mark.slow
+def test_two_ranks_final_fid_is_what_one_process_computes_and_each_rank_embedded_half(sharded_run):
+    out, _ = sharded_run
+    report = json.loads(RunDir(out).eval_json.read_text())
+    assert report["provenance"]["processes"] == {"world_size": 2, "embedded": [150, 151]}
+    assert report["provenance"]["num_samples"] == FINAL_NUM
+    gen = ganforge.load(out)  # the final checkpoint, in this one process
+    cfg = read_run_config(out)
+    one = RunEvaluator(cfg, out, "digits", "image", shape=gen.shape).evaluate(gen.net, FINAL_NUM, METRICS)
+    assert "processes" not in one["provenance"]
+    for key in ("fid", "kid", "precision", "recall"):
+        assert report[key] == pytest.approx(one[key], rel=1e-5, abs=1e-7), key
+    # and the comparison can tell, at that tolerance: a third of the samples (z 0–99 of the same) give another FID
+    fewer = RunEvaluator(cfg, out, "digits", "image", shape=gen.shape).evaluate(gen.net, 100, ["fid"])
+    assert fewer["fid"] != pytest.approx(one["fid"], rel=1e-5, abs=1e-7)
+    evaluated = [row for row in RunDir(out).read_metrics() if "eval/fid" in row]
+    assert [row["step"] for row in evaluated] == [3, 6]  # the sharded evaluations during training, logged by rank 0
+
+
+@pytest.mark.slow
+def test_one_process_evaluation_gives_the_numbers_it_gave_before_sharding(sharded_run, evaluator, tmp_path):
+    """The reference checkout (git archive of the commit before) and this one evaluate the same checkpoint in one
+    process: the same numbers, to the last bit."""
+    before = checkout(BEFORE_SHARDING, tmp_path / "before")
+    if before is None:
+        pytest.skip(f"no git history with commit {BEFORE_SHARDING} here")
+    out, _ = sharded_run
+    script = ("import json, sys, ganforge\n"
+              "from ganforge.api import read_run_config\n"
+              "from ganforge.train.periodic_eval import RunEvaluator\n"
+              "out = sys.argv[1]; gen = ganforge.load(out)\n"
+              "r = RunEvaluator(read_run_config(out), out, 'digits', 'image', shape=gen.shape)"
+              f".evaluate(gen.net, {FINAL_NUM}, {METRICS!r})\n"
+              "print(json.dumps({k: v for k, v in r.items() if isinstance(v, float)}))\n")
+    numbers = []
+    for code in (before, ROOT):
+        done = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, cwd=tmp_path,
+                              env=environment(PYTHONPATH=str(code), PYTHONDONTWRITEBYTECODE="1"), timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        numbers.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert numbers[0] == numbers[1] and "fid" in numbers[0]
+
+
+def test_embedded_shares_joined_score_as_the_samples_themselves(evaluator):
+    """The seam itself, in one process: samples embedded in two shares and joined give evaluate_images' numbers
+    for the samples whole; a metric that reads pixels keeps them."""
+    x = torch.rand(40, 1, 16, 16) * 2 - 1
+    scorer = load_evaluator(evaluator)
+    whole = evaluate_images(x, "digits", ("fid", "kid", "nn"), evaluator=evaluator)
+    parts = [embed_samples(x[:17], scorer, ("fid", "kid", "nn")), embed_samples(x[17:], scorer, ("fid", "kid", "nn"))]
+    joined = evaluate_images(join_embedded(parts), "digits", ("fid", "kid", "nn"), evaluator=evaluator)
+    for key in ("fid", "kid", "memorised_fraction"):
+        assert joined[key] == pytest.approx(whole[key], rel=1e-5), key
+    assert joined["provenance"]["num_samples"] == 40
+    assert embed_samples(x, scorer, ("fid",)).samples is None  # features only: the pixels are not kept
+
+
+@pytest.mark.slow
+def test_ada_p_is_agreed_by_every_rank_at_each_checkpoint(sharded_run):
+    out, _ = sharded_run
+    for step in (3, 6):
+        each = [rank["augment"] for rank in state(out, step)["ranks"]["each"]]
+        assert each[0]["r_t"] is not None
+        assert each[0]["r_t"] == each[1]["r_t"] and each[0]["p"] == each[1]["p"], (step, each)
+        assert state(out, step)["augment"]["p"] == each[0]["p"]  # rank 0's own state, which one process reads
+
+
+def test_ada_moves_p_by_the_agreed_heuristic_not_its_own():
+    """What the loop of several processes sets: this rank's D is unsure (r_t −1), the ranks' mean says overfitting."""
+    ada = Augment(AugmentConfig(policy=["translation"], ada=True, ada_interval=1, ada_images=16), batch_size=8)
+    ada.agree = lambda own: 0.9  # the mean over the ranks
+    ada.observe(-torch.ones(8))
+    assert ada.r_t == 0.9 and ada.p == pytest.approx(0.5)
+
+
+class _Rank:
+    """Rank `rank` of `world_size`, collectives aside: what gather_embedded asks of the run's processes."""
+
+    def __init__(self, rank: int, world_size: int):
+        self.rank, self.world_size = rank, world_size
+
+    def average_buffers(self, modules) -> None:
+        pass
+
+    def gather_to_writer(self, obj):
+        return [obj]
+
+
+def test_shares_cover_the_samples_once_even_with_more_ranks_than_samples(evaluator):
+    cfg = config_from_dict(tiny_config(eval__evaluator=str(evaluator)))
+    generator = get_family("gan")(cfg, (1, 16, 16), 10).nets["G"]
+    sizes = [[0 if s is None else len(s) for s in gather_embedded(cfg, "digits", generator, num, ["fid"], _Rank(r, w))]
+             for num, w in ((7, 3), (2, 3)) for r in range(w)]
+    assert sizes == [[2], [2], [3], [0], [1], [1]]  # 7 over 3 ranks; 2 over 3: rank 0 has none
