@@ -254,13 +254,10 @@ def train_evaluator(data: EvaluatorData, out: str | os.PathLike, *, minutes: flo
     partial = out.with_name(f".{out.stem}.partial-{os.getpid()}.safetensors")
     try:  # written aside and judged there: an evaluator whose features cannot tell images apart never lands
         write_evaluator(model, record, partial)
-        try:
-            record |= floor(partial, data, name=str(out))
-        except GanforgeError as e:
-            if not (weak or "stopped_by_budget" in record):
-                raise
-            raise GanforgeError(f"{e} (it trained {trained_steps} of {epochs * trainer.steps_per_epoch} steps: "
-                                "train it longer, with more --minutes or --epochs)") from None
+        cut_short = weak or "stopped_by_budget" in record
+        record |= floor(partial, data, name=str(out), advice=(
+            f"it trained {trained_steps} of {epochs * trainer.steps_per_epoch} steps: train it longer, with more "
+            "--minutes or --epochs") if cut_short else MORE_DATA)
         record["train_seconds_with_floor"] = round(time.perf_counter() - t0, 1)
         write_record(partial, record)
         os.replace(partial, out)  # weights first: new weights beside the old record are refused by their hash
@@ -314,7 +311,10 @@ def write_record(weights: Path, record: dict) -> None:
     atomic_write(record_path(weights), json.dumps(record, indent=1) + "\n")
 
 
-def check_features(features: np.ndarray, name: str) -> None:
+MORE_DATA = "give it more varied data, or more classes"  # what a flat floor asks for, unless training was cut short
+
+
+def check_features(features: np.ndarray, name: str, advice: str = MORE_DATA) -> None:
     """A GanforgeError when an evaluator's features of real images are degenerate: fewer than two feature
     dimensions that vary across images, so every FID it gives is near 0 whatever the images."""
     spread = features.std(axis=0)
@@ -323,10 +323,11 @@ def check_features(features: np.ndarray, name: str) -> None:
     if varying < 2:
         raise GanforgeError(f"evaluator {name}: its features are degenerate ({varying} of {features.shape[1]} "
                             "dimensions vary across real images), so it cannot tell images apart; not written — "
-                            "give it more varied data, or more classes")
+                            f"{advice}")
 
 
-def floor(weights: Path, data: EvaluatorData, n: int = FLOOR_IMAGES, name: str | None = None) -> dict:
+def floor(weights: Path, data: EvaluatorData, n: int = FLOOR_IMAGES, name: str | None = None,
+          advice: str = MORE_DATA) -> dict:
     """The best score a generator could hope for under this evaluator: up to 10,000 real training images (seed
     0) against the held-out images. Every FID ganforge reports is printed beside it. A degenerate feature space or a
     floor of 0 is an error (messages name the evaluator as `name`, default its file)."""
@@ -335,11 +336,11 @@ def floor(weights: Path, data: EvaluatorData, n: int = FLOOR_IMAGES, name: str |
     idx = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))[:n]
     f_train, _ = evaluator.run(data.train.x[idx])
     f_held, _ = evaluator.run(data.held_out.x)
-    check_features(np.concatenate([f_train, f_held]), name)
+    check_features(np.concatenate([f_train, f_held]), name, advice)
     fid_floor = frechet_distance(f_train, f_held)
     if not fid_floor > 1e-6:
         raise GanforgeError(f"evaluator {name}: its FID floor (training vs held-out images) is {fid_floor:.3g}, so "
-                            "it cannot tell images apart; not written — give it more varied data, or more classes")
+                            f"it cannot tell images apart; not written — {advice}")
     m = min(len(f_train), len(f_held))
     return {"fid_floor_train_vs_test": fid_floor,
             "kid_floor_train_vs_test": kid(f_train, f_held, subset_size=min(1000, m), seed=0)[0],

@@ -241,13 +241,16 @@ def test_a_floor_refused_after_a_shortened_training_says_to_train_longer(tmp_pat
     refused with advice to bring more varied data. The cause was the budget, and the message says so."""
     from ganforge.evaluator_training import load_evaluator_data, train as evaluator_train
 
-    def flat_floor(weights, data, name=None):
+    real_floor = evaluator_train.floor
+
+    def flat_floor(weights, data, name=None, advice=evaluator_train.MORE_DATA):
+        real_floor(weights, data, name=name, advice=advice)  # the real one, for its advice ...
         raise GanforgeError(f"evaluator {name}: its FID floor (training vs held-out images) is 6.5e-07, so it cannot "
-                            "tell images apart; not written — give it more varied data, or more classes")
+                            f"tell images apart; not written — {advice}")  # ... then flat, as it came out there
 
     monkeypatch.setattr(evaluator_train, "floor", flat_floor)
     data = load_evaluator_data("digits")
-    with pytest.raises(GanforgeError, match=r"is 6.5e-07.*\(it trained 1 of \d+ steps: train it longer, with more "
-                                            r"--minutes or --epochs\)$"):
+    with pytest.raises(GanforgeError, match=r"is 6.5e-07, so it cannot tell images apart; not written — it trained 1 "
+                                            r"of \d+ steps: train it longer, with more --minutes or --epochs$"):
         evaluator_train.train_evaluator(data, tmp_path / "e.safetensors", minutes=0.001, flip=False, log=lambda _: None)
     assert not list(tmp_path.iterdir())  # nothing written, not even a partial file
