@@ -171,3 +171,19 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     yield context.new_page()
     context.close()
+
+
+def refuse_requests_except(page, prefix: str) -> list[str]:
+    """Let `page` load only URLs that start with `prefix` (file:// for a page opened from disk, the local server's
+    address for the explorer); every other request is aborted and its URL appended to the list returned."""
+    refused: list[str] = []
+
+    def only_allowed(route):
+        if route.request.url.startswith(prefix):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_allowed)
+    return refused

@@ -11,7 +11,7 @@ from ganforge.config import config_from_dict
 from ganforge.report import REPORT
 from ganforge.train import train
 
-from conftest import ROOT, tiny_config
+from conftest import ROOT, refuse_requests_except, tiny_config
 
 pytestmark = pytest.mark.report  # these trainings write their pages (conftest.py skips that elsewhere)
 
@@ -31,16 +31,7 @@ def report(tmp_path_factory):
 
 def open_offline(page, path) -> list[str]:
     """Open `path` from disk with every request but file:// refused; returns the refused URLs (none expected)."""
-    refused = []
-
-    def only_files(route):
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            refused.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_files)
+    refused = refuse_requests_except(page, "file://")
     page.goto(path.as_uri())
     page.wait_for_load_state("load")
     return refused

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, refuse_requests_except
 from ganforge.serve import make_app
 from serving import live_config, running, train_tiny, train_tiny_text
 
@@ -27,16 +27,7 @@ def runs(tmp_path_factory):
 @pytest.fixture
 def local_page(page):
     """`page`, with every request off 127.0.0.1 aborted and remembered; the test fails if there was one."""
-    outside = []
-
-    def only_local(route):
-        if route.request.url.startswith("http://127.0.0.1:"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_local)
+    outside = refuse_requests_except(page, "http://127.0.0.1:")
     yield page
     assert not outside, f"the page asked for external content: {outside}"
 
