@@ -25,6 +25,7 @@ from .evaluator_training import infer_dataset, load_evaluator_data, recipe_for, 
 from .evaluator_training import summary_line as evaluator_summary  # noqa: F401
 from .families import available_families  # noqa: F401
 from .metrics.inception_net import resolve_inception_weights  # noqa: F401
+from .metrics.memorisation import nearest_neighbours
 from .nets import available_nets  # noqa: F401
 from .scoring import (check_sample_count, describe_evaluator, evaluate_samples_file,  # noqa: F401
                       read_samples_file)
@@ -546,9 +547,8 @@ def nearest_examples(x: torch.Tensor, reference: torch.Tensor, k: int = 4) -> tu
     if x.shape[1:] != reference.shape[1:]:
         raise GanforgeError(f"samples of shape {tuple(x.shape[1:])} against references of shape "
                             f"{tuple(reference.shape[1:])}")
-    dist = torch.cdist(x.flatten(1).float(), reference.flatten(1).float())
-    found = dist.topk(min(k, len(reference)), dim=1, largest=False)
-    return found.indices, found.values
+    index, dist = nearest_neighbours(x, reference, min(k, len(reference)))  # the memorisation metric's search
+    return torch.from_numpy(index), torch.from_numpy(dist)
 
 
 def translation_directions(run_dir: str | Path) -> list[str]:
