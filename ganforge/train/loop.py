@@ -42,9 +42,9 @@ from .logger import MetricsLog
 from .precision import use_bf16
 from .progress import Progress
 from ..data.shards import ShardDataset
-from .sampler import BatchSampler, StreamSampler
+from .sampler import MAIN, BatchSampler, StreamSampler, load_sampler_states  # noqa: F401 (MAIN: the stepper's)
+from .ranks import check_processes, rank_states, restore_rank_state, split_rng
 
-MAIN = "main"  # the batch stream every data phase draws from
 
 
 @dataclass
@@ -220,24 +220,6 @@ def _refuse_extra_streams(cfg: RunConfig, data: ShardDataset, family: Family) ->
         raise GanforgeError(f"family '{cfg.family}' draws an extra batch stream{option} — {names} — picked from data "
                             f"held in memory; data.name=shards streams {data.root} instead: drop that option or train "
                             "on an in-memory copy (an npz or an image folder)")
-
-
-def _sampler_kind(state: dict) -> str:
-    return "streamed shards" if "epoch" in state and "dataset" in state else "in-memory data"
-
-
-def load_sampler_states(samplers: dict[str, BatchSampler | StreamSampler], state: dict) -> None:
-    saved = state.get("samplers") or {MAIN: state["sampler"]} | (  # checkpoints before named streams
-        {"labelled": state["labelled_sampler"]} if "labelled_sampler" in state else {})
-    for name, sampler in samplers.items():
-        if name not in saved:
-            raise GanforgeError(f"the checkpoint has no state of the batch stream '{name}' (it has "
-                                f"{', '.join(saved)}): was the run trained with other data options?")
-        mine = "streamed shards" if isinstance(sampler, StreamSampler) else "in-memory data"
-        if _sampler_kind(saved[name]) != mine:
-            raise GanforgeError(f"the checkpoint's batch stream '{name}' was drawn from {_sampler_kind(saved[name])}, "
-                                f"this run's from {mine}: resume with the data options the run was trained with")
-        sampler.load_state_dict(saved[name])
 
 
 def held_out_metrics(cfg: RunConfig, family: Family) -> dict[str, float]:
@@ -424,19 +406,6 @@ def _run_folder(cfg: RunConfig, out: str | Path | None, resume: str | Path | Non
     return run_directory(cfg, out)
 
 
-def check_processes(cfg: RunConfig, device: torch.device, procs: distributed.Group) -> None:
-    """What several processes refuse before any work: a global batch that does not split evenly, SyncBatchNorm
-    where torch has none (it syncs CUDA tensors only)."""
-    if not procs.several:
-        return
-    if cfg.train.batch_size % procs.world_size:
-        raise GanforgeError(f"train.batch_size={cfg.train.batch_size} is the global batch, split across "
-                            f"{procs.world_size} processes: give one that divides by {procs.world_size}")
-    if cfg.train.sync_bn and device.type != "cuda":
-        raise GanforgeError(f"train.sync_bn=true: torch synchronises batch norm on CUDA only, and this run trains on "
-                            f"{device.type}; use train.sync_bn=false (per-rank statistics) or GPUs")
-
-
 def _read_resume_point(run_dir: Path, use_intact_checkpoint: bool) -> tuple[str, dict, dict]:
     """Rank 0's reading of the checkpoint a resume starts from: (where, its weights, its state)."""
     removed = checkpoint.remove_stale_temporaries(run_dir)
@@ -446,64 +415,6 @@ def _read_resume_point(run_dir: Path, use_intact_checkpoint: bool) -> tuple[str,
     if note:
         print(f"resume: {note}", file=sys.stderr)
     return str(ckpt / checkpoint.WEIGHTS), checkpoint.read_weights(ckpt), checkpoint.load_state(ckpt)
-
-
-def _restore_rank_state(state: dict, procs: distributed.Group, family: Family,
-                        samplers: dict[str, BatchSampler | StreamSampler]) -> dict | None:
-    """On a resume: this rank's own RNG, data position and family state when the checkpoint was written by as many
-    processes as this run has (bit-exact); otherwise rank 0's, with one line saying it is not exact. Returns the
-    checkpoint's per-rank record (None when it has none: written by one process)."""
-    saved = state.get("ranks")
-    if saved is not None and saved["world_size"] == procs.world_size:
-        mine = saved["each"][procs.rank]
-        torch.set_rng_state(mine["rng"])
-        load_sampler_states(samplers, mine)
-        family.load_training_state(mine.get("family", {}))
-        if family.augment is not None and "augment" in mine:
-            family.augment.load_state_dict(mine["augment"])
-        return saved
-    if (saved is not None or procs.several) and procs.is_writer:
-        was = saved["world_size"] if saved is not None else 1
-        print(f"resume: the checkpoint was written by {was} process{'es' if was > 1 else ''}, this run has "
-              f"{procs.world_size}: it continues (same global batch, data position and weights) but not bit-exactly "
-              "as an uninterrupted run would", file=sys.stderr)
-    return saved
-
-
-def _rank_states(procs: distributed.Group, family: Family, samplers: dict, modules: dict[str, nn.Module],
-                 latent_rng: torch.Generator, at: int) -> dict:
-    """What a checkpoint of several processes holds beside rank 0's state: every rank's RNG, data position and
-    family state, the shared z generator, and the digest of every rank's weights (checked equal first)."""
-    procs.average_buffers(modules.values())  # per-rank batch-norm statistics: the checkpoint keeps their mean
-    digests = procs.check_same_weights(modules, at)
-    mine = {"rng": torch.get_rng_state(), "samplers": {n: s.state_dict() for n, s in samplers.items()},
-            "family": family.training_state()}
-    if family.augment is not None:
-        mine["augment"] = family.augment.state_dict()
-    return {"world_size": procs.world_size, "each": procs.gather(mine), "latent_rng": latent_rng.get_state(),
-            "weights_sha256": digests}
-
-
-def _split_rng(cfg: RunConfig, procs: distributed.Group, family: Family, device: torch.device,
-               saved: dict | None) -> torch.Generator:
-    """On several processes: the z of every step comes from one generator every rank holds alike (each takes its
-    slice of the global batch's z, so the ranks together draw what one process would); every other random draw
-    (dropout, noise, augmentation) from the rank's own RNG, rank r > 0 seeded seed + seeds.RANKS + r."""
-    latent_rng = torch.Generator()
-    exact = saved is not None and saved["world_size"] == procs.world_size
-    if exact:
-        latent_rng.set_state(saved["latent_rng"])
-    else:
-        latent_rng.set_state(procs.share(lambda: saved["latent_rng"] if saved is not None else torch.get_rng_state()))
-        if procs.rank:
-            torch.manual_seed(cfg.train.seed + seeds.RANKS + procs.rank)
-    rank, world = procs.rank, procs.world_size
-
-    def draw_z(n: int) -> torch.Tensor:
-        return draw_latents(cfg, n * world, latent_rng)[rank * n:(rank + 1) * n].to(device)
-
-    family.draw_z = draw_z
-    return latent_rng
 
 
 def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, use_intact_checkpoint: bool,
@@ -571,11 +482,11 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
-        saved_ranks = _restore_rank_state(state, procs, family, samplers)
+        saved_ranks = restore_rank_state(state, procs, family, samplers)
         # the steps after the checkpoint are trained again: their log lines go, so each step is logged once
         if procs.is_writer:
             layout.cut_logs(step)
-    latent_rng = _split_rng(cfg, procs, family, device, saved_ranks) if procs.several else None
+    latent_rng = split_rng(cfg, procs, family, device, saved_ranks) if procs.several else None
     procs.broadcast_modules(modules.values())  # every rank starts from rank 0's weights
     if procs.is_writer:
         layout.samples.mkdir(exist_ok=True)  # only now: a run refused above leaves its folder empty
@@ -641,7 +552,7 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state()
         if procs.several:
-            state["ranks"] = _rank_states(procs, family, samplers, modules, latent_rng, at)
+            state["ranks"] = rank_states(procs, family, samplers, modules, latent_rng, at)
         if not procs.is_writer:
             return
         # NaN is caught at logging windows; between them a checkpoint must still never hold a non-finite tensor

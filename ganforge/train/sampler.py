@@ -8,6 +8,8 @@ from ..data.base import Dataset
 from ..data.shards import ShardDataset
 from ..errors import GanforgeError
 
+MAIN = "main"  # the batch stream every data phase draws from
+
 
 def check_batch_size(batch_size: int, examples: int, what: str) -> None:
     """A batch is drawn whole from one epoch: the data must hold at least one."""
@@ -91,3 +93,21 @@ class StreamSampler:
     def close(self) -> None:
         """Stop the stream's worker processes now rather than when garbage-collected."""
         self.stream.close()
+
+
+def _sampler_kind(state: dict) -> str:
+    return "streamed shards" if "epoch" in state and "dataset" in state else "in-memory data"
+
+
+def load_sampler_states(samplers: dict[str, BatchSampler | StreamSampler], state: dict) -> None:
+    saved = state.get("samplers") or {MAIN: state["sampler"]} | (  # checkpoints before named streams
+        {"labelled": state["labelled_sampler"]} if "labelled_sampler" in state else {})
+    for name, sampler in samplers.items():
+        if name not in saved:
+            raise GanforgeError(f"the checkpoint has no state of the batch stream '{name}' (it has "
+                                f"{', '.join(saved)}): was the run trained with other data options?")
+        mine = "streamed shards" if isinstance(sampler, StreamSampler) else "in-memory data"
+        if _sampler_kind(saved[name]) != mine:
+            raise GanforgeError(f"the checkpoint's batch stream '{name}' was drawn from {_sampler_kind(saved[name])}, "
+                                f"this run's from {mine}: resume with the data options the run was trained with")
+        sampler.load_state_dict(saved[name])

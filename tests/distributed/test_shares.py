@@ -11,7 +11,8 @@ from ganforge.config import config_from_dict
 from ganforge.data.shards import ShardStream, pack_array
 from ganforge.errors import GanforgeError
 from ganforge.train.distributed import Group, flat_digest, weights_digest
-from ganforge.train.loop import build_data, check_processes
+from ganforge.train.loop import build_data
+from ganforge.train.ranks import check_processes
 from ganforge.train.sampler import BatchSampler
 
 from conftest import tiny_config
