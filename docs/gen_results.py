@@ -753,8 +753,48 @@ def sharded_eval_block(root: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def step_breakdown_block(root: str) -> str:
+    """docs/scaling.md's table of where each variant's step goes, from bench/scaling.py's results files: compute
+    inside the phases, the all-reduce (with the wait for the slower rank), and the rest of the step."""
+    out = []
+    for src in scaling_files():
+        d = load(src)
+        out += [f"From [`{src}`]({root}{src}) ({cpu_of(d)}, {day(d.get('date'))}"
+                + (f"; {d['note']}" if d.get("note") else "") + "), ms per step, mean over the ranks:", ""]
+        rows = []
+        for key, v in d["variants"].items():
+            phases, allreduce = sum(v["phase_ms"].values()), sum(v["allreduce_ms"].values())
+            rows.append([f"{v['processes']} × {v['threads_per_process']}", f"{d['global_batch'] // v['processes']}",
+                         num(v["step_ms"]), num(phases - allreduce), num(allreduce), num(v["step_ms"] - phases)])
+        out += _table(["processes × threads", "batch per process", "step", "compute in the phases",
+                       "all-reduce, waiting included", "rest of the step (optimiser, stop agreement, data, logs)"],
+                      rows)
+        two = next((v for v in d["variants"].values() if v["processes"] > 1), None)
+        one = d["variants"].get(f"1x{two['threads_per_process']}") if two else None
+        alone = (d.get("allreduce_ms_by_world_size") or {}).get(str(two["processes"])) if two else None
+        if two and one and alone:
+            compute = lambda v: sum(v["phase_ms"].values()) - sum(v["allreduce_ms"].values())  # noqa: E731
+            out += ["", f"On one thread, {two['processes']} processes' share of the batch costs "
+                    f"{pct(compute(two) / compute(one), 0)} of the whole batch's compute; the all-reduce alone "
+                    f"(measured apart, G and D) takes {num(sum(alone.values()))} ms of the "
+                    f"{num(sum(two['allreduce_ms'].values()))} ms the step spends in it: the rest is waiting for "
+                    "the slower rank."]
+            best = d["variants"].get(f"1x{d['machine']['cores']}")
+            if best:  # the goal, 0.8 × the img/s of one process on every core, as a step time
+                budget = best["step_ms"] / 0.8 - (two["step_ms"] - sum(two["allreduce_ms"].values()))
+                room = ("no room even for the all-reduce alone" if budget < sum(alone.values()) else
+                        "room for the all-reduce alone, not for the wait" if budget < sum(two["allreduce_ms"].values())
+                        else "room for both")
+                out[-1] += (f" At 0.8× the img/s of 1 process on all cores a step may take "
+                            f"{num(best['step_ms'] / 0.8)} ms; the compute and the rest leave {num(budget)} ms for the "
+                            f"all-reduce: {room}.")
+            out.append("")
+    return "\n".join(out) + "\n"
+
+
 SCALING_DOC = ROOT / "docs" / "scaling.md"
-SCALING_BLOCKS = {"extrapolation": extrapolation_block, "sharded-eval": sharded_eval_block}
+SCALING_BLOCKS = {"step-breakdown": step_breakdown_block, "extrapolation": extrapolation_block,
+                  "sharded-eval": sharded_eval_block}
 
 
 def scaling_doc() -> str:
