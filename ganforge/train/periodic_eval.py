@@ -234,6 +234,10 @@ class RunEvaluator:
         shares = gather_embedded(self.cfg, self.dataset, generator, num, metrics, self.procs)
         result = evaluate_images(join_embedded([s for s in shares if s is not None]), self.dataset, metrics,
                                  labels=labels, out_dir=out_dir, **self.options)
+        return self._who_embedded(result, shares)
+
+    def _who_embedded(self, result: dict, shares: list) -> dict:
+        """A sharded evaluation's result, its provenance saying how many samples each rank embedded."""
         result["provenance"]["processes"] = {"world_size": self.procs.world_size,
                                              "embedded": [0 if s is None else len(s) for s in shares]}
         return result
@@ -256,9 +260,7 @@ class RunEvaluator:
                                                               metrics, self.procs)
         result = evaluate_translations(join_translated([s for s in shares if s is not None]), targets, self.dataset,
                                        metrics, labels=labels, out_dir=out_dir, inputs=inputs[0], **self.options)
-        result["provenance"]["processes"] = {"world_size": self.procs.world_size,
-                                             "embedded": [0 if s is None else len(s) for s in shares]}
-        return result
+        return self._who_embedded(result, shares)
 
     def __call__(self, step: int, generator: nn.Module, modules: dict[str, nn.Module]) -> dict[str, float]:
         """Evaluate during training: the metrics to log, and the best checkpoint kept (none without an evaluator)."""
