@@ -629,6 +629,187 @@ def scaling_rows() -> list[Row]:
     return rows
 
 
+EXTRAPOLATION = "bench/results/scaling_extrapolation.json"
+SHARDED_EVAL = "bench/results/sharded_eval.json"
+
+
+def extrapolation_rows() -> list[Row]:
+    """bench/allreduce.py: the predicted efficiency at each GPU count beyond one, per config and per-GPU batch."""
+    d = load(EXTRAPOLATION)
+    rows = []
+    for c in d["configs"].values():
+        for r in c["table"]:
+            if r["gpus"] == 1:
+                continue
+            rows.append(Row(label=f"{r['gpus']} H100s (predicted), {r['per_gpu_batch']} per GPU", script=None,
+                            config=config_name(c["config"], d.get("date")),
+                            score=f"efficiency {num(r['efficiency'])} ({num(r['efficiency_training'])} without "
+                                  "evaluation)",
+                            other=f"all-reduce {num(sum(r['allreduce_ms'].values()), 3)} ms per step; evaluation "
+                                  f"{pct(r['eval_share'])} of the time",
+                            budget=NONE, steps=NONE, cpu=cpu_of(d), date=day(d.get("date"))))
+    return rows
+
+
+def sharded_eval_rows() -> list[Row]:
+    """bench/sharded_eval.py: a final evaluation's seconds on 1 and 2 processes."""
+    d = load(SHARDED_EVAL)
+    return [Row(label=f"final evaluation of {count(d['num_samples'])} samples, {v['processes']} process(es) × "
+                      f"{v['threads_per_process']} thread(s)", config=config_name(d["config"], d.get("date")),
+                score=seconds(v["median_s"]),
+                other=f"embedded per rank: {', '.join(map(count, v['embedded_per_rank']))}"
+                + (f"; {d['note']}" if d.get("note") else ""), budget=NONE, steps=NONE, cpu=cpu_of(d),
+                date=day(d.get("date"))) for v in d["variants"].values()]
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def extrapolation_block(root: str) -> str:
+    """docs/scaling.md's tables of where time goes at 8 and 64 GPUs, from bench/allreduce.py's results file."""
+    d = load(EXTRAPOLATION)
+    a, fit = d["assumptions"], d["fit"]
+    cores = d["machine"]["cores"]
+    worlds = sorted(d["allreduce_ms_measured"], key=int)
+    sizes = sorted(d["allreduce_ms_measured"][worlds[0]], key=int)
+    load_avg = d["machine"].get("loadavg_at_start")
+    out = [f"From [`{EXTRAPOLATION}`]({root}{EXTRAPOLATION}), made by `{d['command']}` on {cpu_of(d)} ({cores} "
+           f"cores), {day(d.get('date'))}" + (f"; load average {load_avg[0]:.1f} at the start" if load_avg else "")
+           + (f"; {d['note']}" if d.get("note") else "") + ".", "",
+           "**Measured: the gloo all-reduce** (float32, median of "
+           f"{d['repeats']} calls, ms). " + ", ".join(f"{w} processes" for w in worlds if d["simulated"].get(w))
+           + f" are more processes than the {cores} cores: a simulation of the communication pattern, not of a "
+           "cluster's speed.", ""]
+    out += _table(["values"] + [f"{w} processes" for w in worlds],
+                  [[count(s)] + [num(d["allreduce_ms_measured"][w][s]) for w in worlds] for s in sizes])
+    beta = fit["beta_gb_per_s"]
+    out += ["", f"**Fitted**: `{fit['model']}` over all {len(fit['points'])} points, weighing relative errors "
+            f"alike: α = {num(fit['alpha_us'], 1)} µs per step, β = {num(beta) if beta else NONE} GB/s, worst "
+            f"point off by {pct(fit['max_relative_error'], 0)}. On loopback with processes taking turns on "
+            f"{cores} cores α is a scheduling delay, not a wire's latency; the fit checks the model's form (time "
+            "growing with 2(N−1) steps and with the bytes), and the cluster's own figures replace α and β below.",
+            "", "**Assumed** (each figure with its source; none measured here):", ""]
+    gpu, lat = a["gpu"], a["nccl_latency_us"]
+    out += _table(["figure", "value", "source"], [
+        ["GPU peak, bf16 dense", f"{num(gpu['bf16_dense_tflops'], 1)} TFLOP/s ({gpu['name']})", gpu["source"]],
+        ["share of that peak a step reaches", pct(gpu["share_of_peak"], 0), gpu["share_source"]],
+        ["kernel launch", f"{num(gpu['launch_us'], 1)} µs", gpu["launch_source"]],
+        ["NVLink, within a node", f"{num(a['nvlink']['gb_per_s'], 0)} GB/s", a["nvlink"]["source"]],
+        ["InfiniBand, across nodes", f"{num(a['infiniband']['gb_per_s'], 0)} GB/s", a["infiniband"]["source"]],
+        ["ring latency (Simple; LL)", f"base {lat['simple']['base']}; {lat['ll']['base']} µs, per NVLink step "
+         f"{lat['simple']['nvlink_step']}; {lat['ll']['nvlink_step']} µs, per network step "
+         f"{lat['simple']['net_step']}; "
+         f"{lat['ll']['net_step']} µs", lat["source"]],
+        ["GPUs per node", str(a["gpus_per_node"]), "a DGX/HGX H100 node"],
+        ["evaluation", f"one FID of {count(a['evaluation']['samples'])} samples every "
+         f"{count(a['evaluation']['every_images'])} training images", a["evaluation"]["source"]]])
+    for name, c in d["configs"].items():
+        e, st = c["evaluation"], c["step"]
+        phases = list(c["table"][0]["allreduce_ms"])
+        out += ["", f"**{name.capitalize()} config** ([`{Path(c['config']).name}`]({root}{c['config']}); gradients "
+                + ", ".join(f"{k} {count(v)}" for k, v in c["gradient_params"].items())
+                + f" parameters). A step costs {num(st['mflop_per_image'], 1)} MFLOP per image and "
+                f"{count(st['ops_per_step'])} operations (≈ kernel launches). One rank's generation + embedding, "
+                f"measured here on one thread: {num(1000 * e['cpu_s_per_sample_one_thread'])} ms per sample "
+                f"({seconds(e['cpu_s_50k_one_rank'])} for 50k), {num(e['mflop_per_sample'], 1)} MFLOP per sample; "
+                f"rank 0's FID scoring of 50k features measured here: {num(d['fid_scoring_s_50k'])} s.", ""]
+        out += _table(["GPUs", "per-GPU batch", "compute ms"] + [f"all-reduce {p} ms" for p in phases]
+                      + ["evaluation s (generate+embed / gather / score)", "evaluation share", "efficiency, training",
+                         "efficiency, with evaluation"],
+                      [[count(r["gpus"]) + (f" ({r['nodes']} nodes)" if r["nodes"] > 1 else ""),
+                        count(r["per_gpu_batch"]),
+                        num(r["compute_ms"]) + ("" if r["compute_bound"] else " (launch-bound)")]
+                       + [num(r["allreduce_ms"][p], 3) for p in phases]
+                       + [f"{num(r['eval_s'])} ({num(r['eval_generate_embed_s'], 3)} / {num(r['eval_gather_s'], 4)} / "
+                          f"{num(r['eval_score_s'])})", pct(r["eval_share"]), num(r["efficiency_training"]),
+                          num(r["efficiency"])] for r in c["table"]])
+    return "\n".join(out) + "\n"
+
+
+def sharded_eval_block(root: str) -> str:
+    """docs/scaling.md's table of a final evaluation on 1 and 2 processes, from bench/sharded_eval.py's results."""
+    d = load(SHARDED_EVAL)
+    load_avg = d["machine"].get("loadavg_at_start")
+    out = [f"From [`{SHARDED_EVAL}`]({root}{SHARDED_EVAL}), made by `{d['command']}` on {cpu_of(d)} "
+           f"({d['machine']['cores']} cores), {day(d.get('date'))}"
+           + (f"; load average {load_avg[0]:.1f} at the start" if load_avg else "")
+           + (f"; {d['note']}" if d.get("note") else "") + f". {count(d['num_samples'])} samples of "
+           f"[`{Path(d['config']).name}`]({root}{d['config']})'s G, {d['metrics']}, median of {d['repeats']} "
+           "rounds.", ""]
+    out += _table(["processes × threads", "seconds, median (each round)", "generate + embed per rank, s",
+                   "embedded per rank", "FID"],
+                  [[f"{v['processes']} × {v['threads_per_process']}",
+                    f"{num(v['median_s'], 1)} ({', '.join(num(x, 1) for x in v['seconds'])})",
+                    ", ".join(num(x, 1) for x in v["median_share_s_per_rank"]) if v["median_share_s_per_rank"][0]
+                    else "(inside the whole)", ", ".join(map(count, v["embedded_per_rank"])), num(v["fid"], 4)]
+                   for v in d["variants"].values()])
+    mixtures = d.get("mixture_eval_s") or {}
+    out += ["", f"2 processes on one core each take {num(1 / d['speedup_2_vs_1_all_cores'])}× the time of 1 process "
+            f"on both cores and {num(1 / d['speedup_2_vs_1_one_core'])}× that of 1 process on one core; the FIDs "
+            f"differ by {d['fid_relative_difference']:.1e} (relative: float rounding of the same samples)."
+            + (" The 2-D mixtures' whole evaluation of as many points, which rank 0 does alone: "
+               + ", ".join(f"{k} {num(v, 3)} s" for k, v in mixtures.items()) + "." if mixtures else "")]
+    return "\n".join(out) + "\n"
+
+
+def step_breakdown_block(root: str) -> str:
+    """docs/scaling.md's table of where each variant's step goes, from bench/scaling.py's results files: compute
+    inside the phases, the all-reduce (with the wait for the slower rank), and the rest of the step."""
+    out = []
+    for src in scaling_files():
+        d = load(src)
+        out += [f"From [`{src}`]({root}{src}) ({cpu_of(d)}, {day(d.get('date'))}"
+                + (f"; {d['note']}" if d.get("note") else "") + "), ms per step, mean over the ranks:", ""]
+        rows = []
+        for key, v in d["variants"].items():
+            phases, allreduce = sum(v["phase_ms"].values()), sum(v["allreduce_ms"].values())
+            rows.append([f"{v['processes']} × {v['threads_per_process']}", f"{d['global_batch'] // v['processes']}",
+                         num(v["step_ms"]), num(phases - allreduce), num(allreduce), num(v["step_ms"] - phases)])
+        out += _table(["processes × threads", "batch per process", "step", "compute in the phases",
+                       "all-reduce, waiting included", "rest of the step (optimiser, stop agreement, data, logs)"],
+                      rows)
+        two = next((v for v in d["variants"].values() if v["processes"] > 1), None)
+        one = d["variants"].get(f"1x{two['threads_per_process']}") if two else None
+        alone = (d.get("allreduce_ms_by_world_size") or {}).get(str(two["processes"])) if two else None
+        if two and one and alone:
+            compute = lambda v: sum(v["phase_ms"].values()) - sum(v["allreduce_ms"].values())  # noqa: E731
+            out += ["", f"On one thread, {two['processes']} processes' share of the batch costs "
+                    f"{pct(compute(two) / compute(one), 0)} of the whole batch's compute; the all-reduce alone "
+                    f"(measured apart, G and D) takes {num(sum(alone.values()))} ms of the "
+                    f"{num(sum(two['allreduce_ms'].values()))} ms the step spends in it: the rest is waiting for "
+                    "the slower rank."]
+            best = d["variants"].get(f"1x{d['machine']['cores']}")
+            if best:  # the goal, 0.8 × the img/s of one process on every core, as a step time
+                budget = best["step_ms"] / 0.8 - (two["step_ms"] - sum(two["allreduce_ms"].values()))
+                room = ("no room even for the all-reduce alone" if budget < sum(alone.values()) else
+                        "room for the all-reduce alone, not for the wait" if budget < sum(two["allreduce_ms"].values())
+                        else "room for both")
+                out[-1] += (f" At 0.8× the img/s of 1 process on all cores a step may take "
+                            f"{num(best['step_ms'] / 0.8)} ms; the compute and the rest leave {num(budget)} ms for the "
+                            f"all-reduce: {room}.")
+            out.append("")
+    return "\n".join(out) + "\n"
+
+
+SCALING_DOC = ROOT / "docs" / "scaling.md"
+SCALING_BLOCKS = {"step-breakdown": step_breakdown_block, "extrapolation": extrapolation_block,
+                  "sharded-eval": sharded_eval_block}
+
+
+def scaling_doc() -> str:
+    """docs/scaling.md with each generated block (between its markers) rewritten from its results file."""
+    text = SCALING_DOC.read_text(encoding="utf-8")
+    for name, make in SCALING_BLOCKS.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start not in text or end not in text:
+            raise SystemExit(f"{SCALING_DOC}: the markers {start} and {end} are missing")
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{start}\n{GENERATED}\n\n{make('../')}{end}{tail}"
+    return text
+
+
 def speed_page() -> Page:
     return Page("speed", "Speed", "Images per second of the training step against a plain PyTorch loop, and the "
                 "cost of the pieces around it.",
@@ -644,7 +825,12 @@ def speed_page() -> Page:
                  Section("Metrics", "Seconds each metric takes.", ["bench/results/metrics_speed.json"],
                          metrics_speed_row()),
                  Section("Several processes", "1 process against 2 (torchrun, gloo) training the same global batch "
-                         "on the same CPU (docs/scaling.md).", scaling_files(), scaling_rows())],
+                         "on the same CPU (docs/scaling.md).", scaling_files(), scaling_rows()),
+                 Section("Beyond one machine, predicted", "8 and 64 GPUs from the all-reduce measured here and "
+                         "stated, cited figures (the method and every table: docs/scaling.md).", [EXTRAPOLATION],
+                         extrapolation_rows()),
+                 Section("Sharded evaluation", "A run's final evaluation on 1 process against 2 (docs/scaling.md).",
+                         [SHARDED_EVAL], sharded_eval_rows())],
                 lab_notes=["bench/results/throughput_core_ab.json"])
 
 
@@ -729,6 +915,7 @@ def outputs() -> dict[Path, str]:
     pages = [fashion_page(), conditional_page(), translation_page(), toy_page(), evaluators_page(), speed_page()]
     out = {PAGES / f"{p.name}.md": p.markdown() for p in pages}
     out[PAGES / "index.md"] = index_page(pages)
+    out[SCALING_DOC] = scaling_doc()
     readme = README.read_text(encoding="utf-8")
     if START not in readme or END not in readme:
         raise SystemExit(f"{README}: the markers {START} and {END} are missing")

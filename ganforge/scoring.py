@@ -258,25 +258,68 @@ def test_pairs(data_cfg, fields: tuple[str, ...], num: int | None = None):
     return inputs, test.examples(index), None if test.labels is None else test.labels[index]
 
 
-def evaluate_translations(outputs: torch.Tensor, targets: torch.Tensor | None, dataset: str, metrics=DEFAULT_METRICS, *,
-                          labels: torch.Tensor | None = None, out_dir: Path | None = None, seed: int = 0,
-                          inputs: torch.Tensor | None = None, **options) -> dict:
-    """Translations of test inputs against their ground truth: L1, PSNR, SSIM (`metrics.fidelity`), the sample
-    metrics of the outputs against the real test images (FID, …), and with `labels` (the classes of the targets)
-    `class_agreement`: how often the evaluator reads the target's class in the output (content preserved).
-    targets None (unpaired data): the sample metrics alone."""
+SHOWN_TRANSLATIONS = 8  # rows of input | output | target in translations.png
+
+
+@dataclass
+class Translated:
+    """Translations scored in shares (each rank of a run its slice of the test pairs, `translate_share`) and joined
+    in order (`join_translated`): the outputs as the evaluator saw them, their per-image L1/PSNR/SSIM against their
+    targets (None for unpaired data), and the first outputs, for the picture."""
+    embedded: Embedded
+    fidelity: dict[str, torch.Tensor] | None
+    first: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.embedded)
+
+
+def translate_share(outputs: torch.Tensor, targets: torch.Tensor | None, scorer, metrics=DEFAULT_METRICS) -> Translated:
+    """What `evaluate_translations` needs of a share of the outputs: embedded, and scored against their targets."""
+    _check_pairs(outputs, targets)
+    per_image = None if targets is None else M.fidelity_per_image(outputs, targets)
+    return Translated(embed_samples(outputs, scorer, metrics), per_image, outputs[:SHOWN_TRANSLATIONS].float().cpu())
+
+
+def join_translated(parts: list[Translated]) -> Translated:
+    """Shares translated apart (in rank order) as one, in the order of the test pairs they split."""
+    per_image = None if parts[0].fidelity is None else {
+        k: torch.cat([p.fidelity[k] for p in parts]) for k in parts[0].fidelity}
+    return Translated(join_embedded([p.embedded for p in parts]), per_image,
+                      torch.cat([p.first for p in parts])[:SHOWN_TRANSLATIONS])
+
+
+def _check_pairs(outputs: torch.Tensor, targets: torch.Tensor | None) -> None:
     if targets is not None and outputs.shape != targets.shape:
         raise GanforgeError(f"{len(outputs)} outputs of shape {tuple(outputs.shape[1:])} for targets of shape "
                             f"{tuple(targets.shape[1:])}")
-    out = evaluate_images(outputs, dataset, metrics, labels=labels, out_dir=None, seed=seed, **options)
+
+
+def evaluate_translations(outputs: torch.Tensor | Translated, targets: torch.Tensor | None, dataset: str,
+                          metrics=DEFAULT_METRICS, *, labels: torch.Tensor | None = None, out_dir: Path | None = None,
+                          seed: int = 0, inputs: torch.Tensor | None = None, **options) -> dict:
+    """Translations of test inputs against their ground truth: L1, PSNR, SSIM (`metrics.fidelity`), the sample
+    metrics of the outputs against the real test images (FID, …), and with `labels` (the classes of the targets)
+    `class_agreement`: how often the evaluator reads the target's class in the output (content preserved).
+    targets None (unpaired data): the sample metrics alone. `outputs` may also be `Translated` already (shares
+    translated and scored on several processes, joined)."""
+    joined = outputs if isinstance(outputs, Translated) else None
+    if joined is None:
+        _check_pairs(outputs, targets)
+    elif targets is not None and (len(joined) != len(targets) or joined.embedded.shape != tuple(targets.shape[1:])):
+        raise GanforgeError(f"{len(joined)} outputs of shape {joined.embedded.shape} for {len(targets)} targets of "
+                            f"shape {tuple(targets.shape[1:])}")
+    out = evaluate_images(outputs if joined is None else joined.embedded, dataset, metrics, labels=labels,
+                          out_dir=None, seed=seed, **options)
     out.pop("class_agreement_per_class", None)
     if targets is not None:
-        out |= M.fidelity(outputs, targets)
+        out |= M.fidelity(outputs, targets) if joined is None else M.mean_fidelity(joined.fidelity)
         out["provenance"]["fidelity"] = ("L1, PSNR (dB) and SSIM per image on the [0, 1] scale against the test "
                                          "split's own targets, averaged (torchmetrics SSIM, Gaussian σ 1.5)")
     if out_dir is not None and inputs is not None:  # rows of input | output | target
-        shown = min(8, len(outputs))
-        columns = [inputs[:shown], outputs[:shown]] + ([] if targets is None else [targets[:shown]])
+        first = outputs if joined is None else joined.first
+        shown = min(SHOWN_TRANSLATIONS, len(first))
+        columns = [inputs[:shown], first[:shown]] + ([] if targets is None else [targets[:shown]])
         path = Path(out_dir) / "translations.png"
         image_io.save_png(image_io.example_rows(columns), path, scale=2)
         out["translations_png"] = str(path)

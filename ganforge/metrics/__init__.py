@@ -3,7 +3,7 @@
 Inputs may be numpy arrays or torch tensors; everything is computed in float64 on the CPU.
 Feature extraction (Inception, a classifier) is the caller's job, so these functions stay model-free.
 """
-from .fidelity import fidelity
+from .fidelity import fidelity, fidelity_per_image, mean_fidelity
 from .frechet import StreamingStats, feature_stats, frechet_distance, frechet_distance_from_stats
 from .inception_score import inception_score
 from .kid import kid
@@ -18,4 +18,5 @@ __all__ = [
     "kid", "inception_score", "precision_recall", "density_coverage",
     "parzen_log_likelihood", "parzen_log_likelihoods", "parzen_select_sigma",
     "mode_report", "class_histogram_report", "nearest_neighbours", "memorisation_fraction", "tstr", "fidelity",
+    "fidelity_per_image", "mean_fidelity",
 ]

@@ -32,6 +32,16 @@ def require_ssim() -> None:
 
 def fidelity(outputs: torch.Tensor, targets: torch.Tensor, batch_size: int = 1000) -> dict[str, float]:
     """{"l1", "psnr", "ssim"} of outputs against targets, both (N, C, H, W) in [-1, 1], N ≥ 1."""
+    return mean_fidelity(fidelity_per_image(outputs, targets, batch_size))
+
+
+def mean_fidelity(per_image: dict[str, torch.Tensor]) -> dict[str, float]:
+    """{"l1", "psnr", "ssim"} averaged over the images (`fidelity_per_image`, or several shares of it joined)."""
+    return {k: float(v.mean()) for k, v in per_image.items()}
+
+
+def fidelity_per_image(outputs: torch.Tensor, targets: torch.Tensor, batch_size: int = 1000) -> dict[str, torch.Tensor]:
+    """{"l1", "psnr", "ssim"}: one value per image of outputs against targets, both (N, C, H, W) in [-1, 1], N ≥ 1."""
     if outputs.shape != targets.shape or outputs.ndim != 4 or not len(outputs):
         raise ValueError(f"outputs and targets must be non-empty image batches of one shape; got "
                          f"{tuple(outputs.shape)} and {tuple(targets.shape)}")
@@ -47,5 +57,4 @@ def fidelity(outputs: torch.Tensor, targets: torch.Tensor, batch_size: int = 100
         psnr.append(-10 * torch.log10(mse))
         ssim.append(structural_similarity_index_measure(o, t, data_range=1.0, kernel_size=kernel, sigma=1.5,
                                                         reduction="none"))
-    return {"l1": float(torch.cat(l1).mean()), "psnr": float(torch.cat(psnr).mean()),
-            "ssim": float(torch.cat(ssim).mean())}
+    return {"l1": torch.cat(l1), "psnr": torch.cat(psnr), "ssim": torch.cat(ssim)}

@@ -37,7 +37,7 @@ from ..families import Batch, Family, Phase, draw_latents, get_family
 from . import checkpoint, distributed, grids
 from .doctor import DIVERSITY_SAMPLES, Doctor, overfitting_probe
 from .ema import EMA
-from .periodic_eval import RunEvaluator, gather_embedded
+from .periodic_eval import RunEvaluator, evaluate_share
 from .logger import MetricsLog
 from .precision import use_bf16
 from .progress import Progress
@@ -629,7 +629,8 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
                         bar.write(f"step {step}: " + ", ".join(f"{k[5:]}={v:.4g}" for k, v in values.items()))
                         log.write(step, values | doctor.evaluation(step, values))
                     elif sharded:
-                        gather_embedded(cfg, data.name, sampling_net, cfg.eval.num, cfg.eval.metrics, procs)
+                        evaluate_share(cfg, data.name, sampling_net, family.generator_inputs(), cfg.eval.num,
+                                       cfg.eval.metrics, procs)
                     procs.wait_for_writer()
         finally:
             bar.close()
@@ -638,7 +639,8 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
         save(step)
     if not procs.is_writer:
         if sharded and cfg.eval.final and stopped_by != "interrupted":  # this rank's share of the final evaluation
-            gather_embedded(cfg, data.name, sampling_net, cfg.eval.final_num, cfg.eval.final_metrics, procs)
+            evaluate_share(cfg, data.name, sampling_net, family.generator_inputs(), cfg.eval.final_num,
+                           cfg.eval.final_metrics, procs)
         return Run(run_dir, step, family, emas.get(family.generator), stopped_by, last, None, emas, signum,
                    rank=procs.rank)
     write_grid(step)

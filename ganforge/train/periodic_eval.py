@@ -2,8 +2,9 @@
 the losses, and the checkpoint with the best FID kept in RUN/checkpoints/best.
 
 On several processes an image run's evaluation is sharded: every rank generates and embeds its slice of the very z
-one process draws (`gather_embedded`), and rank 0 scores the shares joined in rank order. Translators and the 2-D
-mixtures are evaluated by rank 0 alone (their evaluation is cheap beside an image FID's)."""
+one process draws (`gather_embedded`), and rank 0 scores the shares joined in rank order. A translator's is sharded
+the same way: every rank translates its slice of the test pairs, embeds the outputs and scores them against their
+targets (`gather_translated`). The 2-D mixtures are evaluated by rank 0 alone (well under a second: docs/scaling.md)."""
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ from ..config import RunConfig
 from ..data import MIXTURES
 from ..errors import GanforgeError
 from ..rundir import BEST_RECORD, WEIGHTS, RunDir
-from ..scoring import (Embedded, check_metrics_fit, embed_samples, evaluate_images, evaluate_points,
-                       evaluate_translations, evaluator_fit, join_embedded, test_pairs)
+from ..scoring import (Embedded, Translated, check_metrics_fit, embed_samples, evaluate_images, evaluate_points,
+                       evaluate_translations, evaluator_fit, join_embedded, join_translated, test_pairs,
+                       translate_share)
 from ..families import draw_latents
 from ..metrics.fidelity import require_ssim
 from ..metrics.frozen_evaluator import has_builtin_evaluator, resolve_evaluator
@@ -50,7 +52,7 @@ def gather_embedded(cfg: RunConfig, dataset: str, generator: nn.Module, num: int
     others). Batch-norm statistics, gathered per rank, are averaged first, so every rank samples one network."""
     procs.average_buffers([generator])
     z, labels = evaluation_inputs(cfg, generator, num)
-    share = slice(num * procs.rank // procs.world_size, num * (procs.rank + 1) // procs.world_size)
+    share = rank_share(num, procs)
     was_training = generator.training
     generator.eval()
     x = generate_batches(generator, z[share], None if labels is None else labels[share], batch_size=500)
@@ -58,6 +60,40 @@ def gather_embedded(cfg: RunConfig, dataset: str, generator: nn.Module, num: int
     # more ranks than samples leaves some with none: they send None
     mine = embed_samples(x, resolve_evaluator(dataset, cfg.eval.evaluator), metrics) if len(x) else None
     return procs.gather_to_writer(mine)
+
+
+def rank_share(num: int, procs: Group) -> slice:
+    """This rank's items of `num`: r·num/W to (r+1)·num/W (more ranks than items leaves some with none)."""
+    return slice(num * procs.rank // procs.world_size, num * (procs.rank + 1) // procs.world_size)
+
+
+@torch.no_grad()
+def gather_translated(cfg: RunConfig, dataset: str, generator: nn.Module, inputs: tuple[str, ...], num: int,
+                      metrics: list[str], procs: Group) -> tuple[list[Translated | None] | None, tuple]:
+    """Called by every rank of a translator's run at the same evaluation: each translates its slice of the first
+    `num` test pairs, embeds the outputs and scores them against their targets; rank 0 gets every share, in rank
+    order (None on the others), and the test pairs themselves ((inputs, targets, labels), for the report)."""
+    procs.average_buffers([generator])
+    given, targets, labels = test_pairs(cfg.data, inputs, num)
+    share = rank_share(len(given[inputs[0]]), procs)
+    was_training = generator.training
+    generator.eval()
+    outputs = generate_batches(generator, *(given[f][share] for f in inputs), batch_size=500)
+    generator.train(was_training)
+    mine = None
+    if len(outputs):
+        mine = translate_share(outputs, None if targets is None else targets[share],
+                               resolve_evaluator(dataset, cfg.eval.evaluator), metrics)
+    return procs.gather_to_writer(mine), ([given[f] for f in inputs], targets, labels)
+
+
+def evaluate_share(cfg: RunConfig, dataset: str, generator: nn.Module, inputs: tuple[str, ...], num: int,
+                   metrics: list[str], procs: Group) -> None:
+    """A rank other than 0's part in a sharded evaluation: its share of the samples or of the test pairs."""
+    if inputs == ("z",):
+        gather_embedded(cfg, dataset, generator, num, metrics, procs)
+    else:
+        gather_translated(cfg, dataset, generator, inputs, num, metrics, procs)
 
 
 class RunEvaluator:
@@ -98,8 +134,10 @@ class RunEvaluator:
 
     @property
     def sharded(self) -> bool:
-        """Whether the run's processes share its evaluations (`gather_embedded`): several, scoring images of z."""
-        return self.procs.several and self.available and self.kind == "image" and self.inputs == ("z",)
+        """Whether the run's processes share its evaluations: several, scoring images of z (`gather_embedded`) or
+        a translator's outputs (`gather_translated`)."""
+        return self.procs.several and self.available and self.kind == "image" and (
+            self.inputs == ("z",) or "z" not in self.inputs)
 
     @property
     def available(self) -> bool:
@@ -196,11 +234,17 @@ class RunEvaluator:
         shares = gather_embedded(self.cfg, self.dataset, generator, num, metrics, self.procs)
         result = evaluate_images(join_embedded([s for s in shares if s is not None]), self.dataset, metrics,
                                  labels=labels, out_dir=out_dir, **self.options)
+        return self._who_embedded(result, shares)
+
+    def _who_embedded(self, result: dict, shares: list) -> dict:
+        """A sharded evaluation's result, its provenance saying how many samples each rank embedded."""
         result["provenance"]["processes"] = {"world_size": self.procs.world_size,
                                              "embedded": [0 if s is None else len(s) for s in shares]}
         return result
 
     def _translations(self, generator: nn.Module, z: torch.Tensor, metrics: list[str], out_dir: Path | None) -> dict:
+        if self.sharded:
+            return self._sharded_translations(generator, len(z), metrics, out_dir)
         given, targets, labels = test_pairs(self.cfg.data, self.inputs, len(z))
         inputs = [given[f] for f in self.inputs]
         was_training = generator.training
@@ -209,6 +253,14 @@ class RunEvaluator:
         generator.train(was_training)
         return evaluate_translations(outputs, targets, self.dataset, metrics, labels=labels, out_dir=out_dir,
                                      inputs=inputs[0], **self.options)
+
+    def _sharded_translations(self, generator: nn.Module, num: int, metrics: list[str], out_dir: Path | None) -> dict:
+        """Rank 0's side of a translator's sharded evaluation: the ranks' shares joined, scored."""
+        shares, (inputs, targets, labels) = gather_translated(self.cfg, self.dataset, generator, self.inputs, num,
+                                                              metrics, self.procs)
+        result = evaluate_translations(join_translated([s for s in shares if s is not None]), targets, self.dataset,
+                                       metrics, labels=labels, out_dir=out_dir, inputs=inputs[0], **self.options)
+        return self._who_embedded(result, shares)
 
     def __call__(self, step: int, generator: nn.Module, modules: dict[str, nn.Module]) -> dict[str, float]:
         """Evaluate during training: the metrics to log, and the best checkpoint kept (none without an evaluator)."""

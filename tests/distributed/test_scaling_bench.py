@@ -1,5 +1,7 @@
 """bench/scaling.py runs (a few steps): 1 process on all cores, 1 on one core, 2 processes, and the all-reduce alone
-at 2 and 4 processes, into one results file with the efficiency and the all-reduce's share of a step."""
+at 2 and 4 processes, into one results file with the efficiency and the all-reduce's share of a step. And
+bench/allreduce.py's model: the ring fit and NCCL's ring time it extrapolates with."""
+import importlib.util
 import json
 import subprocess
 import sys
@@ -26,3 +28,30 @@ def test_scaling_bench_writes_its_results(tmp_path):
     assert one["allreduce_share_of_step"] < two["allreduce_share_of_step"]  # one process has none to do
     assert result["efficiency"] == pytest.approx(two["img_per_s"] / one["img_per_s"])
     assert set(result["allreduce_ms_by_world_size"]) == {"2", "4"} and result["gradient_params"]["G"] > 0
+
+
+def _allreduce_bench():
+    """bench/allreduce.py loaded from its file (it finds its neighbours scaling.py and throughput.py itself)."""
+    spec = importlib.util.spec_from_file_location("bench_allreduce", ROOT / "bench" / "allreduce.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_ring_fit_recovers_latency_and_bandwidth_and_the_extrapolation_follows_the_ring():
+    """bench/allreduce.py's model: a fit of exact ring times gives back α and β; NCCL's ring over 64 GPUs (8 nodes)
+    costs more than over 8 (one node), and nothing on one GPU."""
+    bench = _allreduce_bench()
+    alpha, beta = 50e-6, 2e9
+    measured = {str(n): {str(s): 1000 * (2 * (n - 1) * alpha + 2 * (n - 1) / n * 4 * s / beta)
+                         for s in (1_000, 100_000, 1_000_000)} for n in (2, 4, 8)}
+    fit = bench.fit_ring(measured)
+    assert fit["alpha_us"] == pytest.approx(50, rel=1e-6) and fit["beta_gb_per_s"] == pytest.approx(2, rel=1e-6)
+    assert fit["max_relative_error"] < 1e-9
+    size = 4 * 347_073  # the default G's gradients, float32
+    assert bench.nccl_ring_ms(1, size) == 0
+    assert 0 < bench.nccl_ring_ms(8, size) < bench.nccl_ring_ms(64, size)
+    lat = bench.ASSUMPTIONS["nccl_latency_us"]["simple"]  # 8 GPUs, Simple protocol: base + 14 NVLink steps + bytes
+    nvlink = bench.ASSUMPTIONS["nvlink"]["gb_per_s"] * 1e9
+    simple = (lat["base"] + 14 * lat["nvlink_step"]) / 1e3 + 1e3 * 14 / 8 * size / nvlink
+    assert bench.nccl_ring_ms(8, size) <= simple

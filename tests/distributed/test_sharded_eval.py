@@ -1,6 +1,8 @@
-"""Evaluation on several processes is sharded: each rank generates and embeds its slice of the z one process draws,
-rank 0 scores the shares joined, and the numbers are the ones one process computes from the same checkpoint. One
-2-rank run (ADA on, evaluation during training and at the end) serves every assertion here, ADA's agreed p too."""
+"""Evaluation on several processes is sharded: each rank generates and embeds its slice of the z one process draws
+(a translator: translates and scores its slice of the test pairs), rank 0 scores the shares joined, and the numbers
+are the ones one process computes from the same checkpoint. One 2-rank image run (ADA on, evaluation during training
+and at the end) serves the image assertions, ADA's agreed p too; one torchrun of pix2pix and CycleGAN the
+translators'."""
 from __future__ import annotations
 
 import json
@@ -9,6 +11,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 
 import ganforge
 from ganforge.api import read_run_config
@@ -17,12 +20,14 @@ from ganforge.config import AugmentConfig, config_from_dict
 from ganforge.families import get_family
 from ganforge.evaluator_training import load_evaluator_data, train_evaluator
 from ganforge.rundir import RunDir
-from ganforge.scoring import embed_samples, evaluate_images, join_embedded
+from ganforge.errors import GanforgeError
+from ganforge.scoring import (embed_samples, evaluate_images, evaluate_translations, join_embedded, join_translated,
+                              translate_share)
 from ganforge.metrics.frozen_evaluator import load_evaluator
 from ganforge.train.periodic_eval import RunEvaluator, gather_embedded
 
-from conftest import tiny_config
-from launching import ROOT, check_ok, checkout, environment, state, torchrun, write_config
+from conftest import TINY_CONFIGS, tiny_config
+from launching import ROOT, check_ok, checkout, environment, state, torchrun, torchrun_command, write_config
 
 # the integration commit before evaluation was sharded: its one-process evaluation is the reference
 BEFORE_SHARDING = "55c9149"
@@ -148,3 +153,88 @@ def test_shares_cover_the_samples_once_even_with_more_ranks_than_samples(evaluat
     sizes = [[0 if s is None else len(s) for s in gather_embedded(cfg, "digits", generator, num, ["fid"], _Rank(r, w))]
              for num, w in ((7, 3), (2, 3)) for r in range(w)]
     assert sizes == [[2], [2], [3], [0], [1], [1]]  # 7 over 3 ranks; 2 over 3: rank 0 has none
+
+
+# ---------------------------------------------------------------- translators: each rank its share of the test pairs
+
+TRANSLATORS = ("pix2pix", "cyclegan")  # a paired training and an unpaired one, both scored on paired test pairs
+PAIRS = 61  # odd: the ranks' shares differ by one (30 and 31)
+# the commit before translators' evaluation was sharded: its one-process evaluation is the reference
+BEFORE_TRANSLATORS_SHARDED = "b3f5efb"
+
+
+@pytest.fixture(scope="module")
+def translator_runs(evaluator, tmp_path_factory):
+    """pix2pix and CycleGAN, one step each on 2 processes (one torchrun), each ending in its final evaluation."""
+    root = tmp_path_factory.mktemp("translators")
+    tiny = root / "tiny"
+    tiny.mkdir()
+    for family in TRANSLATORS:
+        raw = yaml.safe_load((TINY_CONFIGS / f"{family}.yaml").read_text())
+        raw["eval"] = {"every": 0, "final": True, "final_num": PAIRS, "final_metrics": ["fid", "kid"],
+                       "evaluator": str(evaluator)}
+        write_config(tiny / f"{family}.yaml", raw)
+    check_ok(subprocess.run(torchrun_command([str(tiny), str(root), *TRANSLATORS],
+                                             script=str(ROOT / "tests" / "distributed" / "families_worker.py")),
+                            capture_output=True, text=True, timeout=400, cwd=ROOT, env=environment()))
+    return {family: root / family for family in TRANSLATORS}
+
+
+def _one_process_evaluation(out, num: int, metrics) -> dict:
+    gen = ganforge.load(out)
+    return RunEvaluator(read_run_config(out), out, "digits", "image", gen.inputs, shape=gen.shape).evaluate(
+        gen.net, num, metrics)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", TRANSLATORS)
+def test_two_ranks_translate_half_the_test_pairs_each_and_score_what_one_process_scores(translator_runs, family):
+    out = translator_runs[family]
+    report = json.loads(RunDir(out).eval_json.read_text())
+    assert report["provenance"]["processes"] == {"world_size": 2, "embedded": [30, 31]}
+    one = _one_process_evaluation(out, PAIRS, ["fid", "kid"])
+    assert "processes" not in one["provenance"]
+    for key in ("fid", "kid", "l1", "psnr", "ssim", "class_agreement"):
+        assert report[key] == pytest.approx(one[key], rel=1e-5, abs=1e-7), (family, key)
+    assert (out / "translations.png").is_file()
+
+
+@pytest.mark.slow
+def test_one_process_translation_evaluation_gives_the_numbers_it_gave_before_sharding(translator_runs, tmp_path):
+    """The commit before (git archive) and this checkout evaluate the same pix2pix checkpoint in one process: the
+    same L1, PSNR, SSIM and FID, to the last bit."""
+    before = checkout(BEFORE_TRANSLATORS_SHARDED, tmp_path / "before")
+    if before is None:
+        pytest.skip(f"no git history with commit {BEFORE_TRANSLATORS_SHARDED} here")
+    script = ("import json, sys, ganforge\n"
+              "from ganforge.api import read_run_config\n"
+              "from ganforge.train.periodic_eval import RunEvaluator\n"
+              "out = sys.argv[1]; gen = ganforge.load(out)\n"
+              "r = RunEvaluator(read_run_config(out), out, 'digits', 'image', gen.inputs, shape=gen.shape)"
+              f".evaluate(gen.net, {PAIRS}, ['fid'])\n"
+              "print(json.dumps({k: v for k, v in r.items() if isinstance(v, float)}))\n")
+    numbers = []
+    for code in (before, ROOT):
+        done = subprocess.run([sys.executable, "-c", script, str(translator_runs["pix2pix"])], capture_output=True,
+                              text=True, cwd=tmp_path, timeout=300,
+                              env=environment(PYTHONPATH=str(code), PYTHONDONTWRITEBYTECODE="1"))
+        assert done.returncode == 0, done.stderr[-2000:]
+        numbers.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert numbers[0] == numbers[1] and {"fid", "l1", "psnr", "ssim"} <= set(numbers[0])
+
+
+def test_translated_shares_joined_score_as_the_translations_themselves(evaluator):
+    """The seam, in one process: test pairs translated in two shares, each embedded and scored against its targets,
+    joined, give evaluate_translations' numbers for the outputs whole."""
+    g = torch.Generator().manual_seed(0)
+    outputs, targets = torch.rand(23, 1, 16, 16, generator=g) * 2 - 1, torch.rand(23, 1, 16, 16, generator=g) * 2 - 1
+    scorer = load_evaluator(evaluator)
+    whole = evaluate_translations(outputs, targets, "digits", ("fid",), evaluator=evaluator)
+    shares = [translate_share(outputs[:11], targets[:11], scorer, ("fid",)),
+              translate_share(outputs[11:], targets[11:], scorer, ("fid",))]
+    joined = evaluate_translations(join_translated(shares), targets, "digits", ("fid",), evaluator=evaluator)
+    for key in ("fid", "l1", "psnr", "ssim"):
+        assert joined[key] == pytest.approx(whole[key], rel=1e-6), key
+    assert joined["provenance"]["num_samples"] == 23
+    with pytest.raises(GanforgeError, match="22 targets"):  # shares that do not cover the targets are refused
+        evaluate_translations(join_translated(shares), targets[:22], "digits", ("fid",), evaluator=evaluator)
