@@ -21,7 +21,7 @@ from ganforge.scoring import embed_samples, evaluate_images, join_embedded
 from ganforge.metrics.frozen_evaluator import load_evaluator
 from ganforge.train.periodic_eval import RunEvaluator, gather_embedded
 
-from conftest import tiny_config
+from conftest import RankOf, tiny_config
 from launching import ROOT, check_ok, checkout, environment, state, torchrun, write_config
 
 # the integration commit before evaluation was sharded: its one-process evaluation is the reference
@@ -129,22 +129,9 @@ def test_ada_moves_p_by_the_agreed_heuristic_not_its_own():
     assert ada.r_t == 0.9 and ada.p == pytest.approx(0.5)
 
 
-class _Rank:
-    """Rank `rank` of `world_size`, collectives aside: what gather_embedded asks of the run's processes."""
-
-    def __init__(self, rank: int, world_size: int):
-        self.rank, self.world_size = rank, world_size
-
-    def average_buffers(self, modules) -> None:
-        pass
-
-    def gather_to_writer(self, obj):
-        return [obj]
-
-
 def test_shares_cover_the_samples_once_even_with_more_ranks_than_samples(evaluator):
     cfg = config_from_dict(tiny_config(eval__evaluator=str(evaluator)))
     generator = get_family("gan")(cfg, (1, 16, 16), 10).nets["G"]
-    sizes = [[0 if s is None else len(s) for s in gather_embedded(cfg, "digits", generator, num, ["fid"], _Rank(r, w))]
+    sizes = [[0 if s is None else len(s) for s in gather_embedded(cfg, "digits", generator, num, ["fid"], RankOf(r, w))]
              for num, w in ((7, 3), (2, 3)) for r in range(w)]
     assert sizes == [[2], [2], [3], [0], [1], [1]]  # 7 over 3 ranks; 2 over 3: rank 0 has none
