@@ -58,8 +58,9 @@ def load_dataset(
     `ShardDataset` that reads nothing up front and streams batches (no `num_samples`); its test split is DIR/test.
     `task` derives an image-to-image task from the images (`ganforge.data.paired.TASKS`): x stays the image and
     the field "source" holds its edges, a downscaled copy, … . `captions` ("attributes" for Fashion-MNIST, "files"
-    for a folder's caption files) adds each example's caption and its sentence embedding by `encoder`, the field
-    "embedding" (`ganforge.data.captions`).
+    for a folder's caption files; on shards either reads the packed captions) adds each example's captions and their
+    sentence embeddings by `encoder` (`Dataset.captions`, `ganforge.data.caption_sets`) and the field "embedding"
+    (`ganforge.data.captions`).
     """
     if name not in DATASETS:
         close = difflib.get_close_matches(name, DATASETS, n=3)
