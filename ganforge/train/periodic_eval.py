@@ -136,7 +136,8 @@ class RunEvaluator:
 
     @property
     def sharded(self) -> bool:
-        """Whether the run's processes share its evaluations (`gather_embedded`): several, scoring images of z."""
+        """Whether the run's processes share its evaluations (`gather_embedded`): several, scoring images of z (and
+        captions)."""
         return self.procs.several and self.available and self.kind == "image" and self.inputs in (("z",), TEXT_INPUTS)
 
     @property
