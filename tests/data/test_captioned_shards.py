@@ -134,7 +134,8 @@ def test_a_text_run_trains_from_captioned_shards_and_generates(captioned, tmp_pa
     assert run_cli(["data", "verify", shards], capsys)[0] == 0
     run = tmp_path / "run"
     rc, err, out = run_cli(["train", TINY_CONFIGS / "text2image.yaml", "--data", shards, "--out", run,
-                            "data.captions=files", "data.encoder=hashed-words", "train.steps=3"], capsys)
+                            "data.captions=files", "data.encoder=hashed-words", "train.steps=3",
+                            "log.grid=64"], capsys)  # more tiles than images: the grid shows them again
     assert rc == 0, err
     assert "packed shards (manifest.json)" in out
     rc, err, _ = run_cli(["generate", run, "a square 3", "--num", "4", "--out", tmp_path / "g.npz"], capsys)
