@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 
 import ganforge
 from ganforge.api import read_run_config
@@ -19,9 +20,9 @@ from ganforge.evaluator_training import load_evaluator_data, train_evaluator
 from ganforge.rundir import RunDir
 from ganforge.scoring import embed_samples, evaluate_images, join_embedded
 from ganforge.metrics.frozen_evaluator import load_evaluator
-from ganforge.train.periodic_eval import RunEvaluator, gather_embedded
+from ganforge.train.periodic_eval import TEXT_INPUTS, RunEvaluator, gather_embedded
 
-from conftest import RankOf, tiny_config
+from conftest import TINY_CONFIGS, RankOf, needs_fashion, tiny_config
 from launching import ROOT, check_ok, checkout, environment, state, torchrun, write_config
 
 # the integration commit before evaluation was sharded: its one-process evaluation is the reference
@@ -135,3 +136,26 @@ def test_shares_cover_the_samples_once_even_with_more_ranks_than_samples(evaluat
     sizes = [[0 if s is None else len(s) for s in gather_embedded(cfg, "digits", generator, num, ["fid"], RankOf(r, w))]
              for num, w in ((7, 3), (2, 3)) for r in range(w)]
     assert sizes == [[2], [2], [3], [0], [1], [1]]  # 7 over 3 ranks; 2 over 3: rank 0 has none
+
+
+@pytest.mark.slow
+@needs_fashion
+def test_a_text_runs_evaluation_is_sharded_over_two_ranks_as_one_process_scores_it(tmp_path):
+    """A text run on 2 processes shares its final evaluation (each rank embeds its share) and rank 0's report is
+    the one process's, from the same checkpoint. A G two steps old barely tells captions apart, so these numbers
+    would not see a rank asking for the wrong captions: tests/text/test_text_eval.py checks each rank's slice."""
+    raw = yaml.safe_load((TINY_CONFIGS / "text2image.yaml").read_text())
+    raw["data"] |= {"name": "fashion-mnist", "image_size": None, "num_samples": 256}
+    raw["train"] |= {"steps": 2}
+    raw["eval"] = {"every": 0, "final": True, "final_num": FINAL_NUM, "final_metrics": ["fid", "kid"]}
+    out = tmp_path / "run"
+    check_ok(torchrun([str(write_config(tmp_path / "t2i.yaml", raw)), "--out", str(out)], timeout=400))
+    report = json.loads(RunDir(out).eval_json.read_text())
+    assert report["provenance"]["processes"] == {"world_size": 2, "embedded": [150, 151]}
+    assert "fashion-mnist test split" in report["provenance"]["conditions"]
+    gen = ganforge.load(out)
+    one = RunEvaluator(read_run_config(out), out, "fashion-mnist", "image", TEXT_INPUTS, shape=gen.shape).evaluate(
+        gen.net, FINAL_NUM, ["fid", "kid"])
+    for key in ("fid", "kid"):
+        assert report[key] == pytest.approx(one[key], rel=1e-5, abs=1e-7), key
+    assert report["class_agreement"] == pytest.approx(one["class_agreement"], abs=1.5 / FINAL_NUM)
