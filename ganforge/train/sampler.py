@@ -66,6 +66,9 @@ class BatchSampler:
                 "epoch": self.epoch}
 
     def load_state_dict(self, state: dict) -> None:
+        if len(state["order"]) != len(self.data):  # other data, or captions counted as examples before
+            raise GanforgeError(f"cannot resume: the checkpoint's batch order covers {len(state['order'])} examples, "
+                                f"dataset '{self.data.name}' has {len(self.data)}: resume with the data it trained on")
         self.generator.set_state(state["generator"])
         self.order = state["order"]
         self.position = int(state["position"])

@@ -126,6 +126,10 @@ def test_the_in_memory_draw_resumes_in_the_epoch_it_was_in(captioned):
     resumed.load_state_dict(straight.state_dict())
     for _ in range(6):
         assert torch.equal(straight.next()["embedding"], resumed.next()["embedding"])
+    # a checkpoint whose order counts other examples (before, an image with 3 captions was 3 examples) is refused
+    fewer = BatchSampler(memory.subset(torch.arange(N - 1)), 8, 2, cpu)
+    with pytest.raises(GanforgeError, match=rf"order covers {N} examples, dataset 'folder' has {N - 1}: resume with"):
+        fewer.load_state_dict(straight.state_dict())
 
 
 def test_a_text_run_trains_from_captioned_shards_and_generates(captioned, tmp_path, capsys):
