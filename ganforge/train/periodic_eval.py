@@ -106,6 +106,7 @@ class RunEvaluator:
                  shape: tuple[int, ...] | None = None, procs: Group | None = None):
         self.cfg, self.dataset, self.kind, self.inputs = cfg, dataset, kind, tuple(inputs)
         self.procs = procs or Group()  # the run's processes: several share an image evaluation (`gather_embedded`)
+        _captions.cache_clear()  # a new run reads its test captions afresh (a folder's may have changed since)
         self.shape = tuple(shape) if shape is not None else None  # (C, H, W) of the run's images
         # what scores the images, and where the real ones are: the run's own data, its own evaluator file
         self.options = {"evaluator": cfg.eval.evaluator, "data_path": cfg.data.path}
