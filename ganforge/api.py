@@ -31,7 +31,7 @@ from .scoring import (check_sample_count, describe_evaluator, evaluate_samples_f
                       read_samples_file)
 from .train.doctor.check_d import check_discriminators  # noqa: F401  (`ganforge doctor check-d`)
 from .scoring import (DEFAULT_METRICS, check_metrics_fit, evaluate_images, evaluate_points, evaluate_translations,
-                       test_pairs, write_report)
+                      evaluation_captions, test_pairs, write_report)
 from . import images as image_io
 from .families import draw_latents, get_family
 from .metrics.frozen_evaluator import resolve_evaluator
@@ -317,7 +317,8 @@ def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000
     run_dir = Path(run_dir)
     gen = load(run_dir)
     check_writable(run_dir / EVAL_JSON, "run report")
-    if "z" in gen.inputs and gen.conditions:
+    captioned = gen.inputs == ("z", "embedding")  # text-to-image: the test split's captions, as training's eval
+    if "z" in gen.inputs and gen.conditions and not captioned:
         raise GanforgeError(f"{run_dir}: evaluating a generator that takes z and {', '.join(gen.conditions)} is not "
                             "available yet (sample it with ganforge.load(run).sample(n, condition=…))")
     if gen.kind == "image":  # the run's own evaluator file and data, unless the caller names others
@@ -326,7 +327,12 @@ def evaluate_run(run_dir: str | Path, metrics=DEFAULT_METRICS, num: int = 10_000
         # no evaluator for this data, or one without the classes a metric reads: say so before drawing samples
         scorer = resolve_evaluator(gen.info["dataset"], options["evaluator"], options.get("inception_weights"))
         check_metrics_fit(metrics, scorer, labels=None if not gen.num_classes else True)
-    if gen.conditions:  # a translator: the test split's inputs, scored against their own targets
+    if captioned:  # G(z, caption) for the captions of a seeded pick of test images; their classes for agreement
+        embeddings, labels, conditions = evaluation_captions(gen.cfg.data, num, seed)
+        x = gen.generate(gen.latents(num, seed), condition=embeddings)
+        result = evaluate_images(x, gen.info["dataset"], metrics, labels=labels, out_dir=run_dir, seed=seed, **options)
+        result["provenance"]["conditions"] = conditions
+    elif gen.conditions:  # a translator: the test split's inputs, scored against their own targets
         given, targets, labels = test_pairs(gen.cfg.data, gen.conditions, num)
         outputs = gen.sample(len(given[gen.conditions[0]]), condition=given)
         result = evaluate_translations(outputs, targets, gen.info["dataset"], metrics, labels=labels, out_dir=run_dir,

@@ -62,8 +62,9 @@ class DataConfig(Strict):
     task: Literal["edges", "downscale2", "downscale4", "invert", "inpaint", "inpaint_random"] | None = None
     # data.name=pairs (a user's paired images): which side is the input; BtoA swaps pix2pix's A and B
     direction: Literal["AtoB", "BtoA"] = "AtoB"
-    # text-to-image: each example's caption (Fashion-MNIST's made from its class and measured attributes, or a
-    # folder's caption files) and its sentence embedding, the field "embedding"; see ganforge.data.captions
+    # text-to-image: each example's captions (Fashion-MNIST's made from its class and measured attributes, a folder's
+    # caption files, or on shards those packed into them) and their sentence embeddings, the field "embedding" (one
+    # caption drawn per visit); see ganforge.data.captions
     captions: Literal["attributes", "files"] | None = None
     encoder: str = "all-MiniLM-L6-v2"  # the sentence encoder: the bundled model, or a local sentence-transformers folder
 

@@ -258,6 +258,30 @@ def test_pairs(data_cfg, fields: tuple[str, ...], num: int | None = None):
     return inputs, test.examples(index), None if test.labels is None else test.labels[index]
 
 
+def evaluation_captions(data_cfg, num: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+    """What a text-to-image G is asked for when it is evaluated: the caption embeddings (num, E) of a seeded pick of
+    the test split's images (a permutation seeded by `seed`, a fresh one each time `num` exceeds the split), each
+    image's caption drawn as training draws them (`CaptionSets.rows`, the pass over the split as its epoch); the
+    classes of those images, or None; and a line saying where the captions come from. The same for the same
+    (data, num, seed), so every evaluation of a run asks for the same captions. Shards packed without a test/
+    split lend the packed set's own captions (and no classes: reading them would decode every image)."""
+    if shards_without_test(data_cfg.name, data_cfg.path):
+        test = load_configured(data_cfg, "train", subset=False)
+        labels, where = None, f"the packed set {data_cfg.path} (it has no test/ split)"
+    else:
+        test = load_configured(data_cfg, "test", subset=False)
+        labels = test.labels
+        where = f"the {data_cfg.name} test split" if data_cfg.name not in NO_TEST_SPLIT else \
+            f"{data_cfg.name} (it has no test split)"
+    sets, g, n = test.captions, torch.Generator().manual_seed(seed), len(test)
+    passes = -(-num // n)
+    index = torch.cat([torch.randperm(n, generator=g) for _ in range(passes)])[:num]
+    rows = np.concatenate([sets.rows(index[p * n:(p + 1) * n], p, seed) for p in range(passes)])
+    about = (f"captions of {num} images of {where}, a seeded pick (seed {seed}), embedded by {data_cfg.encoder}; the "
+             "same at every evaluation")
+    return sets.embeddings[torch.from_numpy(rows)], None if labels is None else labels[index], about
+
+
 SHOWN_TRANSLATIONS = 8  # rows of input | output | target in translations.png
 
 

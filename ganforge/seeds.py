@@ -14,3 +14,4 @@ DOCTOR_SPREAD = 30_011  # the doctor's pick of real examples whose spread divers
 DOCTOR_OVERFIT = 40_009  # the fixed training and held-out batches of the doctor's overfitting probe
 PARZEN_VALIDATION = 1  # scoring: offset from the evaluation seed of the 1,000 training images that choose σ
 RANKS = 50_021  # on several processes, rank r > 0's training RNG: seed + RANKS + r (rank 0 keeps the run's own)
+CAPTION_PICKS = 60_017  # which of an image's several captions each epoch's visit reads (data.caption_sets)

@@ -126,6 +126,20 @@ def run_cli(argv: list, capsys) -> tuple[int, str, str]:
     return rc, captured.err, captured.out
 
 
+class RankOf:
+    """Rank `rank` of `world_size`, collectives aside: what periodic_eval.gather_embedded asks of a run's processes
+    (each rank's share is gathered to itself alone)."""
+
+    def __init__(self, rank: int, world_size: int):
+        self.rank, self.world_size = rank, world_size
+
+    def average_buffers(self, modules) -> None:
+        pass
+
+    def gather_to_writer(self, obj):
+        return [obj]
+
+
 # ---- a real browser: Debian's chromium driven by Playwright (nothing downloaded at run time) ---------------------
 BROWSER_REQUIRED = "GANFORGE_REQUIRE_BROWSER"  # set by .ci/run: there a missing browser fails instead of skipping
 

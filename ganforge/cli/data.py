@@ -11,7 +11,8 @@ def register(sub) -> None:
     dt = sub.add_parser("data", help="dataset tools: pack an image folder into shards for streaming")
     dsub = dt.add_subparsers(dest="data_command", required=True)
     dp = dsub.add_parser("pack", help="write an image folder as tar shards + manifest.json (WebDataset layout)")
-    dp.add_argument("folder", help="image folder; class sub-folders become labels")
+    dp.add_argument("folder", help="image folder; class sub-folders become labels, and its captions (name.txt beside "
+                    "name.png, or captions.jsonl / captions.csv) are packed beside the images")
     dp.add_argument("--out", required=True, help="new folder for the shards")
     dp.add_argument("--image-size", type=count(1), metavar="S",
                     help="centre-crop and resize to S×S (default: keep the size, which all images must share)")
@@ -30,12 +31,14 @@ def pack(args) -> None:
                         shard_size=args.shard_size)
     size = sum(s["bytes"] for s in m["shards"])
     classes = counted(len(m["classes"]), "class", "classes") if m["classes"] else "no classes"
-    print(f"packed {counted(m['num_examples'], 'example')} into {counted(len(m['shards']), 'shard')} of shape "
-          f"{tuple(m['shape'])}, {classes}, {size} bytes, in {args.out}")
+    captions = f" with {counted(m['captions']['count'], 'caption')}" if m["captions"] else ""
+    print(f"packed {counted(m['num_examples'], 'example')}{captions} into {counted(len(m['shards']), 'shard')} of "
+          f"shape {tuple(m['shape'])}, {classes}, {size} bytes, in {args.out}")
 
 
 def verify(args) -> None:
     """Check every shard; a damaged one is a GanforgeError naming it."""
     m = api.verify_shards(args.folder)
+    checked = "sha256, PNGs, labels" + (", captions" if m["captions"] else "")
     print(f"{args.folder}: {counted(m['num_examples'], 'example')} in {counted(len(m['shards']), 'shard')} verified "
-          "(sha256, PNGs, labels)")
+          f"({checked})")

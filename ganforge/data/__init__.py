@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ganforge.data.base import Dataset
+from ganforge.data.captions import CAPTION_SOURCES
 from ganforge.data.mixtures import MIXTURES, sample_mixture
 from ganforge.errors import GanforgeError
 
@@ -57,8 +58,9 @@ def load_dataset(
     `ShardDataset` that reads nothing up front and streams batches (no `num_samples`); its test split is DIR/test.
     `task` derives an image-to-image task from the images (`ganforge.data.paired.TASKS`): x stays the image and
     the field "source" holds its edges, a downscaled copy, … . `captions` ("attributes" for Fashion-MNIST, "files"
-    for a folder's caption files) adds each example's caption and its sentence embedding by `encoder`, the field
-    "embedding" (`ganforge.data.captions`).
+    for a folder's caption files; on shards either reads the packed captions) adds each example's captions and their
+    sentence embeddings by `encoder` (`Dataset.captions`, `ganforge.data.caption_sets`) and the field "embedding"
+    (`ganforge.data.captions`).
     """
     if name not in DATASETS:
         close = difflib.get_close_matches(name, DATASETS, n=3)
@@ -72,10 +74,10 @@ def load_dataset(
         if task is not None:
             raise GanforgeError(f"data.task={task} derives pairs from data held in memory; streamed shards "
                                 f"(data.name=shards) do not offer it yet: pack the pairs' folder instead")
-        if captions is not None:
-            raise GanforgeError(f"data.captions={captions}: streamed shards (data.name=shards) carry no captions yet; "
-                                "train on the captioned folder itself (data.name=folder)")
-        return _load_shards(path, split, image_size, channels, num_samples)
+        if captions is not None and captions not in CAPTION_SOURCES:
+            raise GanforgeError(f"data.captions: '{captions}' unknown; use {' or '.join(CAPTION_SOURCES)}")
+        # the captions packed into the shards, whatever made them (a folder's files, Fashion-MNIST's attributes)
+        return _load_shards(path, split, image_size, channels, num_samples, None if captions is None else encoder)
 
     if name in MIXTURES:
         if task is not None or captions is not None:
@@ -149,9 +151,11 @@ def load_configured(d, split: str = "train", seed: int = 0, subset: bool = True)
                         captions=d.captions, encoder=d.encoder)
 
 
-def _load_shards(path, split: str, image_size: int | None, channels: int | None, num_samples: int | None):
+def _load_shards(path, split: str, image_size: int | None, channels: int | None, num_samples: int | None,
+                 encoder: str | None = None):
     """Streamed shards (`ganforge data pack`): the train split is DIR itself, read batch by batch (a
-    `ShardDataset`); the test split is DIR/test, packed the same way and loaded whole (evaluation needs it so)."""
+    `ShardDataset`); the test split is DIR/test, packed the same way and loaded whole (evaluation needs it so).
+    `encoder`: embed the packed captions with it (a run with data.captions)."""
     from ganforge.data.shards import MANIFEST, ShardDataset
 
     if path is None:
@@ -161,7 +165,7 @@ def _load_shards(path, split: str, image_size: int | None, channels: int | None,
         raise GanforgeError(f"{path}: data.num_samples={num_samples} (a random subset) is not offered for streamed "
                             "shards; pack the subset you want into its own folder instead")
     if split == "train":
-        return ShardDataset(path, image_size=image_size, channels=channels)
+        return ShardDataset(path, image_size=image_size, channels=channels, encoder=encoder)
     if split != "test":
         raise GanforgeError(f"{path}: shards have the splits train (the folder) and test (its test/ sub-folder), "
                             f"not {split!r}")
@@ -169,7 +173,7 @@ def _load_shards(path, split: str, image_size: int | None, channels: int | None,
     if not (test / MANIFEST).is_file():
         raise GanforgeError(f"{path}: no test split ({test}/{MANIFEST} is missing); pack one with "
                             f"`ganforge data pack TEST_FOLDER --out {test}`")
-    return ShardDataset(test, image_size=image_size, channels=channels).load()
+    return ShardDataset(test, image_size=image_size, channels=channels, encoder=encoder).load()
 
 
 def labelled_subset(ds: Dataset, per_class: int, seed: int) -> torch.Tensor:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ganforge.data.caption_sets import CaptionSets
 from ganforge.errors import GanforgeError, one_line  # noqa: F401  (one_line: data's modules import it from here)
 
 # Deflate (gzip, zip) expands at most ~1032-fold (one 258-byte match per 2-bit code): a bound on what a
@@ -49,9 +50,10 @@ class Dataset:
     def __init__(self, name: str, x: torch.Tensor, labels: torch.Tensor | None, kind: str,
                  image_size: int | None = None, channels: int | None = None,
                  extra: dict[str, torch.Tensor] | None = None, domains: dict[str, "Dataset"] | None = None,
-                 captions: list[str] | None = None):
+                 captions: CaptionSets | None = None):
         self.extra = dict(extra or {})
-        # the text of each example's caption, beside its "embedding" (ganforge.data.captions); None without captions
+        # each example's captions and their embeddings (ganforge.data.caption_sets); "embedding" holds each one's
+        # first, and a sampler draws one per visit (`CaptionSets.pick`); None without captions
         self.captions = captions
         # fields that are datasets of their own, not aligned with x (an unpaired second domain, of any size): in
         # `spec`, but never in a batch; a family draws them as a stream of their own (`view`)
@@ -131,7 +133,7 @@ class Dataset:
     def subset(self, index: torch.Tensor, name: str | None = None) -> "Dataset":
         return Dataset(name or self.name, self.stored[index], None if self.labels is None else self.labels[index],
                        self.kind, self.image_size, self.channels, {f: t[index] for f, t in self.extra.items()},
-                       self.domains, None if self.captions is None else [self.captions[i] for i in index.tolist()])
+                       self.domains, None if self.captions is None else self.captions.subset(index))
 
     def view(self, field: str, name: str | None = None) -> "Dataset":
         """The image field `field` as the x of a dataset of its own (labels kept, other fields dropped): one side

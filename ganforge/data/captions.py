@@ -8,7 +8,8 @@ captions) never occur in training, so they measure how the model generalises to 
 
 A user's folder: `name.txt` beside `name.png` (one caption a line), or `captions.jsonl` ({"file": …, "caption":
 … or "captions": […]} a line) or `captions.csv` (columns file, caption; a file may have several rows) at the top of
-the folder. An image with several captions becomes one example per caption.
+the folder. An image with several captions stays one example; training draws one of them per visit
+(`ganforge.data.caption_sets`).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from ganforge.data.base import Dataset, one_line
+from ganforge.data.caption_sets import CaptionSets
 from ganforge.errors import GanforgeError
 
 CAPTION_SOURCES = ("attributes", "files")
@@ -214,9 +216,8 @@ def folder_captions(root: str | Path, files: list[Path]) -> list[list[str]]:
 
 def add_captions(ds: Dataset, source: str, encoder: str, path=None, seed: int = 0) -> Dataset:
     """`ds` with captions (`source`: "attributes" for Fashion-MNIST, "files" for a folder's own) and their
-    sentence embeddings as the field "embedding"; an image with several captions becomes one example per caption."""
-    from ganforge.text import encode  # the text layer loads its model only when a caption set is new
-
+    sentence embeddings (`CaptionSets`; the field "embedding" holds each image's first, and training draws one of an
+    image's several captions per visit)."""
     if source == "attributes":
         if ds.name not in ("fashion-mnist", "digits"):
             raise GanforgeError(f"data.captions=attributes describes the classes of Fashion-MNIST (and of digits); "
@@ -231,8 +232,6 @@ def add_captions(ds: Dataset, source: str, encoder: str, path=None, seed: int = 
         per_image = folder_captions(path, list_images(path))
     else:
         raise GanforgeError(f"data.captions: '{source}' unknown; use {' or '.join(CAPTION_SOURCES)}")
-    index = torch.tensor([i for i, caps in enumerate(per_image) for _ in caps], dtype=torch.long)
-    captions = [c for caps in per_image for c in caps]
-    expanded = ds if len(index) == len(ds) else ds.subset(index)
-    return Dataset(ds.name, expanded.stored, expanded.labels, ds.kind, ds.image_size, ds.channels,
-                   extra=expanded.extra | {"embedding": encode(captions, encoder)}, captions=captions)
+    sets = CaptionSets.encode(per_image, encoder)
+    return Dataset(ds.name, ds.stored, ds.labels, ds.kind, ds.image_size, ds.channels,
+                   extra=ds.extra | {"embedding": sets.first()}, captions=sets)

@@ -30,9 +30,11 @@ Generate = Callable[..., torch.Tensor]
 
 def fixed_index(cfg: RunConfig, data: Dataset, field: str, n: int) -> torch.Tensor:
     """The seeded pick of `n` examples of data field `field` that every grid shows; an unpaired domain has a
-    length of its own, and fields of one length get the same pick (a paired input and its target align)."""
+    length of its own, and fields of one length get the same pick (a paired input and its target align). Data with
+    fewer than `n` examples (40 captioned images, a grid of 64) shows them again, in the same order."""
     size = len(data.domains[field]) if field in getattr(data, "domains", {}) else len(data)
-    return torch.randperm(size, generator=torch.Generator().manual_seed(cfg.train.seed + seeds.GRIDS))[:n]
+    order = torch.randperm(size, generator=torch.Generator().manual_seed(cfg.train.seed + seeds.GRIDS))
+    return order.repeat(-(-n // size))[:n]
 
 
 def is_translator(family: Family) -> bool:

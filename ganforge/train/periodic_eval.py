@@ -1,10 +1,15 @@
 """Evaluation during training (`eval.every`) and at its end (`eval.final`): metrics of fresh samples logged beside
 the losses, and the checkpoint with the best FID kept in RUN/checkpoints/best.
 
+A text-to-image G (z beside a caption's embedding) is asked for the captions of a seeded pick of the test split's
+images (`scoring.evaluation_captions`), the same at every evaluation, and scored like any image generator; the
+classes of those images give `class_agreement` (does the evaluator see the caption's class?).
+
 On several processes an image run's evaluation is sharded: every rank generates and embeds its slice of the very z
-one process draws (`gather_embedded`), and rank 0 scores the shares joined in rank order. A translator's is sharded
-the same way: every rank translates its slice of the test pairs, embeds the outputs and scores them against their
-targets (`gather_translated`). The 2-D mixtures are evaluated by rank 0 alone (well under a second: docs/scaling.md)."""
+(and captions) one process draws (`gather_embedded`), and rank 0 scores the shares joined in rank order. A
+translator's is sharded the same way: every rank translates its slice of the test pairs, embeds the outputs and
+scores them against their targets (`gather_translated`). The 2-D mixtures are evaluated by rank 0 alone (well
+under a second: docs/scaling.md)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +17,9 @@ import os
 import shlex
 import shutil
 import sys
+from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from safetensors.torch import save_file
@@ -20,14 +27,15 @@ from torch import nn
 
 from .. import seeds
 from .._version import __version__
-from ..config import RunConfig
+from ..config import DataConfig, RunConfig
 from ..data import MIXTURES
 from ..errors import GanforgeError
 from ..rundir import BEST_RECORD, WEIGHTS, RunDir
 from ..scoring import (Embedded, Translated, check_metrics_fit, embed_samples, evaluate_images, evaluate_points,
-                       evaluate_translations, evaluator_fit, join_embedded, join_translated, test_pairs,
-                       translate_share)
-from ..families import draw_latents
+                       evaluate_translations, evaluation_captions, evaluator_fit, join_embedded, join_translated,
+                       test_pairs, translate_share)
+from ..families import draw_latents, get_family
+from ..families.text2image import CAPTION_FIELD
 from ..metrics.fidelity import require_ssim
 from ..metrics.frozen_evaluator import has_builtin_evaluator, resolve_evaluator
 from ..nets.conditional import balanced_labels
@@ -36,12 +44,43 @@ from .checkpoint import flatten_state
 from .distributed import Group
 
 
-def evaluation_inputs(cfg: RunConfig, generator: nn.Module, num: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The z of an evaluation's `num` samples, from their own seeded generator (never the training RNG), and the
-    classes a conditional G is asked for (every class equally often; None for an unconditional G)."""
-    z = draw_latents(cfg, num, torch.Generator().manual_seed(cfg.train.seed + seeds.EVALUATION))
+TEXT_INPUTS = ("z", CAPTION_FIELD)  # a text-to-image G's inputs: evaluated on the test split's captions
+
+
+class EvaluationInputs(NamedTuple):
+    """What an evaluation's samples are made of: z, what G takes beside it (a class-conditional G's classes, a text
+    G's caption embeddings; None for G(z)), the class each sample is asked for (None where none is), and for
+    captions a line saying where they come from."""
+
+    z: torch.Tensor
+    given: torch.Tensor | None
+    labels: torch.Tensor | None
+    conditions: str | None = None
+
+
+def sampled_inputs(cfg: RunConfig) -> tuple[str, ...]:
+    """What the run's sampling generator takes, from its family's declaration (`Family.inputs`)."""
+    family = get_family(cfg.family)
+    return tuple(family.inputs.get(family.generator, ("z",)))
+
+
+def evaluation_inputs(cfg: RunConfig, generator: nn.Module, num: int) -> EvaluationInputs:
+    """The z of an evaluation's `num` samples, from their own seeded generator (never the training RNG), and what
+    a conditional G is asked for: every class equally often, or the captions of a seeded pick of test images."""
+    seed = cfg.train.seed + seeds.EVALUATION
+    z = draw_latents(cfg, num, torch.Generator().manual_seed(seed))
+    if sampled_inputs(cfg) == TEXT_INPUTS:
+        return EvaluationInputs(z, *_captions(cfg.data.model_dump_json(), num, seed))
     k = int(getattr(generator, "num_classes", 0))
-    return z, (balanced_labels(num, k) if k else None)
+    labels = balanced_labels(num, k) if k else None
+    return EvaluationInputs(z, labels, labels)
+
+
+@lru_cache(maxsize=4)
+def _captions(data: str, num: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+    """`evaluation_captions` of a run's data (its config's `data:` as JSON), loaded once per process and size
+    (eval.num and eval.final_num): every evaluation asks for the same captions, and reads the test split once."""
+    return evaluation_captions(DataConfig.model_validate_json(data), num, seed)
 
 
 @torch.no_grad()
@@ -51,11 +90,11 @@ def gather_embedded(cfg: RunConfig, dataset: str, generator: nn.Module, num: int
     process draws and embeds them with the run's evaluator; rank 0 gets every share, in rank order (None on the
     others). Batch-norm statistics, gathered per rank, are averaged first, so every rank samples one network."""
     procs.average_buffers([generator])
-    z, labels = evaluation_inputs(cfg, generator, num)
+    z, given, _, _ = evaluation_inputs(cfg, generator, num)
     share = rank_share(num, procs)
     was_training = generator.training
     generator.eval()
-    x = generate_batches(generator, z[share], None if labels is None else labels[share], batch_size=500)
+    x = generate_batches(generator, z[share], None if given is None else given[share], batch_size=500)
     generator.train(was_training)
     # more ranks than samples leaves some with none: they send None
     mine = embed_samples(x, resolve_evaluator(dataset, cfg.eval.evaluator), metrics) if len(x) else None
@@ -104,6 +143,7 @@ class RunEvaluator:
                  shape: tuple[int, ...] | None = None, procs: Group | None = None):
         self.cfg, self.dataset, self.kind, self.inputs = cfg, dataset, kind, tuple(inputs)
         self.procs = procs or Group()  # the run's processes: several share an image evaluation (`gather_embedded`)
+        _captions.cache_clear()  # a new run reads its test captions afresh (a folder's may have changed since)
         self.shape = tuple(shape) if shape is not None else None  # (C, H, W) of the run's images
         # what scores the images, and where the real ones are: the run's own data, its own evaluator file
         self.options = {"evaluator": cfg.eval.evaluator, "data_path": cfg.data.path}
@@ -134,10 +174,10 @@ class RunEvaluator:
 
     @property
     def sharded(self) -> bool:
-        """Whether the run's processes share its evaluations: several, scoring images of z (`gather_embedded`) or
-        a translator's outputs (`gather_translated`)."""
+        """Whether the run's processes share its evaluations: several, scoring images of z (and captions:
+        `gather_embedded`) or a translator's outputs (`gather_translated`)."""
         return self.procs.several and self.available and self.kind == "image" and (
-            self.inputs == ("z",) or "z" not in self.inputs)
+            self.inputs in (("z",), TEXT_INPUTS) or "z" not in self.inputs)
 
     @property
     def available(self) -> bool:
@@ -149,7 +189,7 @@ class RunEvaluator:
         built-in evaluator for the dataset; None otherwise (a named evaluator that fails is an error, not this)."""
         if self.kind != "image" or self.cfg.eval.evaluator or has_builtin_evaluator(self.dataset):
             return None
-        if self.inputs != ("z",):
+        if self.inputs not in (("z",), TEXT_INPUTS):
             return None  # a translator or a z-beside-fields generator: _check_scorable says what to do
         return f"no evaluator for dataset '{self.dataset}' (no built-in one, and eval.evaluator is not set)"
 
@@ -190,7 +230,7 @@ class RunEvaluator:
                 require_ssim()
             except GanforgeError as e:
                 raise GanforgeError(f"{e}; {off}") from None
-        if "z" in self.inputs and self.inputs != ("z",):
+        if "z" in self.inputs and self.inputs not in (("z",), TEXT_INPUTS):
             raise GanforgeError(f"family '{self.cfg.family}': evaluation of a generator that takes z beside data "
                                 f"fields ({', '.join(self.inputs)}) is not available yet; turn evaluation off: "
                                 "eval.final=false eval.every=0")
@@ -214,18 +254,22 @@ class RunEvaluator:
         evaluator gets `not_evaluated()` instead: why, and how to make one."""
         if self.missing:
             return self.not_evaluated()
-        z, labels = evaluation_inputs(self.cfg, generator, num)
-        if self.inputs != ("z",):
+        z, given, labels, conditions = evaluation_inputs(self.cfg, generator, num)
+        if self.inputs not in (("z",), TEXT_INPUTS):
             return self._translations(generator, z, metrics, out_dir)
         if self.sharded:
-            return self._sharded(generator, num, metrics, labels, out_dir)
-        was_training = generator.training
-        generator.eval()
-        x = generate_batches(generator, z, labels, batch_size=500)
-        generator.train(was_training)
-        if self.kind == "vector":
-            return evaluate_points(x, self.dataset)
-        return evaluate_images(x, self.dataset, metrics, labels=labels, out_dir=out_dir, **self.options)
+            result = self._sharded(generator, num, metrics, labels, out_dir)
+        else:
+            was_training = generator.training
+            generator.eval()
+            x = generate_batches(generator, z, given, batch_size=500)
+            generator.train(was_training)
+            if self.kind == "vector":
+                return evaluate_points(x, self.dataset)
+            result = evaluate_images(x, self.dataset, metrics, labels=labels, out_dir=out_dir, **self.options)
+        if conditions is not None:
+            result["provenance"]["conditions"] = conditions
+        return result
 
     def _sharded(self, generator: nn.Module, num: int, metrics: list[str], labels: torch.Tensor | None,
                  out_dir: Path | None) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import seeds
 from ..data.base import Dataset
 from ..data.shards import ShardDataset
 from ..errors import GanforgeError
@@ -42,6 +43,9 @@ class BatchSampler:
         self.generator = torch.Generator().manual_seed(seed)
         self.order = torch.randperm(len(data), generator=self.generator)
         self.position = 0
+        self.epoch = 0  # which of an image's several captions a visit reads depends on it (`caption_field`)
+        self.captions = getattr(data, "captions", None)
+        self.caption_seed = seed + seeds.CAPTION_PICKS
         # the stored (compact, uint8 for 8-bit images) set goes to the accelerator when there is one: 47 MB for
         # Fashion-MNIST; each batch is converted to float where it is used
         self.on_device = data.to(device)
@@ -51,17 +55,26 @@ class BatchSampler:
         if self.position + self.global_batch > len(self.order):  # drop the ragged tail, start a new epoch
             self.order = torch.randperm(len(self.data), generator=self.generator)
             self.position = 0
+            self.epoch += 1
         idx = self.order[self.position:self.position + self.global_batch][self.share].to(self.device)
         self.position += self.global_batch
-        return self.on_device.batch(idx)
+        batch = self.on_device.batch(idx)
+        if self.captions is not None and self.captions.several:  # else "embedding" is already each one's only caption
+            batch["embedding"] = self.captions.pick(idx, self.epoch, self.caption_seed)
+        return batch
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state(), "order": self.order, "position": self.position}
+        return {"generator": self.generator.get_state(), "order": self.order, "position": self.position,
+                "epoch": self.epoch}
 
     def load_state_dict(self, state: dict) -> None:
+        if len(state["order"]) != len(self.data):  # other data, or captions counted as examples before
+            raise GanforgeError(f"cannot resume: the checkpoint's batch order covers {len(state['order'])} examples, "
+                                f"dataset '{self.data.name}' has {len(self.data)}: resume with the data it trained on")
         self.generator.set_state(state["generator"])
         self.order = state["order"]
         self.position = int(state["position"])
+        self.epoch = int(state.get("epoch", 0))  # checkpoints before captions were drawn per epoch: only the order
 
 
 class StreamSampler:
@@ -76,12 +89,16 @@ class StreamSampler:
         share = share_of(batch_size, rank, world_size)
         self.data, self.batch_size, self.device = data, share.stop - share.start, device
         self.stream = data.stream(batch_size, seed=seed, num_workers=num_workers, rank=rank, world_size=world_size)
+        self.caption_seed = seed + seeds.CAPTION_PICKS
 
     def next(self) -> dict[str, torch.Tensor]:
+        epoch = self.stream.position // self.stream.batches_per_epoch  # of the batch drawn now
         batch = next(self.stream)
         fields = {"x": self.data.convert(batch["x"].to(self.device))}
         if "label" in batch:
             fields["label"] = batch["label"].to(self.device)
+        if self.data.captions is not None:  # the caption this epoch's visit of each image reads, as in memory
+            fields["embedding"] = self.data.captions.pick(batch["index"], epoch, self.caption_seed).to(self.device)
         return fields
 
     def state_dict(self) -> dict:

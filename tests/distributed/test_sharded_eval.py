@@ -24,10 +24,11 @@ from ganforge.errors import GanforgeError
 from ganforge.scoring import (embed_samples, evaluate_images, evaluate_translations, join_embedded, join_translated,
                               translate_share)
 from ganforge.metrics.frozen_evaluator import load_evaluator
-from ganforge.train.periodic_eval import RunEvaluator, gather_embedded
+from ganforge.train.periodic_eval import TEXT_INPUTS, RunEvaluator, gather_embedded
 
-from conftest import TINY_CONFIGS, tiny_config
-from launching import ROOT, check_ok, checkout, environment, state, torchrun, torchrun_command, write_config
+from conftest import TINY_CONFIGS, RankOf, needs_fashion, tiny_config
+from launching import (ROOT, check_ok, checkout, environment, state, torchrun, torchrun_command,
+                       write_config)
 
 # the integration commit before evaluation was sharded: its one-process evaluation is the reference
 BEFORE_SHARDING = "55c9149"
@@ -134,23 +135,10 @@ def test_ada_moves_p_by_the_agreed_heuristic_not_its_own():
     assert ada.r_t == 0.9 and ada.p == pytest.approx(0.5)
 
 
-class _Rank:
-    """Rank `rank` of `world_size`, collectives aside: what gather_embedded asks of the run's processes."""
-
-    def __init__(self, rank: int, world_size: int):
-        self.rank, self.world_size = rank, world_size
-
-    def average_buffers(self, modules) -> None:
-        pass
-
-    def gather_to_writer(self, obj):
-        return [obj]
-
-
 def test_shares_cover_the_samples_once_even_with_more_ranks_than_samples(evaluator):
     cfg = config_from_dict(tiny_config(eval__evaluator=str(evaluator)))
     generator = get_family("gan")(cfg, (1, 16, 16), 10).nets["G"]
-    sizes = [[0 if s is None else len(s) for s in gather_embedded(cfg, "digits", generator, num, ["fid"], _Rank(r, w))]
+    sizes = [[0 if s is None else len(s) for s in gather_embedded(cfg, "digits", generator, num, ["fid"], RankOf(r, w))]
              for num, w in ((7, 3), (2, 3)) for r in range(w)]
     assert sizes == [[2], [2], [3], [0], [1], [1]]  # 7 over 3 ranks; 2 over 3: rank 0 has none
 
@@ -238,3 +226,26 @@ def test_translated_shares_joined_score_as_the_translations_themselves(evaluator
     assert joined["provenance"]["num_samples"] == 23
     with pytest.raises(GanforgeError, match="22 targets"):  # shares that do not cover the targets are refused
         evaluate_translations(join_translated(shares), targets[:22], "digits", ("fid",), evaluator=evaluator)
+
+
+@pytest.mark.slow
+@needs_fashion
+def test_a_text_runs_evaluation_is_sharded_over_two_ranks_as_one_process_scores_it(tmp_path):
+    """A text run on 2 processes shares its final evaluation (each rank embeds its share) and rank 0's report is
+    the one process's, from the same checkpoint. A G two steps old barely tells captions apart, so these numbers
+    would not see a rank asking for the wrong captions: tests/text/test_text_eval.py checks each rank's slice."""
+    raw = yaml.safe_load((TINY_CONFIGS / "text2image.yaml").read_text())
+    raw["data"] |= {"name": "fashion-mnist", "image_size": None, "num_samples": 256}
+    raw["train"] |= {"steps": 2}
+    raw["eval"] = {"every": 0, "final": True, "final_num": FINAL_NUM, "final_metrics": ["fid", "kid"]}
+    out = tmp_path / "run"
+    check_ok(torchrun([str(write_config(tmp_path / "t2i.yaml", raw)), "--out", str(out)], timeout=400))
+    report = json.loads(RunDir(out).eval_json.read_text())
+    assert report["provenance"]["processes"] == {"world_size": 2, "embedded": [150, 151]}
+    assert "fashion-mnist test split" in report["provenance"]["conditions"]
+    gen = ganforge.load(out)
+    one = RunEvaluator(read_run_config(out), out, "fashion-mnist", "image", TEXT_INPUTS, shape=gen.shape).evaluate(
+        gen.net, FINAL_NUM, ["fid", "kid"])
+    for key in ("fid", "kid"):
+        assert report[key] == pytest.approx(one[key], rel=1e-5, abs=1e-7), key
+    assert report["class_agreement"] == pytest.approx(one["class_agreement"], abs=1.5 / FINAL_NUM)

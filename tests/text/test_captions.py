@@ -73,7 +73,7 @@ def folder(tmp_path, names=("a.png", "b/c.png")):
 
 
 @pytest.mark.parametrize("layout", ["txt", "jsonl", "csv"])
-def test_a_folder_with_several_captions_an_image_gives_an_example_per_caption(tmp_path, layout):
+def test_a_folder_with_several_captions_an_image_keeps_one_example_an_image(tmp_path, layout):
     root = folder(tmp_path)
     if layout == "txt":
         (root / "a.txt").write_text("a grey square\na dim square\n")
@@ -85,11 +85,13 @@ def test_a_folder_with_several_captions_an_image_gives_an_example_per_caption(tm
         (root / "captions.csv").write_text("file,caption\na.png,a grey square\na.png,a dim square\n"
                                            "b/c.png,a bright square\n")
     ds = load_dataset("folder", path=root, captions="files", encoder="hashed-words")
-    assert ds.captions == ["a grey square", "a dim square", "a bright square"]
-    assert len(ds) == 3 and torch.equal(ds.stored[0], ds.stored[1]) and not torch.equal(ds.stored[1], ds.stored[2])
+    assert [ds.captions.of(i) for i in range(2)] == [["a grey square", "a dim square"], ["a bright square"]]
+    assert len(ds) == 2 and ds.captions.several  # training draws one of an image's captions per visit
     assert ds.spec["embedding"].shape == (256,) and not torch.equal(ds.extra["embedding"][0], ds.extra["embedding"][1])
-    sub = ds.subset(torch.tensor([2, 0]))
-    assert sub.captions == ["a bright square", "a grey square"]
+    assert torch.equal(ds.extra["embedding"], ds.captions.embeddings[[0, 2]])  # each image's first caption
+    sub = ds.subset(torch.tensor([1, 0]))
+    assert [sub.captions.of(i) for i in range(2)] == [["a bright square"], ["a grey square", "a dim square"]]
+    assert torch.equal(sub.captions.embeddings, ds.captions.embeddings[[2, 0, 1]])
 
 
 def test_a_missing_or_empty_caption_is_one_line_naming_the_file(tmp_path):

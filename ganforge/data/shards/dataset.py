@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ganforge.data.base import Dataset, FieldSpec, resize, set_channels, to_unit
+from ganforge.data.caption_sets import CaptionSets
 from ganforge.data.shards.reading import _decode, _Shard, _whole, check_label, read_manifest
 from ganforge.data.shards.stream import DEFAULT_WINDOW, ShardStream
 from ganforge.errors import GanforgeError
@@ -33,9 +34,11 @@ class ShardDataset:
     streaming = True  # batches come from stream(), not from indexing stored examples
 
     def __init__(self, root: str | os.PathLike, *, image_size: int | None = None, channels: int | None = None,
-                 name: str = "shards"):
+                 name: str = "shards", encoder: str | None = None):
         self.root = Path(root)
         self.manifest = read_manifest(self.root)
+        # with `encoder` (a run's data.encoder, when it sets data.captions): the packed captions, embedded once
+        self.captions = None if encoder is None else CaptionSets.encode(self.read_captions(), encoder)
         if image_size is not None and not _whole(image_size, 1):
             raise GanforgeError(f"{self.root}: image_size must be a positive whole number, got {image_size}")
         if channels not in (None, 1, 3):
@@ -74,7 +77,19 @@ class ShardDataset:
         fields = {"x": FieldSpec("image", self.shape)}
         if self.classes is not None:
             fields["label"] = FieldSpec("label", (), self.num_classes)
+        if self.captions is not None:
+            fields["embedding"] = FieldSpec("embedding", (self.captions.dim,))
         return fields
+
+    def read_captions(self) -> list[list[str]]:
+        """Every example's captions, in pack order, from the shards' `.txt` members (the PNGs are skipped); a
+        GanforgeError for a set packed without captions."""
+        if self.manifest["captions"] is None:
+            raise GanforgeError(f"{self.root}: packed without captions (data.captions needs them); pack a captioned "
+                                "folder (name.txt beside name.png, or captions.jsonl / captions.csv) with "
+                                "`ganforge data pack`")
+        return [caps for entry in self.manifest["shards"]
+                for caps in _Shard(self.root / entry["name"], entry["count"], False, True).captions()]
 
     def convert(self, stored: torch.Tensor) -> torch.Tensor:
         """uint8 images (a batch of the stream) → float32 in [-1, 1] at the requested size and channels."""
@@ -110,7 +125,10 @@ class ShardDataset:
         return x, labels
 
     def examples(self, index: torch.Tensor, field: str = "x") -> torch.Tensor:
-        """The converted examples at `index` (a LongTensor), read from their shards alone."""
+        """The converted examples at `index` (a LongTensor), read from their shards alone; of "embedding", each
+        one's first caption's (as in-memory data gives it)."""
+        if field == "embedding" and self.captions is not None:
+            return self.captions.first()[index]
         if field != "x":
             raise GanforgeError(f"{self.root}: shards hold the fields {', '.join(self.spec)}; no examples of '{field}'")
         return self.convert(torch.from_numpy(self.read(index)[0]))
@@ -122,8 +140,10 @@ class ShardDataset:
         if limit is not None and limit < len(self):
             index = np.sort(torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:limit].numpy())
         x, labels = self.read(index)
+        captions = None if self.captions is None else self.captions.subset(index)
         return Dataset(self.name, torch.from_numpy(x), None if labels is None else torch.from_numpy(labels),
-                       "image", self.image_size, self.channels)
+                       "image", self.image_size, self.channels,
+                       extra=None if captions is None else {"embedding": captions.first()}, captions=captions)
 
     def _in_memory_only(self, what: str) -> GanforgeError:
         return GanforgeError(f"{self.root}: {what} needs the whole dataset in memory; data.name=shards streams it "

@@ -6,13 +6,14 @@ import hashlib
 import io
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from ganforge.data.base import one_line
-from ganforge.data.shards.layout import FORMAT, MANIFEST, VERSION
+from ganforge.data.shards.layout import FORMAT, MANIFEST, VERSION, fields
 from ganforge.errors import GanforgeError
 from ganforge.fileio import CHUNK
 
@@ -46,8 +47,11 @@ def read_manifest(root: str | os.PathLike) -> dict:
         raise _bad_manifest(root, f"shape must be [C, H, W] with C 1 or 3, got {shape!r}")
     if classes is not None and not (isinstance(classes, list) and classes):
         raise _bad_manifest(root, "classes must be a non-empty list or null")
-    if m.get("fields") != (["png", "cls"] if classes is not None else ["png"]):
-        raise _bad_manifest(root, f"fields {m.get('fields')!r} do not match classes")
+    captions = m.setdefault("captions", None)  # sets packed before captions were packed have no entry
+    if captions is not None and not (isinstance(captions, dict) and _whole(captions.get("count"), 1)):
+        raise _bad_manifest(root, f"captions must be {{\"count\": N, \"source\": …}} or null, got {captions!r}")
+    if m.get("fields") != fields(classes is not None, captions is not None):
+        raise _bad_manifest(root, f"fields {m.get('fields')!r} do not match classes and captions")
     if not isinstance(shards, list) or not shards:
         raise _bad_manifest(root, "lists no shards")
     for s in shards:
@@ -83,18 +87,23 @@ def verify_shards(root: str | os.PathLike) -> dict:
     GanforgeError naming the first bad shard and what is wrong with it."""
     root = Path(root)
     m = read_manifest(root)
-    shape, classes = tuple(m["shape"]), m["classes"]
+    shape, classes, captioned = tuple(m["shape"]), m["classes"], m["captions"] is not None
+    captions = 0
     for s in m["shards"]:
         path = root / s["name"]
-        for png, label, key in _verify_shard(path, s, classes is not None).values():
+        for member in _verify_shard(path, s, classes is not None, captioned).values():
+            png, label, key = member.example
             _decode(png, f"{path} member {key}.png", shape)
             if classes is not None and not 0 <= label < len(classes):
                 raise GanforgeError(f"{path}: example {key} has label {label}; {MANIFEST} lists {len(classes)} "
                                     f"classes")
+            captions += len(member.captions or [])
+    if captioned and captions != m["captions"]["count"]:
+        raise GanforgeError(f"{root}: the shards hold {captions} captions, {MANIFEST} says {m['captions']['count']}")
     return m
 
 
-def _verify_shard(path: Path, entry: dict, labelled: bool) -> dict[int, tuple[bytes, int | None, str]]:
+def _verify_shard(path: Path, entry: dict, labelled: bool, captioned: bool) -> dict[int, _Member]:
     """Every example of one shard, read in the same pass that hashes the file: a changed shard is reported as
     changed (its sha256 checked first, as a separate hash-then-read pass would), whatever else is wrong with it."""
     digest = hashlib.sha256()
@@ -102,8 +111,8 @@ def _verify_shard(path: Path, entry: dict, labelled: bool) -> dict[int, tuple[by
         with open(path, "rb") as raw:
             f = _HashingFile(raw, digest)
             try:
-                shard = _Shard(path, entry["count"], labelled)
-                examples, problem = shard.read_from(f, set(range(entry["count"]))), None
+                shard = _Shard(path, entry["count"], labelled, captioned)
+                examples, problem = shard.members(f, set(range(entry["count"]))), None
             except GanforgeError as e:
                 examples, problem = {}, e
             f.read_rest()  # the end-of-archive blocks and padding count toward the hash
@@ -119,7 +128,7 @@ def _verify_shard(path: Path, entry: dict, labelled: bool) -> dict[int, tuple[by
 
 class _HashingFile:
     """A file read front to back with every byte fed to `digest`; a forward seek reads (and hashes) what it skips.
-    Enough of a file for `_Shard.read_from`, which only ever seeks forward."""
+    Enough of a file for `_Shard.members`, which only ever seeks forward."""
 
     def __init__(self, f, digest):
         self.f, self.digest, self.at = f, digest, 0
@@ -174,23 +183,40 @@ def _octal(field: bytes, path: Path) -> int:
         raise GanforgeError(f"{path}: corrupt tar header (bad number {field!r})") from None
 
 
-class _Shard:
-    """Reads chosen examples of one tar: encoded PNG bytes and labels, with the count checked."""
+@dataclass
+class _Member:
+    """What one example of a shard holds, as read: (PNG bytes, label or None, key), and its captions or None."""
 
-    def __init__(self, path: Path, count: int, labelled: bool):
-        self.path, self.count, self.labelled = path, count, labelled
+    example: tuple[bytes, int | None, str]
+    captions: list[str] | None
+
+
+class _Shard:
+    """Reads chosen examples of one tar: encoded PNG bytes, labels and captions, with the count checked."""
+
+    def __init__(self, path: Path, count: int, labelled: bool, captioned: bool = False):
+        self.path, self.count, self.labelled, self.captioned = path, count, labelled, captioned
 
     def read(self, wanted: set[int]) -> dict[int, tuple[bytes, int | None, str]]:
         """The examples at positions `wanted` of this shard: position → (PNG bytes, label or None, key)."""
+        return {i: m.example for i, m in self._open(lambda f: self.members(f, wanted, ("png", "cls"))).items()}
+
+    def captions(self) -> list[list[str]]:
+        """Every example's captions, in order (only the small `.txt` members are read)."""
+        got = self._open(lambda f: self.members(f, set(range(self.count)), ("txt",)))
+        return [got[i].captions for i in range(self.count)]
+
+    def _open(self, read):
         try:
             f = open(self.path, "rb")
         except OSError as e:
             raise GanforgeError(f"{self.path}: unreadable tar shard ({one_line(e)})") from None
         with f:
-            return self.read_from(f, wanted)
+            return read(f)
 
-    def read_from(self, f, wanted: set[int]) -> dict[int, tuple[bytes, int | None, str]]:
-        """As `read`, from the shard already open as `f` (at its start; read, tell and forward seeks only)."""
+    def members(self, f, wanted: set[int], exts=("png", "cls", "txt")) -> dict[int, _Member]:
+        """The examples at positions `wanted`, their members of the kinds `exts` read, from the shard open as `f` (at
+        its start; read, tell and forward seeks only)."""
         found: dict[int, dict] = {}
         keys: dict[str, int] = {}
         try:
@@ -202,7 +228,7 @@ class _Shard:
                 data_at = f.tell()
                 key, _, ext = name.rpartition("/")[2].partition(".")
                 i = keys.setdefault(key, len(keys))
-                if i in wanted and ext in ("png", "cls"):
+                if i in wanted and ext in exts:
                     data = f.read(size)
                     if len(data) < size:
                         raise GanforgeError(f"{self.path}: truncated tar shard (member {name} cut short)")
@@ -212,7 +238,11 @@ class _Shard:
             raise GanforgeError(f"{self.path}: unreadable tar shard ({one_line(e)})") from None
         if len(keys) != self.count:
             raise GanforgeError(f"{self.path}: holds {len(keys)} examples, {MANIFEST} says {self.count}")
-        return {i: self._example(f) for i, f in found.items()}
+        for i in wanted - found.keys():  # an example none of whose wanted members exists
+            found[i] = {"key": next(k for k, j in keys.items() if j == i)}
+        return {i: _Member(self._example(m) if "png" in exts else (b"", None, m["key"]),
+                           self._captions(m) if "txt" in exts and self.captioned else None)
+                for i, m in found.items()}
 
     def _example(self, f: dict) -> tuple[bytes, int | None, str]:
         if "png" not in f:
@@ -224,6 +254,16 @@ class _Shard:
             except (KeyError, ValueError, UnicodeDecodeError):
                 raise GanforgeError(f"{self.path}: example {f['key']} has a missing or non-integer .cls") from None
         return f["png"], label, f["key"]
+
+    def _captions(self, f: dict) -> list[str]:
+        try:
+            captions = [c.strip() for c in f["txt"].decode("utf-8").split("\n") if c.strip()]
+        except (KeyError, UnicodeDecodeError):
+            raise GanforgeError(f"{self.path}: example {f['key']} has a missing or non-UTF-8 .txt (its captions)"
+                                ) from None
+        if not captions:
+            raise GanforgeError(f"{self.path}: example {f['key']} has an empty .txt (no caption)")
+        return captions
 
 
 def _decode(png: bytes, where: str, shape: tuple[int, ...]) -> np.ndarray:

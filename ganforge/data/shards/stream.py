@@ -78,6 +78,7 @@ class _BatchSource(torch.utils.data.IterableDataset):
         self.share = batch_size // world_size  # this rank's items of each batch: [lo, lo + share)
         self.lo = rank * self.share
         self.counts = np.array([s["count"] for s in manifest["shards"]], dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)])  # each shard's first example, in pack order
         self.names = [s["name"] for s in manifest["shards"]]
         self.shape = tuple(manifest["shape"])
         self.labelled = manifest["classes"] is not None
@@ -122,7 +123,7 @@ class _BatchSource(torch.utils.data.IterableDataset):
                     yield {k: torch.from_numpy(v) for k, v in batch.items()}
 
     def _read(self, w: _Window, members: set[int]) -> dict[int, tuple]:
-        """Window-local index → (png, label, where) for the chosen members of the window's shards."""
+        """Window-local index → (png, label, where, position in pack order) for the chosen members of its shards."""
         out: dict[int, tuple] = {}
         for j, s in enumerate(w.shards):
             lo, hi = int(w.offsets[j]), int(w.offsets[j + 1])
@@ -131,18 +132,20 @@ class _BatchSource(torch.utils.data.IterableDataset):
                 continue
             path = self.root / self.names[s]
             for i, (png, label, key) in _Shard(path, int(self.counts[s]), self.labelled).read(wanted).items():
-                out[lo + i] = (png, label, f"{path} member {key}.png")
+                out[lo + i] = (png, label, f"{path} member {key}.png", int(self.starts[s]) + i)
         self.peak_pending_bytes = max(self.peak_pending_bytes, sum(len(e[0]) for e in out.values()))
         return out
 
     def _new_batch(self) -> dict:
-        batch = {"x": np.empty((self.share, *self.shape), dtype=np.uint8)}
+        # "index": each example's position in pack order (what picks its caption: data.caption_sets)
+        batch = {"x": np.empty((self.share, *self.shape), dtype=np.uint8), "index": np.empty(self.share, np.int64)}
         if self.labelled:
             batch["label"] = np.empty(self.share, dtype=np.int64)
         return batch
 
-    def _put(self, batch: dict, slot: int, png: bytes, label: int | None, where: str) -> None:
+    def _put(self, batch: dict, slot: int, png: bytes, label: int | None, where: str, index: int) -> None:
         batch["x"][slot] = self._decode(png, where)
+        batch["index"][slot] = index
         if self.labelled:
             batch["label"][slot] = check_label(label, self.num_classes, where)
 
@@ -151,7 +154,8 @@ class _BatchSource(torch.utils.data.IterableDataset):
 
 
 class ShardStream:
-    """Endless batches of a packed shard folder: {"x": uint8 (B, C, H, W), "label": int64 (B,) when labelled}.
+    """Endless batches of a packed shard folder: {"x": uint8 (B, C, H, W), "label": int64 (B,) when labelled,
+    "index": int64 (B,), each example's position in pack order}.
 
     Deterministic given (seed, batch_size, window) — see the module docstring for the order — and the same
     whatever num_workers is. `state_dict()` / `load_state_dict()` resume exactly. Use: `batch = next(stream)`.

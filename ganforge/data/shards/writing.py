@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from ganforge._version import __version__
 from ganforge.data.base import one_line
-from ganforge.data.shards.layout import FORMAT, MANIFEST, VERSION
+from ganforge.data.shards.layout import FORMAT, MANIFEST, VERSION, fields
 from ganforge.errors import GanforgeError
 from ganforge.fileio import file_sha256
 
@@ -53,8 +53,10 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _write_shards(examples: Iterable[tuple[np.ndarray, int | None]], folder: Path, shard_size: int) -> list[dict]:
-    """Stream (image (C, H, W) uint8, label or None) pairs into tars of shard_size examples; one image in memory."""
+def _write_shards(examples: Iterable[tuple[np.ndarray, int | None, list[str] | None]], folder: Path,
+                  shard_size: int) -> list[dict]:
+    """Stream (image (C, H, W) uint8, label or None, captions or None) into tars of shard_size examples; one image
+    in memory."""
     shards: list[dict] = []
     tar, count, index = None, 0, 0
 
@@ -64,7 +66,7 @@ def _write_shards(examples: Iterable[tuple[np.ndarray, int | None]], folder: Pat
         _fsync(path)
         shards[-1].update(count=count, bytes=path.stat().st_size, sha256=file_sha256(path))
 
-    for image, label in examples:
+    for image, label, captions in examples:
         if tar is None:
             shards.append({"name": f"shard-{len(shards):06d}.tar"})
             tar = tarfile.open(folder / shards[-1]["name"], "w", format=tarfile.USTAR_FORMAT)
@@ -72,6 +74,8 @@ def _write_shards(examples: Iterable[tuple[np.ndarray, int | None]], folder: Pat
         _add_member(tar, f"{key}.png", _png(image))
         if label is not None:
             _add_member(tar, f"{key}.cls", str(int(label)).encode())
+        if captions is not None:
+            _add_member(tar, f"{key}.txt", "\n".join(captions).encode("utf-8"))
         index, count = index + 1, count + 1
         if count == shard_size:
             finish()
@@ -136,13 +140,15 @@ def remove_stale_partials(out: Path) -> list[Path]:
     return stale
 
 
-def _manifest(shards: list[dict], shape: tuple[int, ...], classes: list[str] | None, made: dict) -> dict:
+def _manifest(shards: list[dict], shape: tuple[int, ...], classes: list[str] | None, made: dict,
+              captions: dict | None = None) -> dict:
     return {
         "format": FORMAT, "version": VERSION,
         "num_examples": sum(s["count"] for s in shards),
         "shape": list(shape),
-        "fields": ["png", "cls"] if classes is not None else ["png"],
+        "fields": fields(classes is not None, captions is not None),
         "classes": classes,
+        "captions": captions,  # {"count": all captions, "source": what made them}, or None
         "shards": shards,
         "created_by": made | {"ganforge": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                               "png_compress_level": PNG_LEVEL},
@@ -156,8 +162,10 @@ def _check_shard_size(shard_size: int) -> None:
 
 def pack_array(x: np.ndarray | torch.Tensor, out: str | os.PathLike, *, labels: Sequence[int] | None = None,
                class_names: Sequence[str] | None = None, shard_size: int = DEFAULT_SHARD_SIZE,
-               source: str = "array") -> dict:
-    """Pack uint8 images (N, C, H, W), C 1 or 3, and optional int labels (N,) into shards at out. Returns the manifest."""
+               source: str = "array", captions: Sequence[Sequence[str]] | None = None,
+               caption_source: str = "array") -> dict:
+    """Pack uint8 images (N, C, H, W), C 1 or 3, optional int labels (N,) and optional captions (N lists of one or
+    more each; `caption_source` says what made them, e.g. "attributes") into shards at out. Returns the manifest."""
     x = x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1] not in (1, 3) or len(x) == 0:
         raise GanforgeError(f"pack: images must be uint8 (N, C, H, W) with N ≥ 1 and C 1 or 3, got {x.dtype} {x.shape}")
@@ -173,8 +181,40 @@ def pack_array(x: np.ndarray | torch.Tensor, out: str | os.PathLike, *, labels: 
         if len(classes) < k:
             raise GanforgeError(f"pack: {len(classes)} class names for labels up to {k - 1}")
     made = {"kind": "array", "source": source}
-    examples = ((x[i], None if labels is None else int(labels[i])) for i in range(len(x)))
-    return _commit(Path(out), lambda tmp: _manifest(_write_shards(examples, tmp, shard_size), x.shape[1:], classes, made))
+    if captions is not None:
+        if len(captions) != len(x):
+            raise GanforgeError(f"pack: {len(captions)} caption lists for {len(x)} images")
+        captions = [check_caption_lines(caps, f"pack: image {i}") for i, caps in enumerate(captions)]
+    about = caption_record(captions, caption_source)
+    examples = ((x[i], None if labels is None else int(labels[i]), None if captions is None else captions[i])
+                for i in range(len(x)))
+    return _commit(Path(out), lambda tmp: _manifest(_write_shards(examples, tmp, shard_size), x.shape[1:], classes,
+                                                    made, about))
+
+
+def check_caption_lines(captions: Sequence[str], where: str) -> list[str]:
+    """An image's captions as `.txt` keeps them, one a line: a GanforgeError naming `where` for none, an empty
+    one, or one that holds a line break."""
+    if isinstance(captions, str) or not captions:
+        raise GanforgeError(f"{where}: expected a list of one or more captions, got {captions!r}")
+    for c in captions:
+        if not isinstance(c, str) or not c.strip():
+            raise GanforgeError(f"{where}: an empty caption")
+        if "\n" in c or "\r" in c:
+            raise GanforgeError(f"{where}: the caption {c[:40]!r} holds a line break; shards keep one caption a "
+                                "line")
+    return [c.strip() for c in captions]
+
+
+def caption_record(captions: list[list[str]] | None, source: str) -> dict | None:
+    """The manifest's `captions` entry: how many there are and what made them; None for a set without."""
+    return None if captions is None else {"count": sum(len(c) for c in captions), "source": source}
+
+
+def has_captions(root: Path, files: list[Path]) -> bool:
+    """Whether a folder is captioned: a captions.jsonl or captions.csv at its top, or a name.txt beside an image."""
+    return (root / "captions.jsonl").is_file() or (root / "captions.csv").is_file() or \
+        any(f.with_suffix(".txt").is_file() for f in files)
 
 
 def _folder_size(files: list[Path]) -> tuple[int, int]:
@@ -206,9 +246,11 @@ def pack_folder(folder: str | os.PathLike, out: str | os.PathLike, *, image_size
                 channels: int | None = None, shard_size: int = DEFAULT_SHARD_SIZE, progress: bool | None = None) -> dict:
     """Pack an image folder as `load_folder` reads it (sorted recursive listing; class sub-folders become labels;
     centre crop + bicubic resize to image_size) into shards at out. image_size None keeps the images' common size;
-    channels None takes them from the data, as training does (1 when every image is grey, else 3). Images are
-    read, encoded and written one at a time, counted by a progress bar on stderr (`progress` None: on a terminal
-    only). Returns the manifest."""
+    channels None takes them from the data, as training does (1 when every image is grey, else 3). A captioned
+    folder (name.txt beside name.png, or captions.jsonl / captions.csv: `ganforge.data.captions`) packs each
+    image's captions beside it; an image without one is an error naming it. Images are read, encoded and written
+    one at a time, counted by a progress bar on stderr (`progress` None: on a terminal only). Returns the manifest."""
+    from ganforge.data.captions import folder_captions
     from ganforge.data.folder import EXTENSIONS, _load_one, check_folder_options, image_shape, list_images
 
     root = check_folder_options(folder, image_size, channels)
@@ -219,6 +261,9 @@ def pack_folder(folder: str | os.PathLike, out: str | os.PathLike, *, image_size
     files = list_images(root)
     if not files:
         raise GanforgeError(f"{root}: no images found (looked recursively for {', '.join(sorted(EXTENSIONS))})")
+    captions = None
+    if has_captions(root, files):  # read and checked whole before any image is: a missing one fails in seconds
+        captions = [check_caption_lines(caps, str(f)) for caps, f in zip(folder_captions(root, files), files)]
     if channels is None:  # the data decides, by the same rule as a training run on the folder
         channels = image_shape(files)[1]
     mode = "L" if channels == 1 else "RGB"
@@ -233,12 +278,13 @@ def pack_folder(folder: str | os.PathLike, out: str | os.PathLike, *, image_size
     index = {c: i for i, c in enumerate(classes or [])}
     bar = tqdm(zip(files, tops), total=len(files), desc="packing", unit="image",
                disable=None if progress is None else not progress)
-    examples = ((load(p).transpose(2, 0, 1), index[t[0]] if classes else None) for p, t in bar)
+    examples = ((load(p).transpose(2, 0, 1), index[t[0]] if classes else None, None if captions is None else
+                 captions[i]) for i, (p, t) in enumerate(bar))
     made = {"kind": "folder", "source": str(root.resolve()), "image_size": image_size, "channels": channels,
             "resize": "none" if image_size is None else "centre crop + bicubic (PIL ImageOps.fit)"}
     try:
         return _commit(out, lambda tmp: _manifest(_write_shards(examples, tmp, shard_size), (channels, h, w), classes,
-                                                  made))
+                                                  made, caption_record(captions, "files")))
     finally:
         bar.close()
 
