@@ -126,10 +126,15 @@ def gather_translated(cfg: RunConfig, dataset: str, generator: nn.Module, inputs
     return procs.gather_to_writer(mine), ([given[f] for f in inputs], targets, labels)
 
 
+def samples_from_z(inputs: tuple[str, ...]) -> bool:
+    """Whether a generator taking `inputs` is evaluated on samples of z (and captions), not on translations."""
+    return tuple(inputs) in (("z",), TEXT_INPUTS)
+
+
 def evaluate_share(cfg: RunConfig, dataset: str, generator: nn.Module, inputs: tuple[str, ...], num: int,
                    metrics: list[str], procs: Group) -> None:
     """A rank other than 0's part in a sharded evaluation: its share of the samples or of the test pairs."""
-    if inputs == ("z",):
+    if samples_from_z(inputs):
         gather_embedded(cfg, dataset, generator, num, metrics, procs)
     else:
         gather_translated(cfg, dataset, generator, inputs, num, metrics, procs)
@@ -177,7 +182,7 @@ class RunEvaluator:
         """Whether the run's processes share its evaluations: several, scoring images of z (and captions:
         `gather_embedded`) or a translator's outputs (`gather_translated`)."""
         return self.procs.several and self.available and self.kind == "image" and (
-            self.inputs in (("z",), TEXT_INPUTS) or "z" not in self.inputs)
+            samples_from_z(self.inputs) or "z" not in self.inputs)
 
     @property
     def available(self) -> bool:
@@ -189,7 +194,7 @@ class RunEvaluator:
         built-in evaluator for the dataset; None otherwise (a named evaluator that fails is an error, not this)."""
         if self.kind != "image" or self.cfg.eval.evaluator or has_builtin_evaluator(self.dataset):
             return None
-        if self.inputs not in (("z",), TEXT_INPUTS):
+        if not samples_from_z(self.inputs):
             return None  # a translator or a z-beside-fields generator: _check_scorable says what to do
         return f"no evaluator for dataset '{self.dataset}' (no built-in one, and eval.evaluator is not set)"
 
@@ -230,7 +235,7 @@ class RunEvaluator:
                 require_ssim()
             except GanforgeError as e:
                 raise GanforgeError(f"{e}; {off}") from None
-        if "z" in self.inputs and self.inputs not in (("z",), TEXT_INPUTS):
+        if "z" in self.inputs and not samples_from_z(self.inputs):
             raise GanforgeError(f"family '{self.cfg.family}': evaluation of a generator that takes z beside data "
                                 f"fields ({', '.join(self.inputs)}) is not available yet; turn evaluation off: "
                                 "eval.final=false eval.every=0")
@@ -255,7 +260,7 @@ class RunEvaluator:
         if self.missing:
             return self.not_evaluated()
         z, given, labels, conditions = evaluation_inputs(self.cfg, generator, num)
-        if self.inputs not in (("z",), TEXT_INPUTS):
+        if not samples_from_z(self.inputs):
             return self._translations(generator, z, metrics, out_dir)
         if self.sharded:
             result = self._sharded(generator, num, metrics, labels, out_dir)
