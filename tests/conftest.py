@@ -23,6 +23,47 @@ needs_fashion = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist")
                                    reason="needs the real Fashion-MNIST (apt-get install dataset-fashion-mnist)")
 
 
+# ---- both cores: every test runs torch on one thread (see _threads), so `python3 -m pytest` spreads the tests over
+# pytest-xdist workers unless told otherwise (-n N, -n 0, -p no:xdist, --pdb). This default lives here, not in
+# pyproject's addopts: an `-n` there makes `-p no:xdist` fail with "unrecognized arguments: -n".
+MAX_WORKERS = 4  # past this the suite's few longest tests set its wall time, and each worker holds its own torch
+DIST_MODE = "worksteal"  # measured against load and loadfile: docs/guides/testing.md
+
+
+def xdist_workers(cores: int, wanted: str | None = None) -> int:
+    """How many workers `-n auto` (the suite's default) starts: PYTEST_XDIST_AUTO_NUM_WORKERS (`wanted`) when set,
+    else one per core up to MAX_WORKERS; 0 (no workers: the tests run in this process) on a single core, where a
+    worker would only add its start-up."""
+    if wanted:
+        return int(wanted)
+    return 0 if cores < 2 else min(cores, MAX_WORKERS)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """`-n auto --dist DIST_MODE` unless the command line chose (runs before xdist's own hook reads the options)."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):  # off, or inside a worker
+        return
+    if config.option.numprocesses is None:
+        config.option.numprocesses = "auto"
+    if config.option.dist == "no":
+        config.option.dist = DIST_MODE
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one, as in a container or taskset)."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown (and unused) under -p no:xdist
+def pytest_xdist_auto_num_workers(config):
+    import os
+
+    return xdist_workers(usable_cores(), os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"))
+
+
 # ---- the run report: training writes RUN/report.html as every run ends, about a second of matplotlib on these CPUs;
 # across the suite's hundreds of tiny runs that was 40 % of the fast tier, so only tests marked `report` write it
 _WRITE_REPORTS = {"on": False}

@@ -41,7 +41,7 @@ def test_optional_dependencies_are_extras_and_the_test_extra_pulls_what_the_suit
     extras = {name: _requirement_names(reqs) for name, reqs in PYPROJECT["project"]["optional-dependencies"].items()}
     for dependency, extra in OPTIONAL.items():
         assert dependency not in core and dependency in extras[extra] and dependency in extras["all"]
-    assert set(OPTIONAL) | {"pytest", "hypothesis", "scipy"} <= extras["test"]
+    assert set(OPTIONAL) | {"pytest", "pytest-xdist", "hypothesis", "scipy"} <= extras["test"]  # xdist: conftest.py
     assert {"mkdocs-material", "mkdocstrings"} <= extras["docs"]
 
 
