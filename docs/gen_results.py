@@ -378,7 +378,8 @@ def text2image_section() -> Section:
             for r in d["rows"]]
     return Section("Text to image", "Captions in, images out (Reed et al. 2016): how often the evaluator names the "
                    "caption's class, in words training never used; the [text-to-image guide]"
-                   "(../guides/text-to-image.md) has the whole table and the grids.", [src], rows)
+                   "(../guides/text-to-image.md) has the whole table and the grids; the short trials of its options "
+                   "are in the second file.", [src, "experiments/results/text2image_ab.json"], rows)
 
 
 def conditional_page() -> Page:
