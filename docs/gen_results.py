@@ -374,11 +374,12 @@ def text2image_section() -> Section:
                 other=f"training phrasings {pct(r['class_agreement']['training_phrasings']['mean'])}, held-out "
                       f"combinations {pct(r['held_out_combinations']['mean_class_agreement'])}, brightness pairs "
                       f"{pct(r['attribute_agreement']['brightness/training_words'])}, FID {num(r['fid'])}",
-                budget=seconds(r["seconds"]) + reduced, steps=count(r["steps"]), cpu=cpu_of(d), date=day(d.get("date")))
+                budget=seconds(r["seconds"]) + (" CPU" if d.get("budget_clock") == "cpu" else "") + reduced, steps=count(r["steps"]), cpu=cpu_of(d), date=day(d.get("date")))
             for r in d["rows"]]
     return Section("Text to image", "Captions in, images out (Reed et al. 2016): how often the evaluator names the "
                    "caption's class, in words training never used; the [text-to-image guide]"
-                   "(../guides/text-to-image.md) has the whole table and the grids.", [src], rows)
+                   "(../guides/text-to-image.md) has the whole table and the grids; the short trials of its options "
+                   "are in the second file.", [src, "experiments/results/text2image_ab.json"], rows)
 
 
 def conditional_page() -> Page:

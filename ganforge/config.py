@@ -89,6 +89,9 @@ class TrainConfig(Strict):
     batch_size: int = Field(64, ge=1)
     seed: int = Field(0, ge=0, lt=2**63)
     time_budget: float | None = Field(None, gt=0.0)  # seconds of training (this invocation) before a clean stop
+    # what `time_budget` (and lr_decay_over=time_budget) counts: wall seconds of the training steps, or the CPU
+    # seconds this process spent in them (time.process_time: a fair equal budget on a shared machine)
+    budget_clock: Literal["wall", "cpu"] = "wall"
     # autocast the forward passes to bfloat16 (CPU and CUDA); "auto": only where the hardware computes bf16
     # natively (a CPU with AVX512-BF16 or AMX, a CUDA GPU that supports it), never where it is emulated
     bf16: bool | Literal["auto"] = False

@@ -46,14 +46,22 @@ class Phrasing:
 
 TRAIN = Phrasing(
     templates=("{}", "an image of {}", "a picture of {}", "this is {}", "{} on a plain background",
-               "a small photo of {}", "a product shot of {}"),
-    nouns={0: ("t-shirt", "top"), 1: ("trousers", "jeans"), 2: ("pullover", "sweater"), 3: ("dress", "frock"),
-           4: ("coat", "jacket"), 5: ("sandal", "open-toed shoe"), 6: ("shirt", "blouse"),
-           7: ("sneaker", "running shoe"), 8: ("bag", "handbag"), 9: ("ankle boot", "boot")},
-    words={("brightness", "dark"): ("dark", "black"), ("brightness", "light"): ("light", "white"),
-           ("width", "narrow"): ("narrow", "slim"), ("width", "wide"): ("wide", "broad"),
-           ("sleeves", "long"): ("long-sleeved",), ("sleeves", "short"): ("short-sleeved",),
-           ("straps", "thin"): ("with thin straps",), ("straps", "thick"): ("with thick straps",)},
+               "a small photo of {}", "a product shot of {}", "a catalogue picture of {}", "there is {}",
+               "a close-up of {}", "a cropped image of {}", "{}, centred in the frame", "a drawing of {}",
+               "a thumbnail of {}", "look at {}"),
+    nouns={0: ("t-shirt", "top", "tank top", "crew-neck top"), 1: ("trousers", "jeans", "slacks", "leggings"),
+           2: ("pullover", "sweater", "knit sweater", "sweatshirt"), 3: ("dress", "frock", "sundress", "long dress"),
+           4: ("coat", "jacket", "parka", "raincoat"), 5: ("sandal", "open-toed shoe", "strappy sandal", "flat sandal"),
+           6: ("shirt", "blouse", "oxford shirt", "collared shirt"),
+           7: ("sneaker", "running shoe", "athletic shoe", "sports shoe"),
+           8: ("bag", "handbag", "tote", "shoulder bag"), 9: ("ankle boot", "boot", "short boot", "heeled boot")},
+    words={("brightness", "dark"): ("dark", "black", "dark-coloured", "dim"),
+           ("brightness", "light"): ("light", "white", "light-coloured", "bright"),
+           ("width", "narrow"): ("narrow", "slim", "slender"), ("width", "wide"): ("wide", "broad", "roomy"),
+           ("sleeves", "long"): ("long-sleeved", "with long sleeves"),
+           ("sleeves", "short"): ("short-sleeved", "with short sleeves"),
+           ("straps", "thin"): ("with thin straps", "with delicate straps"),
+           ("straps", "thick"): ("with thick straps", "with heavy straps")},
 )
 HELD_OUT = Phrasing(
     templates=("a photo of {}", "here we see {}", "a grayscale image showing {}"),
@@ -70,9 +78,10 @@ DIGITS = Phrasing(TRAIN.templates, {k: (name, f"digit {name}") for k, name in en
 # (class, attribute, value) never captioned in training: a light coat, a dark sneaker, a light bag, a dark dress
 HELD_OUT_COMBINATIONS = ((4, "brightness", "light"), (7, "brightness", "dark"), (8, "brightness", "light"),
                          (3, "brightness", "dark"))
+# each attribute an image has is named in its caption with this probability: captions vary
 MENTION = 0.6
 ORDER = ("brightness", "width", "sleeves", "straps")  # adjectives in the order English puts them
-PLURAL_NOUNS = {"trousers", "jeans", "pants"}  # no article: "dark trousers"  # each attribute an image has is named in its caption with this probability: captions vary
+PLURAL_NOUNS = {"trousers", "jeans", "pants", "slacks", "leggings"}  # no article: "dark trousers"
 
 
 def measure(stored: torch.Tensor) -> dict[str, np.ndarray]:

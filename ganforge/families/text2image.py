@@ -32,6 +32,16 @@ class TextOptions(GANOptions):
     beta: float = Field(0.5, gt=0, lt=1)  # GAN-INT's β: the mixed caption is β·t₁ + (1 − β)·t₂
     text_dim: int = Field(128, ge=1)  # width of the compressed embedding (linear + leaky ReLU) beside z and D's features
     joint_width: int = Field(256, ge=1)  # D's hidden layer on (image features ⊕ compressed caption)
+    # beyond the paper (each off by default, the paper's choice):
+    # standardise each embedding dimension over the data (a batch norm without a learned scale) before compressing:
+    # sentence embeddings of one kind of caption share most of their direction, and what tells them apart is small
+    normalize_text: bool = False
+    # conditioning augmentation (StackGAN, Zhang et al. 2017): G's caption code is drawn from N(μ(t), σ(t)) while
+    # training, with this weight on KL(N(μ, σ) ‖ N(0, I)) in G's cost; it smooths the caption manifold. 0: off
+    augment_text: float = Field(0.0, ge=0.0)
+    # D also scores the inner product of its image features with the compressed caption (the projection
+    # discriminator of Miyato & Koyama 2018) beside the paper's concatenation
+    projection: bool = False
 
     @model_validator(mode="after")
     def _one_caption_per_input(self):
@@ -43,30 +53,51 @@ class TextOptions(GANOptions):
         return self
 
 
-def compressor(embedding_dim: int, text_dim: int) -> nn.Module:
-    """The paper's compression of a sentence embedding: a linear layer and a leaky ReLU."""
-    return nn.Sequential(nn.Linear(embedding_dim, text_dim), nn.LeakyReLU(0.2))
+def compressor(embedding_dim: int, text_dim: int, normalize: bool = False) -> nn.Module:
+    """The paper's compression of a sentence embedding: a linear layer and a leaky ReLU; `normalize` first
+    standardises each dimension by its running statistics over the data."""
+    first = [nn.BatchNorm1d(embedding_dim, affine=False)] if normalize else []
+    return nn.Sequential(*first, nn.Linear(embedding_dim, text_dim), nn.LeakyReLU(0.2))
 
 
 class TextGenerator(nn.Module):
-    """G(z, t) = base(z ⊕ φ(t)); `base` was built for latent_dim + text_dim inputs."""
+    """G(z, t) = base(z ⊕ φ(t)); `base` was built for latent_dim + text_dim inputs. With `augment` (conditioning
+    augmentation) φ(t) is μ(t) + σ(t)·ε while training and μ(t) when sampling (eval mode)."""
 
-    def __init__(self, base: nn.Module, embedding_dim: int, text_dim: int):
+    def __init__(self, base: nn.Module, embedding_dim: int, text_dim: int, normalize: bool = False,
+                 augment: bool = False):
         super().__init__()
-        self.base, self.compress = base, compressor(embedding_dim, text_dim)
+        self.base, self.augment = base, augment
+        self.compress = compressor(embedding_dim, 2 * text_dim if augment else text_dim, normalize)
+
+    def code(self, embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(the caption's code beside z, KL(N(μ, σ) ‖ N(0, I)) averaged over the batch; None without augment)."""
+        c = self.compress(embedding)
+        if not self.augment:
+            return c, None
+        mu, log_var = c.chunk(2, dim=1)
+        kl = 0.5 * (mu.pow(2) + log_var.exp() - 1 - log_var).sum(1).mean()
+        if self.training:
+            mu = mu + (0.5 * log_var).exp() * torch.randn_like(mu)
+        return mu, kl
 
     def forward(self, z: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
-        return self.base(torch.cat([z, self.compress(embedding.to(z.dtype))], dim=1))
+        return self.base(torch.cat([z, self.code(embedding.to(z.dtype))[0]], dim=1))
 
 
 class TextDiscriminator(nn.Module):
     """D(x, t) = w·h(f(x) ⊕ ψ(t)): the trunk's image features beside the compressed caption, then a hidden layer
     (h, leaky ReLU) so that the score depends on whether they match, not on each alone."""
 
-    def __init__(self, trunk: nn.Module, feature_width: int, embedding_dim: int, text_dim: int, width: int):
+    def __init__(self, trunk: nn.Module, feature_width: int, embedding_dim: int, text_dim: int, width: int,
+                 normalize: bool = False, projection: bool = False):
         super().__init__()
-        self.base, self.compress = trunk, compressor(embedding_dim, text_dim)
+        self.base, self.compress = trunk, compressor(embedding_dim, text_dim, normalize)
         self.joint = nn.Sequential(nn.Linear(feature_width + text_dim, width), nn.LeakyReLU(0.2), nn.Linear(width, 1))
+        # + ⟨P ψ(t), f(x)⟩ (projection discriminator); starts near zero, as the paper's D
+        self.project = nn.Linear(text_dim, feature_width, bias=False) if projection else None
+        if projection:
+            nn.init.normal_(self.project.weight, std=0.02)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.base.features(x)
@@ -74,8 +105,9 @@ class TextDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
         f = self.base.features(x)
         f = self.base.pre_head(f) if hasattr(self.base, "pre_head") else f
-        f = f.flatten(1)
-        return self.joint(torch.cat([f, self.compress(embedding.to(f.dtype))], dim=1)).squeeze(1)
+        f, t = f.flatten(1), self.compress(embedding.to(f.dtype))
+        score = self.joint(torch.cat([f, t], dim=1)).squeeze(1)
+        return score if self.project is None else score + (self.project(t) * f).sum(1)
 
 
 def mismatched(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,9 +137,10 @@ class TextToImage(GAN):
             net_cfg = self.cfg.nets[name]
             base = build_net(net_cfg.arch, latent_dim=self.cfg.latent_dim + o.text_dim, out_shape=self.data_shape,
                              **net_cfg.args)
-            return TextGenerator(base, embedding_dim, o.text_dim)
+            return TextGenerator(base, embedding_dim, o.text_dim, o.normalize_text, o.augment_text > 0)
         trunk = self.build_trunk(name, "a text-conditioned D (it reads the image's features)")
-        return TextDiscriminator(trunk, feature_dim(trunk, self.data_shape), embedding_dim, o.text_dim, o.joint_width)
+        return TextDiscriminator(trunk, feature_dim(trunk, self.data_shape), embedding_dim, o.text_dim, o.joint_width,
+                                 o.normalize_text, o.projection)
 
     @classmethod
     def remedies(cls, opts: dict) -> dict[str, str]:
@@ -152,4 +185,6 @@ class TextToImage(GAN):
             mixed = b * t + (1 - b) * t[torch.randperm(batch.size, device=t.device)]
             fake_mixed = self.generate(batch.size, mixed)
             terms["g_interpolated"] = self.game.g_cost(self.critic(self.nets.D, mixed)(self.d_input(fake_mixed)).float())
+        if self.opts.augment_text:  # conditioning augmentation keeps the caption codes near N(0, I)
+            terms["g_text_kl"] = self.opts.augment_text * self.nets.G.code(t)[1]
         return terms

@@ -572,6 +572,7 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
     stopped_by, last = "steps", {}
     owners: dict[str, tuple[str, ...]] = {}  # loss term → the networks its phase trains (for the doctor)
     this_session = 0.0  # the time budget counts this invocation's training, so `--resume --time-budget` adds time
+    budget_clock = time.process_time if cfg.train.budget_clock == "cpu" else time.perf_counter
     window_start, window_steps = time.perf_counter(), 0
     budget = cfg.train.time_budget
     signum = None
@@ -586,7 +587,7 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
                 if budget is not None and this_session >= budget:
                     stopped_by = "time_budget"
                     break
-                t0 = time.perf_counter()
+                t0, b0 = time.perf_counter(), budget_clock()
                 logging_now = (step + 1) % cfg.log.every == 0 or step + 1 == cfg.train.steps
                 family.step = step  # for schedules inside a family (e.g. annealed instance noise)
                 set_learning_rates(optimizers, cfg, step, this_session)
@@ -599,7 +600,8 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
                 window_steps += 1
                 step_s = time.perf_counter() - t0
                 elapsed += step_s
-                this_session += step_s
+                spent = budget_clock() - b0  # of the budget: step_s, or this step's CPU seconds
+                this_session += spent
 
                 if logging_now:
                     values = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
@@ -618,7 +620,7 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, resuming: bool, 
                     log.write(step, values)
                     last = values
                     bar.show(values)
-                bar.advance(step, step_s)
+                bar.advance(step, spent)
                 if step % cfg.log.sample_every == 0 and procs.is_writer:
                     write_grid(step)
                 if step % cfg.checkpoint.every == 0:

@@ -166,3 +166,45 @@ def test_a_caption_moves_the_image_the_way_it_says(tmp_path, minilm):  # noqa: F
             light = ganforge.api.generate(run.dir, f"a {lighter} {name}", num=50, seed=1)
             obeyed.append((dark.mean((1, 2, 3)) < light.mean((1, 2, 3))).float().mean().item())
     assert min(obeyed) >= 0.9, obeyed
+
+
+# -- options beyond the paper: conditioning augmentation, normalised embeddings, a projection term in D ------------
+def test_conditioning_augmentation_draws_the_caption_code_in_training_and_uses_its_mean_when_sampling():
+    ca, data = family("objective.augment_text=2.0")
+    G = ca.nets.G
+    z, t = torch.randn(8, 8), data.examples(torch.arange(8), "embedding")
+    G.train()
+    assert not torch.allclose(G(z, t), G(z, t))  # c ~ N(μ(t), σ(t)): two draws differ
+    G.eval()
+    assert torch.equal(G(z, t), G(z, t))  # sampling uses μ(t)
+    batch = Batch(8, {"x": data.examples(torch.arange(8)), "embedding": t})
+    G.train()
+    kl = ca.g_step(batch)["g_text_kl"]
+    assert kl > 0 and torch.allclose(kl, 2.0 * G.code(t)[1])
+    linear = G.compress[-2]
+    with torch.no_grad():  # μ = 0 and log σ² = 0: the code is N(0, I) and its KL is zero
+        linear.weight.zero_(), linear.bias.zero_()
+    assert G.code(t)[1] == 0
+    assert "g_text_kl" not in family()[0].g_step(batch)
+
+
+def test_normalised_embeddings_ignore_what_every_caption_shares():
+    norm, data = family("objective.normalize_text=true")
+    plain, _ = family()
+    t = data.examples(torch.arange(16), "embedding")
+    shared = torch.randn(1, t.shape[1])  # a direction common to all captions ("a photo of …")
+    for fam, invariant in ((norm, True), (plain, False)):
+        compress = fam.nets.G.compress.train()
+        same = torch.allclose(compress(t), compress(t + shared), atol=1e-4)
+        assert same == invariant
+
+
+def test_the_projection_term_adds_the_inner_product_of_caption_and_image_features():
+    proj, data = family("objective.projection=true")
+    plain, _ = family()
+    missing = proj.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing == ["nets.D.project.weight"]
+    D, x, t = proj.nets.D.eval(), data.examples(torch.arange(8)), data.examples(torch.arange(8), "embedding")
+    inner = (D.project(D.compress(t)) * D.base.features(x).flatten(1)).sum(1)
+    assert inner.abs().max() > 0
+    assert torch.allclose(D(x, t), plain.nets.D.eval()(x, t) + inner, atol=1e-5)
