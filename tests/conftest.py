@@ -27,7 +27,7 @@ needs_fashion = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist")
 # pytest-xdist workers unless told otherwise (-n N, -n 0, -p no:xdist, --pdb). This default lives here, not in
 # pyproject's addopts: an `-n` there makes `-p no:xdist` fail with "unrecognized arguments: -n".
 MAX_WORKERS = 4  # past this the suite's few longest tests set its wall time, and each worker holds its own torch
-DIST_MODE = "worksteal"  # measured against load and loadfile: docs/guides/testing.md
+DIST_MODE = "worksteal"  # why: docs/guides/testing.md (chosen by reasoning; not yet timed against load/loadfile)
 
 
 def xdist_workers(cores: int, wanted: str | None = None) -> int:
