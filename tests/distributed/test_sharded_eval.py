@@ -27,8 +27,8 @@ from ganforge.metrics.frozen_evaluator import load_evaluator
 from ganforge.train.periodic_eval import TEXT_INPUTS, RunEvaluator, gather_embedded
 
 from conftest import TINY_CONFIGS, RankOf, needs_fashion, tiny_config
-from launching import (ROOT, check_ok, checkout, environment, state, torchrun, torchrun_command,
-                       write_config)
+from launching import (ROOT, check_ok, checkout, copy_for_older_code, environment, state, torchrun,
+                       torchrun_command, write_config)
 
 # the integration commit before evaluation was sharded: its one-process evaluation is the reference
 BEFORE_SHARDING = "55c9149"
@@ -87,6 +87,7 @@ def test_one_process_evaluation_gives_the_numbers_it_gave_before_sharding(sharde
     if before is None:
         pytest.skip(f"no git history with commit {BEFORE_SHARDING} here")
     out, _ = sharded_run
+    run = copy_for_older_code(out, tmp_path / "run")
     script = ("import json, sys, ganforge\n"
               "from ganforge.api import read_run_config\n"
               "from ganforge.train.periodic_eval import RunEvaluator\n"
@@ -96,7 +97,7 @@ def test_one_process_evaluation_gives_the_numbers_it_gave_before_sharding(sharde
               "print(json.dumps({k: v for k, v in r.items() if isinstance(v, float)}))\n")
     numbers = []
     for code in (before, ROOT):
-        done = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, cwd=tmp_path,
+        done = subprocess.run([sys.executable, "-c", script, str(run)], capture_output=True, text=True, cwd=tmp_path,
                               env=environment(PYTHONPATH=str(code), PYTHONDONTWRITEBYTECODE="1"), timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         numbers.append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -194,6 +195,7 @@ def test_one_process_translation_evaluation_gives_the_numbers_it_gave_before_sha
     before = checkout(BEFORE_TRANSLATORS_SHARDED, tmp_path / "before")
     if before is None:
         pytest.skip(f"no git history with commit {BEFORE_TRANSLATORS_SHARDED} here")
+    run = copy_for_older_code(translator_runs["pix2pix"], tmp_path / "run")
     script = ("import json, sys, ganforge\n"
               "from ganforge.api import read_run_config\n"
               "from ganforge.train.periodic_eval import RunEvaluator\n"
@@ -203,7 +205,7 @@ def test_one_process_translation_evaluation_gives_the_numbers_it_gave_before_sha
               "print(json.dumps({k: v for k, v in r.items() if isinstance(v, float)}))\n")
     numbers = []
     for code in (before, ROOT):
-        done = subprocess.run([sys.executable, "-c", script, str(translator_runs["pix2pix"])], capture_output=True,
+        done = subprocess.run([sys.executable, "-c", script, str(run)], capture_output=True,
                               text=True, cwd=tmp_path, timeout=300,
                               env=environment(PYTHONPATH=str(code), PYTHONDONTWRITEBYTECODE="1"))
         assert done.returncode == 0, done.stderr[-2000:]

@@ -47,7 +47,9 @@ class ToyTranslation(Family):
     def __init__(self, cfg, data_shape, num_classes=0, **kw):
         super().__init__(cfg, data_shape, num_classes, **kw)
         self.pool = {"a": torch.zeros(0, *data_shape), "b": torch.zeros(0, *data_shape)}
-        self.batches_seen: list[int] = []  # ids of the batches the phases got (the test checks same_batch)
+        # the batches the phases got, held (an id alone could be reused once a batch is freed): the test checks
+        # same_batch
+        self.batches_seen: list[Batch] = []
 
     def build(self, name, role):
         return translator() if role == "generator" else PatchCritic()
@@ -61,7 +63,7 @@ class ToyTranslation(Family):
                 Phase("d_step", updates=("D_a", "D_b"), same_batch=True)]
 
     def g_step(self, batch: Batch):
-        self.batches_seen.append(id(batch))
+        self.batches_seen.append(batch)
         a, b = batch.x, batch.b.x
         fake_b, fake_a = self.nets.G_ab(a), self.nets.G_ba(b)
         self.remember(fake_a.detach(), fake_b.detach())
@@ -73,7 +75,7 @@ class ToyTranslation(Family):
             self.pool[side] = torch.cat([fake.cpu(), self.pool[side]])[:POOL]
 
     def d_step(self, batch: Batch):
-        self.batches_seen.append(id(batch))
+        self.batches_seen.append(batch)
         pick = torch.randint(len(self.pool["a"]), (batch.size,))  # the global RNG: checkpointed with the run
         terms = {}
         for side, real, D in (("a", batch.x, self.nets.D_a), ("b", batch.b.x, self.nets.D_b)):
@@ -158,9 +160,9 @@ def test_two_domain_family_trains_with_streams_pools_same_batch_and_an_ema_per_g
     for name in family.networks:  # every network trained
         changed = [not torch.equal(p, q) for p, q in zip(family.nets[name].parameters(), initial.nets[name].parameters())]
         assert any(changed), name
-    # the D step judged the very batch of its G step: ids come in equal pairs
+    # the D step judged the very batch of its G step: the batches come in pairs of one object
     seen = family.batches_seen
-    assert len(seen) == 12 and all(seen[i] == seen[i + 1] for i in range(0, 12, 2)) and seen[0] != seen[2]
+    assert len(seen) == 12 and all(seen[i] is seen[i + 1] for i in range(0, 12, 2)) and seen[0] is not seen[2]
     weights = final_weights(run.dir)
     assert {k.split("/")[0] for k in weights} == {"G_ab", "G_ba", "D_a", "D_b", "G_ab_ema", "G_ba_ema"}
     assert not torch.equal(weights["G_ab_ema/0.weight"], weights["G_ab/0.weight"])
