@@ -42,7 +42,7 @@ from .logger import MetricsLog
 from .precision import use_bf16
 from .progress import Progress
 from ..data.shards import ShardDataset
-from .sampler import MAIN, BatchSampler, StreamSampler, load_sampler_states  # noqa: F401 (MAIN: the stepper's)
+from .sampler import MAIN, BatchSampler, StreamSampler, load_sampler_states
 from .ranks import check_processes, rank_states, restore_rank_state, split_rng
 
 

@@ -10,7 +10,8 @@ from torch import nn
 from ..config import RunConfig
 from ..families import Batch, Family, get_family
 from .ema import EMA
-from .loop import MAIN, build_data, build_samplers, make_optimizer, pick_device, set_learning_rates, train_step
+from .loop import build_data, build_samplers, make_optimizer, pick_device, set_learning_rates, train_step
+from .sampler import MAIN
 
 
 class Stepper:
