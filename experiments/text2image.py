@@ -79,12 +79,46 @@ def samples(gen, captions: list[str], per: int, seed: int) -> torch.Tensor:
 
 def class_agreement(gen, evaluator, phrasing: C.Phrasing, seed: int, attrs=({},)) -> dict:
     """Mean over classes of how often the evaluator names the caption's class, captions in `phrasing`."""
+    caps, classes = agreement_captions(phrasing, attrs)
     per_class = []
     for k in range(10):
-        caps = [C.phrase(k, a, phrasing, pick) for a in attrs for pick in range(3)]
-        _, probs = evaluator.run(samples(gen, caps, Z_PER_CAPTION, seed))
+        _, probs = evaluator.run(samples(gen, [c for c, c_k in zip(caps, classes) if c_k == k], Z_PER_CAPTION, seed))
         per_class.append(float((probs.argmax(1) == k).mean()))
     return {"mean": float(np.mean(per_class)), "per_class": per_class}
+
+
+def agreement_captions(phrasing: C.Phrasing, attrs=({}, {"brightness": "dark"})) -> tuple[list[str], np.ndarray]:
+    """The captions class agreement asks for, per class (3 picks of `phrasing`'s words for each attribute set), and
+    their classes."""
+    caps = [(C.phrase(k, a, phrasing, pick), k) for k in range(10) for a in attrs for pick in range(3)]
+    return [c for c, _ in caps], np.array([k for _, k in caps])
+
+
+def encoder_ceiling(data, seed: int, fit: int = 20000) -> dict:
+    """What the sentence encoder alone allows: a linear probe (logistic regression) and a 1-nearest-neighbour
+    classifier (cosine), fitted on the embeddings of `fit` of the data's training captions and their images'
+    classes, then asked the class of the captions `class_agreement` uses. A G that sees a caption only through its
+    embedding follows a held-out word well only where the embedding itself places it among its class's captions."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from ganforge.text import encode
+
+    sets = data.captions
+    labels = np.repeat(data.labels.numpy(), sets.counts)  # one row per caption
+    pick = np.random.default_rng(seed).permutation(len(labels))[:fit]
+    x, y = sets.embeddings.numpy()[pick], labels[pick]
+    probes = {"linear_probe": LogisticRegression(max_iter=3000).fit(x, y),
+              "nearest_neighbour": KNeighborsClassifier(1, metric="cosine").fit(x, y)}
+    out: dict = {"fitted_on": len(y)}
+    for name, probe in probes.items():
+        out[name] = {}
+        for phrasing_name, phrasing in (("training_phrasings", C.TRAIN), ("held_out_phrasings", C.HELD_OUT)):
+            caps, k = agreement_captions(phrasing)
+            hit = probe.predict(encode(caps, "all-MiniLM-L6-v2").numpy()) == k
+            per_class = [float(hit[k == c].mean()) for c in range(10)]
+            out[name][phrasing_name] = {"mean": float(np.mean(per_class)), "per_class": per_class}
+    return out
 
 
 def combination_agreement(gen, evaluator, seed: int) -> dict:
@@ -219,6 +253,22 @@ def markdown(result: dict) -> str:
             f"{a['brightness/training_words']:.1%} | {a['brightness/held_out_words']:.1%} | "
             f"{r['held_out_combinations']['mean_attribute_agreement']:.1%} | {a['sleeves/training_words']:.1%} | "
             f"{a['width/training_words']:.1%} | {r['diversity']['mean_relative_spread']:.2f} | {r['fid']:.2f} |")
+    if "encoder_ceiling" in result:
+        e = result["encoder_ceiling"]
+        lp, nn_ = e["linear_probe"], e["nearest_neighbour"]
+        lines += ["", f"The encoder's own ceiling: fitted on the embeddings of {e['fitted_on']:,} training captions "
+                  f"and their images' classes, with no image at all, a linear probe names the class of the held-out "
+                  f"phrasings above in {lp['held_out_phrasings']['mean']:.1%} of cases (training phrasings "
+                  f"{lp['training_phrasings']['mean']:.1%}) and a 1-nearest-neighbour classifier in "
+                  f"{nn_['held_out_phrasings']['mean']:.1%}: a G that sees captions only through this encoder cannot be "
+                  "expected to do better. Per class, named by its held-out noun (the probes, then each variant's "
+                  "class agreement):", "", "| | " + " | ".join(C.HELD_OUT.nouns[k][0] for k in range(10)) + " |",
+                  "|---" * 11 + "|",
+                  "| linear probe | " + " | ".join(f"{v:.0%}" for v in lp["held_out_phrasings"]["per_class"]) + " |",
+                  "| 1-NN | " + " | ".join(f"{v:.0%}" for v in nn_["held_out_phrasings"]["per_class"]) + " |"]
+        for r in rows:
+            lines.append(f"| {r['variant']} | " + " | ".join(
+                f"{v:.0%}" for v in r["class_agreement"]["held_out_phrasings"]["per_class"]) + " |")
     lines += ["", "Held-out class × attribute combinations (class agreement / the attribute obeyed against the trained "
               "opposite, same z):", "", "| variant | " + " | ".join(rows[0]["held_out_combinations"]["rows"]) + " |",
               "|---" * (len(rows[0]["held_out_combinations"]["rows"]) + 1) + "|"]
@@ -249,7 +299,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the sample grids go")
     p.add_argument("--no-docs", dest="docs", action="store_const", const=None, help="write no sample grids")
     args = p.parse_args(argv)
-    load_dataset("fashion-mnist", captions="attributes", encoder="all-MiniLM-L6-v2", seed=args.seed)  # embed once
+    data = load_dataset("fashion-mnist", captions="attributes", encoder="all-MiniLM-L6-v2", seed=args.seed)  # embed once
+    ceiling = encoder_ceiling(data, args.seed)
     # spawned workers: a forked child of a process that has run OpenMP threads can hang in its first parallel region
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(run_variant, name, args.seconds, args.seed, args.docs, tuple(args.set))
@@ -263,7 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{row['attribute_agreement']['brightness/training_words']:.3f}, FID {row['fid']:.2f}",
                   file=sys.stderr, flush=True)
             rows.append(row)
-    result = {"rows": rows, "seconds_per_model": args.seconds, "budget_clock": "cpu", "jobs": args.jobs,
+    result = {"rows": rows, "encoder_ceiling": ceiling, "seconds_per_model": args.seconds, "budget_clock": "cpu", "jobs": args.jobs,
               "overrides": list(args.set),
               "reduced_budget": args.seconds < 1200,
               "contended": args.contended, "threads": 1, "cpu": cpu_model(), "date": date.today().isoformat(),
