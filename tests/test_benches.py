@@ -121,3 +121,17 @@ def test_translation_ceiling_trains_a_classifier_on_each_task_s_inputs(tmp_path)
     assert set(rows) == {"garments", "edges"} and all(r["train_images"] == 2000 for r in rows.values())
     assert rows["garments"]["test_accuracy"] > 0.25 and 0 <= rows["edges"]["test_accuracy"] <= 1
     assert last["rows"] == list(rows.values()) and "| edges | 1 |" in (tmp_path / "translation_ceiling.md").read_text()
+
+
+def test_gpu_bench_runs_every_part_tiny_on_the_cpu(tmp_path):
+    """bench/gpu.py waits for a lent GPU; until one runs it, its CPU smoke run keeps every part working."""
+    run_bench("gpu.py", "--device", "cpu", "--quick", "--out", str(tmp_path))
+    result = json.loads((tmp_path / "gpu-cpu.json").read_text())
+    rows = result["throughput"]
+    assert {r["variant"] for r in rows} == {"fp32", "bf16", "fp16-scaler", "bf16-channels-last"}
+    assert all("error" not in r and r["flops_per_step"] > 0 and r["achieved_tflops"] > 0 for r in rows)
+    assert len({r["flops_per_step"] for r in rows}) == 1  # one count per batch, whatever the precision
+    assert result["ganforge_loop"]["img_per_s"] > 0
+    timed = result["timed_run"]
+    assert timed["rc"] == 0 and timed["steps"] >= 1 and timed["fid"] > 0 and timed["num_samples"] == 500
+    assert "two_gpus" not in result  # needs two CUDA devices
