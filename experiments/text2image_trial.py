@@ -65,6 +65,28 @@ def summary(row: dict, arm: str, what: str, command: str) -> dict:
             "fid": round(row["fid"], 2)}
 
 
+def markdown(ab: dict) -> str:
+    """text2image_ab.md: every trial a row, as the guide shows them."""
+    lines = [f"Trials of GAN-INT-CLS ({ab['cpu']}; {ab['date']}); {ab['caveat']}.", "",
+             "| trial | what it changes | seed | steps | class agr. (training phrasings) | class agr. (held-out "
+             "phrasings) | class agr. (held-out combinations) | brightness pairs (held-out words) | spread per "
+             "caption / real | FID ↓ |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in ab["rows"]:
+        lines.append(f"| {r['arm']} | {r['what']} | {r.get('seed', 0)} | {r['steps']:,} | "
+                     f"{r['class_agreement_training_phrasings']:.1%} | {r['class_agreement_held_out_phrasings']:.1%} | "
+                     f"{r['class_agreement_held_out_combinations']:.1%} | {r['brightness_pairs_held_out_words']:.1%} | "
+                     f"{r['spread_per_caption_over_real']:.2f} | {r['fid']:.2f} |")
+    return "\n".join(lines) + "\n\nEach trial's command is in experiments/results/text2image_ab.json.\n"
+
+
+def write(ab: dict) -> None:
+    """text2image_ab.json and .md, each replaced whole."""
+    for path, text in ((AB, json.dumps(ab, indent=1) + "\n"), (AB.with_suffix(".md"), markdown(ab))):
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arm", required=True, help="the trial's name in the results file")
@@ -88,9 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.record:  # one trial at a time appends (trials run side by side finish minutes apart)
         ab = json.loads(AB.read_text())
         ab["rows"].append(out)
-        tmp = AB.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(ab, indent=1) + "\n")
-        tmp.replace(AB)
+        write(ab)
     print(json.dumps(out))
     return out
 
