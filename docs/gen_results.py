@@ -620,6 +620,9 @@ def scaling_rows() -> list[Row]:
             if many:
                 other += (f"; {num(d['efficiency'])}× 1 process on all cores, "
                           f"{num(d['efficiency_per_core'])}× per core")
+                if d.get("efficiency_rounds"):  # interleaved rounds: the spread a shared machine gives
+                    other += (f" (medians of {d['rounds']} interleaved rounds; each round: "
+                              + ", ".join(num(e) for e in d["efficiency_rounds"]) + ")")
             if d.get("note"):
                 other += ("; " if other else "") + d["note"]
             rows.append(Row(label=f"{v['processes']} process(es) × {v['threads_per_process']} thread(s), global "
@@ -761,7 +764,8 @@ def step_breakdown_block(root: str) -> str:
     for src in scaling_files():
         d = load(src)
         out += [f"From [`{src}`]({root}{src}) ({cpu_of(d)}, {day(d.get('date'))}"
-                + (f"; {d['note']}" if d.get("note") else "") + "), ms per step, mean over the ranks:", ""]
+                + (f"; {d['note']}" if d.get("note") else "") + "), ms per step, mean over the ranks"
+                + (f", each variant's median round of {d['rounds']}" if d.get("rounds") else "") + ":", ""]
         rows = []
         for key, v in d["variants"].items():
             phases, allreduce = sum(v["phase_ms"].values()), sum(v["allreduce_ms"].values())
