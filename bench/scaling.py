@@ -144,6 +144,13 @@ def summarise(folder: Path, nproc: int, batch: int) -> dict:
             "allreduce_share_of_step": sum(allreduce_ms.values()) / (1000 * total_loop / steps)}
 
 
+def median_round(runs: list[dict]) -> dict:
+    """A variant's median round by img/s (of an even number, the lower middle one), with every round's img/s in
+    the order they ran."""
+    ranked = sorted(runs, key=lambda v: v["img_per_s"])
+    return ranked[(len(ranked) - 1) // 2] | {"img_per_s_rounds": [v["img_per_s"] for v in runs]}
+
+
 def gradient_sizes(config: str) -> dict[str, int]:
     from ganforge.config import load_config
     from ganforge.families import get_family
@@ -202,11 +209,7 @@ def main() -> None:
                 print(f"round {r + 1}: {nproc} process(es) × {threads} thread(s): "
                       f"{rounds[key][-1]['img_per_s']:.0f} img/s, all-reduce "
                       f"{100 * rounds[key][-1]['allreduce_share_of_step']:.1f} % of a step", flush=True)
-        # each variant as its median round (by img/s), with every round's img/s beside it
-        variants = {}
-        for key, runs in rounds.items():
-            ranked = sorted(runs, key=lambda v: v["img_per_s"])
-            variants[key] = ranked[(len(ranked) - 1) // 2] | {"img_per_s_rounds": [v["img_per_s"] for v in runs]}
+        variants = {key: median_round(runs) for key, runs in rounds.items()}
         sizes = gradient_sizes(args.config)
         collective = {}
         for world in (2, 4):
