@@ -41,6 +41,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ganforge import fileio  # noqa: E402
 from ganforge.config import load_config  # noqa: E402
 from ganforge.nets import build_net  # noqa: E402
 
@@ -261,9 +262,7 @@ def main(argv: list[str] | None = None) -> dict:
               "quick": args.quick}
 
     def save() -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
-        tmp.replace(path)
+        fileio.atomic_write(path, json.dumps(result, indent=1) + "\n")
 
     parts = args.parts.split(",")
     print(json.dumps(info), flush=True)

@@ -16,38 +16,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import text2image as T  # noqa: E402
 
+from ganforge import fileio  # noqa: E402
 from ganforge.data import captions as C  # noqa: E402
-from ganforge.data.base import Dataset  # noqa: E402
-from ganforge.data.caption_sets import CaptionSets  # noqa: E402
 
 AB = T.RESULTS / "text2image_ab.json"
 
 
 def several_captions(per: int):
-    """An `add_captions` that gives every Fashion-MNIST image `per` training captions."""
-    def add_captions(ds, source, encoder, path=None, seed=0):
-        rng = np.random.default_rng(seed)
-        held = {(k, a): v for k, a, v in C.HELD_OUT_COMBINATIONS}
-        per_image = []
-        for label, attrs in zip(ds.labels.tolist(), C.attributes(ds.stored, ds.labels, True)):
-            caps = []
-            for _ in range(per):
-                named = {a: v for a, v in attrs.items() if held.get((label, a)) != v and rng.random() < C.MENTION}
-                caps.append(C.phrase(label, named, C.TRAIN, int(rng.integers(1 << 30))))
-            per_image.append(caps)
-        sets = CaptionSets.encode(per_image, encoder)
-        return Dataset(ds.name, ds.stored, ds.labels, ds.kind, ds.image_size, ds.channels,
-                       extra=ds.extra | {"embedding": sets.first()}, captions=sets)
-    return add_captions
+    """`attribute_caption_sets` giving every image `per` captions, whatever add_captions asks for."""
+    draw = C.attribute_caption_sets
+    return lambda stored, labels, seed=0, fashion=True, per_image=1: draw(stored, labels, seed, fashion, per)
 
 
 def summary(row: dict, arm: str, what: str, command: str) -> dict:
@@ -81,10 +65,8 @@ def markdown(ab: dict) -> str:
 
 def write(ab: dict) -> None:
     """text2image_ab.json and .md, each replaced whole."""
-    for path, text in ((AB, json.dumps(ab, indent=1) + "\n"), (AB.with_suffix(".md"), markdown(ab))):
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+    fileio.atomic_write(AB, json.dumps(ab, indent=1) + "\n")
+    fileio.atomic_write(AB.with_suffix(".md"), markdown(ab))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -98,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--record", action="store_true", help=f"add the row to {AB.relative_to(T.ROOT)}")
     args = p.parse_args(argv)
     if args.captions_per_image > 1:
-        C.add_captions = several_captions(args.captions_per_image)  # load_dataset imports it at call time
+        C.attribute_caption_sets = several_captions(args.captions_per_image)  # add_captions reads it per call
     row = T.run_variant("gan_int_cls", args.seconds, args.seed, None, tuple(args.set))
     command = "python experiments/text2image_trial.py " + " ".join(
         [f"--arm {args.arm}", f"--seconds {args.seconds:g}", f"--seed {args.seed}"]

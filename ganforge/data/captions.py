@@ -155,17 +155,26 @@ def phrase(label: int, attrs: dict[str, str], phrasing: Phrasing = TRAIN, pick: 
     return choose(phrasing.templates, 0).format(article + item)
 
 
-def attribute_captions(stored: torch.Tensor, labels: torch.Tensor, seed: int = 0, fashion: bool = True) -> list[str]:
-    """A training caption for every image: its class and a random subset of its attributes, in a random TRAIN
-    template and synonyms (Fashion-MNIST's; `fashion` False: digits'); the attribute of a held-out class × attribute
-    combination is never named."""
+def attribute_caption_sets(stored: torch.Tensor, labels: torch.Tensor, seed: int = 0, fashion: bool = True,
+                           per_image: int = 1) -> list[list[str]]:
+    """`per_image` training captions for every image, each its class and a random subset of its attributes, in a
+    random TRAIN template and synonyms (Fashion-MNIST's; `fashion` False: digits'); the attribute of a held-out
+    class × attribute combination is never named."""
     rng = np.random.default_rng(seed)
     held = {(k, a): v for k, a, v in HELD_OUT_COMBINATIONS} if fashion else {}
     out = []
     for label, attrs in zip(labels.tolist(), attributes(stored, labels, fashion)):
-        named = {a: v for a, v in attrs.items() if held.get((label, a)) != v and rng.random() < MENTION}
-        out.append(phrase(label, named, TRAIN if fashion else DIGITS, int(rng.integers(1 << 30))))
+        captions = []
+        for _ in range(per_image):
+            named = {a: v for a, v in attrs.items() if held.get((label, a)) != v and rng.random() < MENTION}
+            captions.append(phrase(label, named, TRAIN if fashion else DIGITS, int(rng.integers(1 << 30))))
+        out.append(captions)
     return out
+
+
+def attribute_captions(stored: torch.Tensor, labels: torch.Tensor, seed: int = 0, fashion: bool = True) -> list[str]:
+    """One training caption for every image (`attribute_caption_sets` with one each)."""
+    return [c for (c,) in attribute_caption_sets(stored, labels, seed, fashion)]
 
 
 # -- a user's captions ------------------------------------------------------------------------------------------
@@ -231,7 +240,7 @@ def add_captions(ds: Dataset, source: str, encoder: str, path=None, seed: int = 
         if ds.name not in ("fashion-mnist", "digits"):
             raise GanforgeError(f"data.captions=attributes describes the classes of Fashion-MNIST (and of digits); "
                                 f"dataset '{ds.name}' needs its own captions (data.name=folder, data.captions=files)")
-        per_image = [[c] for c in attribute_captions(ds.stored, ds.labels, seed, ds.name == "fashion-mnist")]
+        per_image = attribute_caption_sets(ds.stored, ds.labels, seed, ds.name == "fashion-mnist")
     elif source == "files":
         if ds.name != "folder" or path is None:
             raise GanforgeError(f"data.captions=files reads captions beside a folder's images (data.name=folder, "
